@@ -1,0 +1,401 @@
+/*
+ * vlm.h — libvlm, vision-language models on the device that holds the picture.
+ *
+ * The only public header. Version 0.1 (soname libvlm.so.0). Before 1.0 a
+ * minor release may break the ABI; when it does, the soname changes.
+ *
+ * Usage (error handling shortened; every call returns a vlm_status):
+ *
+ *     vlm_model *model;  vlm_session *session;  vlm_image *image;
+ *     vlm_model_load("SmolVLM-256M-Instruct", NULL, &model);
+ *     vlm_session_create(model, NULL, &session);
+ *     vlm_image_load_file("photo.jpg", NULL, &image);
+ *     vlm_session_add_turn(session, VLM_ROLE_USER, "What is in this image?",
+ *                          &image, 1);
+ *     vlm_generate_params gp;  vlm_generate_params_init(&gp);
+ *     gp.on_token = print_piece;                   // streams the answer
+ *     vlm_session_generate(session, &gp);
+ *     vlm_image_free(image);  vlm_session_free(session);  vlm_model_free(model);
+ *
+ * Conventions that hold for every declaration below unless it says otherwise:
+ *
+ * - Status: fallible calls return vlm_status. VLM_OK is 0; errors are
+ *   positive and fixed forever. After a failure, vlm_last_error() gives a
+ *   message for the calling thread ("config.json: hidden_size missing").
+ * - Ownership: "caller owns" means the caller releases the object with the
+ *   named free function; "borrowed" pointers stay valid as long as the object
+ *   they came from and must not be freed. Every free function accepts NULL.
+ *   Out-pointers are set to NULL on failure.
+ * - Parameters: structs whose first field is struct_size are filled by their
+ *   vlm_*_params_init(); new fields are only ever appended, so a caller
+ *   compiled against an older header keeps working. Passing NULL means the
+ *   defaults.
+ * - Caller buffers: functions writing text take (buf, buf_size, out_len).
+ *   *out_len always receives the full length without the terminating NUL.
+ *   If buf_size <= *out_len the call returns VLM_ERR_BUFFER_TOO_SMALL and
+ *   writes nothing, so (NULL, 0) is a size query.
+ * - Threads: a vlm_model and a vlm_image are immutable once made and may be
+ *   used from any number of threads at once. A vlm_session belongs to one
+ *   thread at a time. The library keeps no other mutable global state than
+ *   the log callback (set it before other threads call in) and the per-thread
+ *   error message.
+ * - The library never prints, exits or aborts; it reports through statuses,
+ *   vlm_last_error() and the log callback.
+ */
+#ifndef VLM_H
+#define VLM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(VLM_SHARED)
+#  ifdef VLM_BUILD
+#    define VLM_API __declspec(dllexport)
+#  else
+#    define VLM_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) || defined(__clang__)
+#  define VLM_API __attribute__((visibility("default")))
+#else
+#  define VLM_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- version --------------------------------------------------------- */
+
+#define VLM_VERSION_MAJOR 0
+#define VLM_VERSION_MINOR 1
+#define VLM_VERSION_PATCH 0
+#define VLM_VERSION_NUMBER \
+    (VLM_VERSION_MAJOR * 10000 + VLM_VERSION_MINOR * 100 + VLM_VERSION_PATCH)
+
+/* The library's version as MAJOR*10000 + MINOR*100 + PATCH; compare with
+ * VLM_VERSION_NUMBER to detect a header/library mismatch. Since 0.1. */
+VLM_API int vlm_version_number(void);
+/* "0.1.0". Static storage. Since 0.1. */
+VLM_API const char *vlm_version_string(void);
+/* One line naming the build: version, compiler, kernels and BLAS in use,
+ * image codecs. Static storage. Since 0.1. */
+VLM_API const char *vlm_build_info(void);
+
+/* ---- status and errors ------------------------------------------------ */
+
+typedef enum vlm_status {
+    VLM_OK                   = 0,
+    VLM_ERR_INVALID_ARGUMENT = 1,  /* NULL or out-of-range argument */
+    VLM_ERR_OUT_OF_MEMORY    = 2,
+    VLM_ERR_IO               = 3,  /* file missing, unreadable, mmap failed */
+    VLM_ERR_FORMAT           = 4,  /* malformed, truncated or lying file */
+    VLM_ERR_UNSUPPORTED      = 5,  /* well-formed but not supported (yet) */
+    VLM_ERR_BUFFER_TOO_SMALL = 6,  /* see "Caller buffers" above */
+    VLM_ERR_LIMIT            = 7,  /* exceeds a limit: pixels, context, ... */
+    VLM_ERR_CANCELLED        = 8,  /* a callback asked to stop */
+    VLM_ERR_STATE            = 9,  /* call not valid in the object's state */
+    VLM_ERR_SHAPE            = 10, /* tensor shape disagrees with the config */
+    VLM_ERR_INVALID_UTF8     = 11, /* text is not valid UTF-8 */
+    VLM_ERR_INTERNAL         = 12  /* a bug in libvlm: please report */
+} vlm_status;
+
+/* Short constant name of a status ("VLM_ERR_FORMAT"); "VLM_ERR_UNKNOWN" for
+ * values this version does not know. Static storage. Since 0.1. */
+VLM_API const char *vlm_status_string(vlm_status status);
+
+/* The calling thread's message about its last failed call, or "" if none.
+ * Borrowed: valid until the thread's next libvlm call. Since 0.1. */
+VLM_API const char *vlm_last_error(void);
+
+/* Releases memory the library allocated for the caller (where a declaration
+ * says "free with vlm_free"). NULL is fine. Since 0.1. */
+VLM_API void vlm_free(void *ptr);
+
+/* ---- logging ---------------------------------------------------------- */
+
+typedef enum vlm_log_level {
+    VLM_LOG_DEBUG = 0,
+    VLM_LOG_INFO  = 1,
+    VLM_LOG_WARN  = 2,
+    VLM_LOG_ERROR = 3
+} vlm_log_level;
+
+/* message is NUL-terminated, without a trailing newline, borrowed for the
+ * duration of the call. Called on whichever thread logs; must not call back
+ * into libvlm. */
+typedef void (*vlm_log_fn)(vlm_log_level level, const char *message,
+                           void *user_data);
+
+/* Sets the process-wide log callback (NULL: discard, the default) and the
+ * lowest level passed to it. Set it before other threads use the library.
+ * Since 0.1. */
+VLM_API void vlm_log_set(vlm_log_fn fn, vlm_log_level min_level,
+                         void *user_data);
+
+/* Load and encode progress in [0, 1]. Return false to cancel: the call then
+ * fails with VLM_ERR_CANCELLED. Runs on the calling thread. */
+typedef bool (*vlm_progress_fn)(float progress, void *user_data);
+
+/* ---- images ----------------------------------------------------------- */
+
+/* An image is 8-bit RGB in memory, rows top to bottom, tightly packed.
+ * Decoding follows what the Hugging Face processors see after PIL's
+ * convert("RGB"): JPEG EXIF orientation is applied (if enabled), any alpha
+ * channel is composited over white, gray is replicated to RGB, 16-bit
+ * samples keep their high byte. */
+typedef struct vlm_image vlm_image;
+
+typedef enum vlm_pixel_format {
+    VLM_PIXEL_RGB8  = 0,
+    VLM_PIXEL_RGBA8 = 1,
+    VLM_PIXEL_BGRA8 = 2,
+    VLM_PIXEL_BGR8  = 3,
+    VLM_PIXEL_GRAY8 = 4
+} vlm_pixel_format;
+
+typedef enum vlm_image_format {
+    VLM_IMAGE_FORMAT_RAW  = 0,   /* made from a caller's pixel buffer */
+    VLM_IMAGE_FORMAT_JPEG = 1,
+    VLM_IMAGE_FORMAT_PNG  = 2
+} vlm_image_format;
+
+/* Resampling filters, numbered as PIL's Image.Resampling so that a
+ * preprocessor_config.json "resample" value can be passed as it is. */
+typedef enum vlm_resample {
+    VLM_RESAMPLE_NEAREST  = 0,
+    VLM_RESAMPLE_LANCZOS  = 1,
+    VLM_RESAMPLE_BILINEAR = 2,
+    VLM_RESAMPLE_BICUBIC  = 3
+} vlm_resample;
+
+typedef struct vlm_image_params {
+    size_t   struct_size;
+    uint64_t max_pixels;       /* refuse larger images before decoding;
+                                  default 64 Mpx (VLM_ERR_LIMIT) */
+    bool     apply_exif_orientation; /* default true */
+} vlm_image_params;
+
+/* Fills defaults and struct_size. Since 0.1. */
+VLM_API void vlm_image_params_init(vlm_image_params *params);
+
+/* Decodes a JPEG or PNG file. Caller owns *out (vlm_image_free). Any thread.
+ * Since 0.1. */
+VLM_API vlm_status vlm_image_load_file(const char *path,
+                                       const vlm_image_params *params,
+                                       vlm_image **out);
+/* Decodes JPEG or PNG bytes; data is only read during the call. Since 0.1. */
+VLM_API vlm_status vlm_image_load_memory(const void *data, size_t size,
+                                         const vlm_image_params *params,
+                                         vlm_image **out);
+/* Copies a caller's frame (camera buffer). stride_bytes is the distance
+ * between rows (0: tightly packed). Alpha is composited over white.
+ * Since 0.1. */
+VLM_API vlm_status vlm_image_from_pixels(const void *pixels, uint32_t width,
+                                         uint32_t height, size_t stride_bytes,
+                                         vlm_pixel_format format,
+                                         vlm_image **out);
+VLM_API uint32_t vlm_image_width(const vlm_image *image);   /* 0 if NULL */
+VLM_API uint32_t vlm_image_height(const vlm_image *image);  /* 0 if NULL */
+/* width*height*3 bytes of RGB. Borrowed from image. Since 0.1. */
+VLM_API const uint8_t *vlm_image_pixels(const vlm_image *image);
+VLM_API vlm_image_format vlm_image_source_format(const vlm_image *image);
+/* A new image resized exactly as PIL's Image.resize((width, height), filter)
+ * on an RGB image (antialiased when downscaling). Caller owns *out.
+ * Since 0.1. */
+VLM_API vlm_status vlm_image_resize(const vlm_image *image, uint32_t width,
+                                    uint32_t height, vlm_resample filter,
+                                    vlm_image **out);
+VLM_API void vlm_image_free(vlm_image *image);
+
+/* ---- inspection -------------------------------------------------------- */
+
+/* Describes as JSON what PATH holds: a model directory (config summary and
+ * tensors), a .safetensors or .gguf file (tensors with dtype, shape and byte
+ * range; GGUF metadata), or an image (format, size). A malformed input fails
+ * with a message naming the file and field. Buffer convention as above.
+ * Any thread. Since 0.1. */
+VLM_API vlm_status vlm_inspect(const char *path, char *buf, size_t buf_size,
+                               size_t *out_len);
+
+/* ---- models ------------------------------------------------------------ */
+
+typedef struct vlm_model vlm_model;
+
+typedef struct vlm_model_params {
+    size_t          struct_size;
+    int32_t         n_threads;          /* 0 = number of cores (default) */
+    vlm_progress_fn progress;           /* may be NULL (default) */
+    void           *progress_user_data;
+} vlm_model_params;
+
+VLM_API void vlm_model_params_init(vlm_model_params *params);
+
+/* Loads a Hugging Face hub directory (config.json, *.safetensors, tokenizer
+ * and processor files) or a GGUF file. Weights are memory-mapped. Caller owns
+ * *out (vlm_model_free). Any thread. Since 0.1. */
+VLM_API vlm_status vlm_model_load(const char *path,
+                                  const vlm_model_params *params,
+                                  vlm_model **out);
+/* Frees the model. All its sessions must have been freed. Since 0.1. */
+VLM_API void vlm_model_free(vlm_model *model);
+
+/* The architecture the model declares ("Idefics3ForConditionalGeneration",
+ * or GGUF general.architecture). Borrowed from model. Since 0.1. */
+VLM_API const char *vlm_model_architecture(const vlm_model *model);
+
+typedef enum vlm_dtype {
+    VLM_DTYPE_F32  = 0,  VLM_DTYPE_F16  = 1,  VLM_DTYPE_BF16 = 2,
+    VLM_DTYPE_Q8_0 = 3,  VLM_DTYPE_Q4_0 = 4,  VLM_DTYPE_Q4_1 = 5,
+    VLM_DTYPE_Q5_0 = 6,  VLM_DTYPE_Q5_1 = 7,  VLM_DTYPE_Q2_K = 8,
+    VLM_DTYPE_Q3_K = 9,  VLM_DTYPE_Q4_K = 10, VLM_DTYPE_Q5_K = 11,
+    VLM_DTYPE_Q6_K = 12, VLM_DTYPE_Q8_K = 13,
+    VLM_DTYPE_I8   = 14, VLM_DTYPE_U8   = 15, VLM_DTYPE_I16  = 16,
+    VLM_DTYPE_I32  = 17, VLM_DTYPE_I64  = 18, VLM_DTYPE_F64  = 19,
+    VLM_DTYPE_BOOL = 20
+} vlm_dtype;
+
+#define VLM_MAX_DIMS 8
+
+typedef struct vlm_tensor_info {
+    size_t      struct_size;
+    const char *name;               /* borrowed from the model */
+    vlm_dtype   dtype;
+    uint32_t    n_dims;
+    int64_t     shape[VLM_MAX_DIMS]; /* outermost first, as in safetensors */
+    uint64_t    n_bytes;
+} vlm_tensor_info;
+
+/* Number of weight tensors. Since 0.1. */
+VLM_API size_t vlm_model_n_tensors(const vlm_model *model);
+/* Describes tensor `index` (< vlm_model_n_tensors). The caller sets
+ * info->struct_size. Since 0.1. */
+VLM_API vlm_status vlm_model_tensor_info(const vlm_model *model, size_t index,
+                                         vlm_tensor_info *info);
+
+/* ---- tokenizer ----------------------------------------------------------- */
+
+/* A tokenizer.json, loaded with a model or on its own. Immutable: any number
+ * of threads may use one at once. */
+typedef struct vlm_tokenizer vlm_tokenizer;
+
+/* Loads a tokenizer.json file, or the one in a model directory. Caller owns
+ * *out (vlm_tokenizer_free). Since 0.1. */
+VLM_API vlm_status vlm_tokenizer_load(const char *path, vlm_tokenizer **out);
+VLM_API void vlm_tokenizer_free(vlm_tokenizer *tokenizer);
+/* The model's tokenizer. Borrowed from model; NULL if it has none. */
+VLM_API const vlm_tokenizer *vlm_model_tokenizer(const vlm_model *model);
+/* Number of ids, added tokens included. */
+VLM_API size_t vlm_tokenizer_n_vocab(const vlm_tokenizer *tokenizer);
+
+enum {
+    VLM_TOKENIZE_ADD_SPECIAL   = 1u << 0, /* run the post-processor (BOS..) */
+    VLM_TOKENIZE_PARSE_SPECIAL = 1u << 1  /* "<image>" in text is the token */
+};
+
+/* Encodes text_len bytes of UTF-8 (invalid UTF-8: VLM_ERR_INVALID_UTF8).
+ * Writes up to ids_capacity ids; *n_ids receives the full count (if it
+ * exceeds ids_capacity: VLM_ERR_BUFFER_TOO_SMALL and nothing written).
+ * Since 0.1. */
+VLM_API vlm_status vlm_tokenize(const vlm_tokenizer *tokenizer,
+                                const char *text, size_t text_len,
+                                uint32_t flags, int32_t *ids,
+                                size_t ids_capacity, size_t *n_ids);
+
+enum { VLM_DETOKENIZE_SKIP_SPECIAL = 1u << 0 };
+
+/* Decodes ids to text as the tokenizer's decoder does. Buffer convention.
+ * Since 0.1. */
+VLM_API vlm_status vlm_detokenize(const vlm_tokenizer *tokenizer,
+                                  const int32_t *ids, size_t n_ids,
+                                  uint32_t flags, char *buf, size_t buf_size,
+                                  size_t *out_len);
+/* The vocabulary string of one id (before decoding). Buffer convention. */
+VLM_API vlm_status vlm_token_to_piece(const vlm_tokenizer *tokenizer,
+                                      int32_t id, char *buf, size_t buf_size,
+                                      size_t *out_len);
+/* The id whose vocabulary string is `text` (e.g. "<image>"), or -1. */
+VLM_API int32_t vlm_token_lookup(const vlm_tokenizer *tokenizer,
+                                 const char *text);
+
+/* Streaming detokenizer: feed ids one at a time, get text that never ends in
+ * a partial UTF-8 sequence; the pieces concatenate to vlm_detokenize of all
+ * ids. One thread at a time. */
+typedef struct vlm_detokenizer vlm_detokenizer;
+VLM_API vlm_status vlm_detokenizer_create(const vlm_tokenizer *tokenizer,
+                                          uint32_t flags,
+                                          vlm_detokenizer **out);
+/* Adds one id; writes the newly completed text (possibly empty). Buffer
+ * convention; on VLM_ERR_BUFFER_TOO_SMALL the id is not consumed. */
+VLM_API vlm_status vlm_detokenizer_push(vlm_detokenizer *detok, int32_t id,
+                                        char *buf, size_t buf_size,
+                                        size_t *out_len);
+VLM_API void vlm_detokenizer_free(vlm_detokenizer *detok);
+
+/* ---- sessions and generation ------------------------------------------- */
+
+typedef struct vlm_session vlm_session;
+
+typedef struct vlm_session_params {
+    size_t  struct_size;
+    int32_t n_ctx;         /* context length in tokens; 0 = the model's */
+    int32_t n_threads;     /* 0 = the model's */
+    int32_t max_image_tiles; /* token budget per image; 0 = the model's */
+} vlm_session_params;
+
+VLM_API void vlm_session_params_init(vlm_session_params *params);
+
+/* Opens a conversation on model (which must outlive it). Caller owns *out
+ * (vlm_session_free). Any thread; the session then belongs to one thread
+ * at a time. Since 0.1. */
+VLM_API vlm_status vlm_session_create(vlm_model *model,
+                                      const vlm_session_params *params,
+                                      vlm_session **out);
+VLM_API void vlm_session_free(vlm_session *session);
+
+typedef enum vlm_role {
+    VLM_ROLE_SYSTEM    = 0,
+    VLM_ROLE_USER      = 1,
+    VLM_ROLE_ASSISTANT = 2
+} vlm_role;
+
+/* Appends a turn: text (UTF-8, NUL-terminated) and n_images images placed
+ * before the text, as the model's chat template places them. The images are
+ * borrowed for the duration of the call only. Since 0.1. */
+VLM_API vlm_status vlm_session_add_turn(vlm_session *session, vlm_role role,
+                                        const char *text,
+                                        vlm_image *const *images,
+                                        size_t n_images);
+
+/* Receives each new piece of the answer (UTF-8, never a partial character;
+ * borrowed for the call). Return false to stop generating (not an error).
+ * Runs on the thread that called vlm_session_generate; must not call the
+ * same session. */
+typedef bool (*vlm_token_fn)(int32_t token, const char *piece,
+                             size_t piece_len, void *user_data);
+
+typedef struct vlm_generate_params {
+    size_t       struct_size;
+    int32_t      max_tokens;     /* default 256 */
+    float        temperature;    /* 0 = greedy (default) */
+    int32_t      top_k;          /* 0 = off (default) */
+    float        top_p;          /* 1 = off (default) */
+    float        min_p;          /* 0 = off (default) */
+    float        repeat_penalty; /* 1 = off (default) */
+    uint64_t     seed;           /* default 0 */
+    vlm_token_fn on_token;       /* may be NULL */
+    void        *user_data;
+} vlm_generate_params;
+
+VLM_API void vlm_generate_params_init(vlm_generate_params *params);
+
+/* Generates the assistant's answer to the turns so far, streaming it through
+ * params->on_token, and appends it to the conversation. Since 0.1. */
+VLM_API vlm_status vlm_session_generate(vlm_session *session,
+                                        const vlm_generate_params *params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLM_H */

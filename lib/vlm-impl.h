@@ -1,0 +1,65 @@
+/* Internal declarations shared by every part of the library. Never installed.
+ * Internal functions are named vlmi_*; only vlm_* symbols are exported. */
+#ifndef VLM_IMPL_H
+#define VLM_IMPL_H
+
+#include "vlm.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define VLMI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#  define VLMI_PRINTF(fmt, args)
+#endif
+
+/* ---- errors ---- */
+
+/* Records a formatted message as the thread's last error and returns status,
+ * so failures read: return vlmi_fail(VLM_ERR_FORMAT, "%s: ...", path); */
+vlm_status vlmi_fail(vlm_status status, const char *fmt, ...) VLMI_PRINTF(2, 3);
+vlm_status vlmi_failv(vlm_status status, const char *fmt, va_list ap);
+/* Prepends "prefix: " to the thread's current message (adds context on the
+ * way out) and returns status unchanged. */
+vlm_status vlmi_fail_prefix(vlm_status status, const char *prefix);
+/* Clears the thread's message; every public entry point calls it first. */
+void vlmi_clear_error(void);
+
+/* ---- logging ---- */
+
+void vlmi_log(vlm_log_level level, const char *fmt, ...) VLMI_PRINTF(2, 3);
+
+/* ---- checked arithmetic: true on overflow ---- */
+
+static inline int vlmi_mul_overflow(size_t a, size_t b, size_t *out) {
+    return __builtin_mul_overflow(a, b, out);
+}
+static inline int vlmi_add_overflow(size_t a, size_t b, size_t *out) {
+    return __builtin_add_overflow(a, b, out);
+}
+
+/* ---- memory: malloc wrappers that record VLM_ERR_OUT_OF_MEMORY ---- */
+
+void *vlmi_malloc(size_t size);                  /* NULL + error on failure */
+void *vlmi_calloc(size_t count, size_t size);    /* overflow-checked */
+void *vlmi_realloc(void *ptr, size_t size);
+char *vlmi_strdup(const char *s);
+char *vlmi_strndup(const char *s, size_t n);
+
+/* Reads the params struct a caller passed (possibly from an older header,
+ * so smaller than ours): copies min(caller size, ours) bytes over defaults. */
+#define VLMI_READ_PARAMS(dst, src, init_fn)                                  \
+    do {                                                                     \
+        init_fn(&(dst));                                                     \
+        if ((src) != NULL) {                                                 \
+            size_t vlmi_n_ = (src)->struct_size < sizeof(dst)                \
+                                 ? (src)->struct_size : sizeof(dst);         \
+            size_t vlmi_ours_ = (dst).struct_size;                           \
+            memcpy(&(dst), (src), vlmi_n_);                                  \
+            (dst).struct_size = vlmi_ours_;                                  \
+        }                                                                    \
+    } while (0)
+
+#endif
