@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define VLMI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -48,18 +49,17 @@ void *vlmi_realloc(void *ptr, size_t size);
 char *vlmi_strdup(const char *s);
 char *vlmi_strndup(const char *s, size_t n);
 
-/* Reads the params struct a caller passed (possibly from an older header,
- * so smaller than ours): copies min(caller size, ours) bytes over defaults. */
-#define VLMI_READ_PARAMS(dst, src, init_fn)                                  \
-    do {                                                                     \
-        init_fn(&(dst));                                                     \
-        if ((src) != NULL) {                                                 \
-            size_t vlmi_n_ = (src)->struct_size < sizeof(dst)                \
-                                 ? (src)->struct_size : sizeof(dst);         \
-            size_t vlmi_ours_ = (dst).struct_size;                           \
-            memcpy(&(dst), (src), vlmi_n_);                                  \
-            (dst).struct_size = vlmi_ours_;                                  \
-        }                                                                    \
-    } while (0)
+/* Reads the params struct a caller passed (possibly compiled against an older
+ * header, so shorter than ours): copies min(caller size, ours) bytes over the
+ * defaults. memcpy keeps it free of aliasing assumptions about src. */
+static inline void vlmi_read_params(void *dst, size_t dst_size, const void *src) {
+    if (src == NULL) return;
+    size_t caller_size;
+    memcpy(&caller_size, src, sizeof caller_size);
+    memcpy(dst, src, caller_size < dst_size ? caller_size : dst_size);
+    memcpy(dst, &dst_size, sizeof dst_size);
+}
+#define VLMI_READ_PARAMS(dst, src, init_fn) \
+    do { init_fn(&(dst)); vlmi_read_params(&(dst), sizeof(dst), (src)); } while (0)
 
 #endif

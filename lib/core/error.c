@@ -25,7 +25,15 @@ vlm_status vlmi_fail(vlm_status status, const char *fmt, ...) {
 vlm_status vlmi_fail_prefix(vlm_status status, const char *prefix) {
     char old[VLMI_ERROR_CAPACITY];
     memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    size_t used = strlen(prefix);
+    if (used > sizeof last_error - 3) used = sizeof last_error - 3;
+    memcpy(last_error, prefix, used);
+    memcpy(last_error + used, ": ", 2);
+    used += 2;
+    size_t rest = strlen(old);
+    if (rest > sizeof last_error - 1 - used) rest = sizeof last_error - 1 - used;
+    memcpy(last_error + used, old, rest);
+    last_error[used + rest] = '\0';
     return status;
 }
 

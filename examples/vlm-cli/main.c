@@ -1,0 +1,32 @@
+/* vlm-cli: the command-line window on libvlm.
+ *
+ *   vlm-cli inspect PATH                       what a model, weights file or image holds
+ *   vlm-cli tokenize -m MODEL [--pieces] [--special]   JSON lines in, ids out
+ *   vlm-cli -m MODEL --image PATH -p PROMPT    ask about an image
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: vlm-cli inspect PATH [--compact]\n"
+            "       vlm-cli tokenize -m MODEL_DIR|tokenizer.json [--pieces] [--special] [--no-add-special]\n"
+            "       vlm-cli [ask] -m MODEL_DIR --image PATH|- -p PROMPT [--json]\n"
+            "       vlm-cli --version\n");
+}
+
+int cli_report(const char *what, vlm_status status) {
+    fprintf(stderr, "vlm-cli: %s: %s: %s\n", what, vlm_status_string(status), vlm_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) { usage(stdout); return 0; }
+    if (strcmp(argv[1], "--version") == 0) { printf("%s\n", vlm_build_info()); return 0; }
+    if (strcmp(argv[1], "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
+    if (strcmp(argv[1], "tokenize") == 0) return cli_tokenize(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ask") == 0) return cli_ask(argc - 1, argv + 1);
+    return cli_ask(argc, argv);
+}
