@@ -1,10 +1,13 @@
 /* vlm_model: loading a hub directory or a GGUF file, and what can be asked of
- * a loaded model. */
+ * a loaded model. Architecture-specific binding happens in lib/arch/. */
 #include "model.h"
+#include "io/file.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define VLMI_MAX_CONFIG_BYTES (16u << 20)
 
 void vlm_model_params_init(vlm_model_params *params) {
     if (params == NULL) return;
@@ -14,11 +17,131 @@ void vlm_model_params_init(vlm_model_params *params) {
 
 void vlm_model_free(vlm_model *model) {
     if (model == NULL) return;
+    free(model->tensors);
+    vlm_tokenizer_free(model->tokenizer);
+    vlmi_gguf_close(model->gguf);
+    vlmi_safetensors_set_close(model->weights);
+    if (model->has_config) vlmi_model_config_free(&model->config);
     free(model->architecture);
     free(model->path);
     free(model);
 }
 
+static vlm_status report_progress(const vlm_model_params *p, float progress) {
+    if (p->progress != NULL && !p->progress(progress, p->progress_user_data))
+        return vlmi_fail(VLM_ERR_CANCELLED, "vlm_model_load: cancelled by the progress callback");
+    return VLM_OK;
+}
+
+static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
+    char *config_path = vlmi_path_join(m->path, "config.json");
+    if (config_path == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    char *json = NULL;
+    size_t size = 0;
+    vlm_status st = vlmi_file_read(config_path, VLMI_MAX_CONFIG_BYTES, &json, &size);
+    free(config_path);
+    if (st != VLM_OK) return st;
+    st = vlmi_model_config_parse(json, size, "config.json", &m->config);
+    free(json);
+    if (st != VLM_OK) return vlmi_fail_prefix(st, m->path);
+    m->has_config = true;
+    m->architecture = vlmi_strdup(m->config.architecture[0] ? m->config.architecture
+                                                            : m->config.model_type);
+    if (m->architecture == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    if ((st = report_progress(p, 0.1f)) != VLM_OK) return st;
+
+    if ((st = vlmi_safetensors_set_open(m->path, &m->weights)) != VLM_OK) return st;
+    m->n_tensors = vlmi_safetensors_set_n_tensors(m->weights);
+    m->tensors = vlmi_calloc(m->n_tensors, sizeof *m->tensors);
+    if (m->tensors == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        m->tensors[i] = vlmi_safetensors_set_tensor(m->weights, i);
+    if ((st = report_progress(p, 0.6f)) != VLM_OK) return st;
+
+    char *tokenizer_path = vlmi_path_join(m->path, "tokenizer.json");
+    if (tokenizer_path == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    if (vlmi_is_regular_file(tokenizer_path)) st = vlm_tokenizer_load(tokenizer_path, &m->tokenizer);
+    free(tokenizer_path);
+    return st;
+}
+
+static vlm_status load_gguf(vlm_model *m) {
+    vlm_status st = vlmi_gguf_open(m->path, &m->gguf);
+    if (st != VLM_OK) return st;
+    const char *arch;
+    size_t arch_len;
+    if ((st = vlmi_gguf_get_string(m->gguf, "general.architecture", &arch, &arch_len)) != VLM_OK)
+        return st;
+    if ((m->architecture = vlmi_strndup(arch, arch_len)) == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    m->n_tensors = vlmi_gguf_n_tensors(m->gguf);
+    m->tensors = vlmi_calloc(m->n_tensors, sizeof *m->tensors);
+    if (m->tensors == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < m->n_tensors; i++) m->tensors[i] = vlmi_gguf_tensor(m->gguf, i);
+    return VLM_OK;
+}
+
+vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_model **out) {
+    vlmi_clear_error();
+    if (out != NULL) *out = NULL;
+    if (path == NULL || out == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_load: %s is NULL",
+                         path == NULL ? "path" : "out");
+    if (params != NULL && params->struct_size < sizeof(size_t))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "vlm_model_load: params->struct_size is %zu (call vlm_model_params_init)",
+                         params->struct_size);
+    vlm_model_params p;
+    VLMI_READ_PARAMS(p, params, vlm_model_params_init);
+    if (p.n_threads < 0)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_load: n_threads is %d", p.n_threads);
+
+    vlm_model *m = vlmi_calloc(1, sizeof *m);
+    if (m == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    if ((m->path = vlmi_strdup(path)) == NULL) { free(m); return VLM_ERR_OUT_OF_MEMORY; }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    m->n_threads = p.n_threads > 0 ? p.n_threads : cores > 0 ? (int32_t)cores : 1;
+
+    vlm_status st = report_progress(&p, 0.0f);
+    if (st == VLM_OK) {
+        if (vlmi_is_directory(path)) st = load_hub_directory(m, &p);
+        else if (vlmi_is_regular_file(path)) st = load_gguf(m);
+        else st = vlmi_fail(VLM_ERR_IO, "%s: no such model directory or GGUF file", path);
+    }
+    if (st == VLM_OK) st = report_progress(&p, 1.0f);
+    if (st != VLM_OK) { vlm_model_free(m); return st; }
+    *out = m;
+    return VLM_OK;
+}
+
 const char *vlm_model_architecture(const vlm_model *model) {
     return model != NULL && model->architecture != NULL ? model->architecture : "";
+}
+
+const vlm_tokenizer *vlm_model_tokenizer(const vlm_model *model) {
+    return model != NULL ? model->tokenizer : NULL;
+}
+
+size_t vlm_model_n_tensors(const vlm_model *model) {
+    return model != NULL ? model->n_tensors : 0;
+}
+
+vlm_status vlm_model_tensor_info(const vlm_model *model, size_t index, vlm_tensor_info *info) {
+    vlmi_clear_error();
+    if (model == NULL || info == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_tensor_info: %s is NULL",
+                         model == NULL ? "model" : "info");
+    if (info->struct_size < sizeof *info)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "vlm_model_tensor_info: info->struct_size is %zu, expected %zu",
+                         info->struct_size, sizeof *info);
+    if (index >= model->n_tensors)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_tensor_info: index %zu >= %zu tensors",
+                         index, model->n_tensors);
+    const vlmi_tensor_info *t = model->tensors[index];
+    info->name = t->name;
+    info->dtype = t->dtype;
+    info->n_dims = t->n_dims;
+    memcpy(info->shape, t->shape, sizeof info->shape);
+    info->n_bytes = t->n_bytes;
+    return VLM_OK;
 }

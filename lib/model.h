@@ -3,11 +3,21 @@
 #define VLM_MODEL_H
 
 #include "vlm-impl.h"
+#include "io/gguf.h"
+#include "io/safetensors.h"
+#include "model/config.h"
 
 struct vlm_model {
-    char *path;            /* as given to vlm_model_load */
-    char *architecture;    /* config "architectures"[0] or GGUF general.architecture */
-    int32_t n_threads;     /* resolved: > 0 */
+    char *path;                    /* as given to vlm_model_load */
+    char *architecture;            /* config "architectures"[0] or GGUF general.architecture */
+    int32_t n_threads;             /* resolved: > 0 */
+    bool has_config;               /* config parsed (hub directories) */
+    vlmi_model_config config;      /* valid when has_config */
+    vlmi_safetensors_set *weights; /* hub directories; NULL for GGUF */
+    vlmi_gguf *gguf;               /* GGUF files; NULL for hub directories */
+    vlm_tokenizer *tokenizer;      /* NULL when the model ships none */
+    const vlmi_tensor_info **tensors; /* (n_tensors) borrowed from weights or gguf */
+    size_t n_tensors;
 };
 
 #endif

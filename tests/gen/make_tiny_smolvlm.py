@@ -41,6 +41,13 @@ def main():
     model.save_pretrained(out, safe_serialization=True)
     for name in COPIED:
         shutil.copy(assets / name, out / name)
+    # The tensor list as the reference safetensors package reads it, for the
+    # loader tests to compare against.
+    from safetensors import safe_open
+    with safe_open(out / "model.safetensors", "np") as f:
+        listing = {name: {"shape": list(f.get_slice(name).get_shape()),
+                          "dtype": f.get_slice(name).get_dtype()} for name in f.keys()}
+    (out.parent / (out.name + ".tensors.json")).write_text(json.dumps(listing, indent=1, sort_keys=True))
     (out / "LICENSE-NOTE.md").write_text(
         "Tokenizer, processor, chat-template and generation files are copied from\n"
         "HuggingFaceTB/SmolVLM-256M-Instruct (Apache-2.0). The weights are random\n"

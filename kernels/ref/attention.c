@@ -1,0 +1,37 @@
+/* Reference scaled dot-product attention (see ops.h). */
+#include "ref/ops.h"
+
+// q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_ref_attention(float *out, float *scores, const float *q,
+                        const float *k, const float *v, size_t n_q, size_t n_kv,
+                        size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                        size_t q_pos0, bool causal, float scale) {
+    size_t q_dim = n_heads * head_dim;
+    size_t kv_dim = n_kv_heads * head_dim;
+    size_t heads_per_kv = n_heads / n_kv_heads;
+    for (size_t i = 0; i < n_q; i++) {
+        /* keys this query may see: a prefix when causal */
+        size_t n_visible = causal ? q_pos0 + i + 1 : n_kv;
+        if (n_visible > n_kv) n_visible = n_kv;
+        for (size_t h = 0; h < n_heads; h++) {
+            const float *qh = q + i * q_dim + h * head_dim;
+            size_t kv_offset = (h / heads_per_kv) * head_dim;
+            // scores = q . k * scale over the visible keys
+            for (size_t t = 0; t < n_visible; t++) {
+                const float *kt = k + t * kv_dim + kv_offset;
+                float dot = 0.0f;
+                for (size_t d = 0; d < head_dim; d++) dot += qh[d] * kt[d];
+                scores[t] = dot * scale;
+            }
+            vlmi_ref_softmax(scores, n_visible);
+            // out = scores @ v
+            float *oh = out + i * q_dim + h * head_dim;
+            for (size_t d = 0; d < head_dim; d++) oh[d] = 0.0f;
+            for (size_t t = 0; t < n_visible; t++) {
+                const float *vt = v + t * kv_dim + kv_offset;
+                for (size_t d = 0; d < head_dim; d++) oh[d] += scores[t] * vt[d];
+            }
+        }
+    }
+}

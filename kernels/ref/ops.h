@@ -1,0 +1,95 @@
+/* Reference compute kernels: plain scalar C, f32 accumulation, written to be
+ * obviously correct. Every faster variant is tested against these.
+ *
+ * Conventions (as karpathy's run.c): the output comes first, then the inputs,
+ * then the sizes; each signature carries its shape contract as a comment.
+ * Matrices are row-major. Weights are stored as PyTorch's nn.Linear stores
+ * them, (out_features, in_features), so a linear layer is x @ W^T. Kernels
+ * never allocate and never fail: callers validate shapes and dtypes first
+ * (see vlmi_ref_weight_dtype_supported). Weight pointers may be unaligned
+ * (safetensors data is not aligned); kernels read them with memcpy. */
+#ifndef VLM_KERNELS_REF_OPS_H
+#define VLM_KERNELS_REF_OPS_H
+
+#include "vlm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- weights ---- */
+
+/* True if the matmul and row kernels read weights of this dtype
+ * (F32, F16, BF16 for now). */
+bool vlmi_ref_weight_dtype_supported(vlm_dtype dtype);
+
+/* Row `row` of a (n_rows, n) weight matrix, converted to f32.
+ * W (n_rows, n)[row] -> out (n,) */
+void vlmi_ref_weight_row(float *out, const void *w, vlm_dtype dtype,
+                         size_t row, size_t n);
+
+/* ---- matmul ---- */
+
+/* A linear layer over m rows of activations, with an optional bias (NULL:
+ * none). out must not alias x.
+ * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) */
+void vlmi_ref_matmul(float *out, const float *x, const void *w, vlm_dtype w_dtype,
+                     const float *bias, size_t m, size_t k, size_t n);
+
+/* ---- normalization (row by row; out may equal x) ---- */
+
+/* RMSNorm, Llama form: x / sqrt(mean(x^2) + eps) * weight.
+ * x (n_rows, n), weight (n,) -> out (n_rows, n) */
+void vlmi_ref_rmsnorm(float *out, const float *x, const float *weight,
+                      size_t n_rows, size_t n, float eps);
+
+/* LayerNorm: (x - mean) / sqrt(var + eps) * weight + bias, var biased.
+ * x (n_rows, n), weight (n,), bias (n,) -> out (n_rows, n) */
+void vlmi_ref_layernorm(float *out, const float *x, const float *weight,
+                        const float *bias, size_t n_rows, size_t n, float eps);
+
+/* ---- elementwise (out may equal x) ---- */
+
+/* GELU, tanh approximation (PyTorch approximate="tanh", HF gelu_pytorch_tanh).
+ * x (n,) -> out (n,) */
+void vlmi_ref_gelu_tanh(float *out, const float *x, size_t n);
+/* GELU, exact: 0.5 x (1 + erf(x / sqrt 2)) (HF "gelu"). x (n,) -> out (n,) */
+void vlmi_ref_gelu_erf(float *out, const float *x, size_t n);
+/* SiLU: x * sigmoid(x). x (n,) -> out (n,) */
+void vlmi_ref_silu(float *out, const float *x, size_t n);
+/* SwiGLU gate: silu(gate) * up. gate (n,), up (n,) -> out (n,) */
+void vlmi_ref_silu_mul(float *out, const float *gate, const float *up, size_t n);
+/* out += x. x (n,) -> out (n,) */
+void vlmi_ref_add(float *out, const float *x, size_t n);
+
+/* Numerically stable softmax in place: subtracts the max before exp.
+ * x (n,) -> x (n,), sums to 1 */
+void vlmi_ref_softmax(float *x, size_t n);
+
+/* ---- rotary position embedding ---- */
+
+/* RoPE in the rotate_half layout (Llama / Hugging Face): within each head,
+ * dimension i < head_dim/2 pairs with i + head_dim/2, rotated by the angle
+ * pos * theta^(-2i/head_dim). Row r has position pos0 + r. Computed in f32
+ * the way transformers computes it (inv_freq, then angle, then cos/sin), so
+ * results agree to the last bits. head_dim must be even.
+ * x (n_rows, n_heads * head_dim) -> x rotated in place */
+void vlmi_ref_rope(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
+                   size_t pos0, float theta);
+
+/* ---- attention ---- */
+
+/* Scaled dot-product attention for all heads, with grouped-query attention:
+ * query head h reads key/value head h / (n_heads / n_kv_heads).
+ * Query row i sits at position q_pos0 + i of the key sequence; when causal it
+ * attends to keys 0 ..= q_pos0 + i (which must be < n_kv), otherwise to all
+ * n_kv keys. scores is scratch for n_kv floats. n_heads must be a multiple of
+ * n_kv_heads.
+ * q (n_q, n_heads*head_dim), k (n_kv, n_kv_heads*head_dim),
+ * v (n_kv, n_kv_heads*head_dim) -> out (n_q, n_heads*head_dim) */
+void vlmi_ref_attention(float *out, float *scores, const float *q,
+                        const float *k, const float *v, size_t n_q, size_t n_kv,
+                        size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                        size_t q_pos0, bool causal, float scale);
+
+#endif

@@ -1,0 +1,36 @@
+/* All of a hub model directory's JSON configuration in one struct.
+ *
+ * config.json is required; preprocessor_config.json, processor_config.json,
+ * video_preprocessor_config.json, generation_config.json,
+ * tokenizer_config.json, chat_template.json and chat_template.jinja are read
+ * when present. Each file is bounded to VLMI_JSON_MAX_FILE_SIZE (16 MiB;
+ * larger is VLM_ERR_LIMIT). Errors name the file's path and the key. */
+#ifndef VLM_MODEL_HUB_CONFIG_H
+#define VLM_MODEL_HUB_CONFIG_H
+
+#include "model/config.h"
+#include "model/generation_config.h"
+#include "model/processor_config.h"
+#include "model/tokenizer_config.h"
+
+typedef struct vlmi_hub_config {
+    vlmi_model_config model;            /* config.json */
+    bool has_processor;                 /* preprocessor_config.json or processor_config.json */
+    vlmi_processor_config processor;    /* image processor (+ processor_config.json) */
+    bool has_video_processor;           /* video_preprocessor_config.json */
+    vlmi_processor_config video_processor;
+    bool has_generation;                /* generation_config.json; else GenerationConfig
+                                           defaults */
+    vlmi_generation_config generation;
+    bool has_tokenizer;                 /* tokenizer_config.json or a chat template file */
+    vlmi_tokenizer_config tokenizer;    /* chat template resolved across the files */
+} vlmi_hub_config;
+
+/* Reads model_dir's configuration files into *out. On failure *out is empty
+ * (safe to free). Caller frees with vlmi_hub_config_free. */
+vlm_status vlmi_hub_config_load(const char *model_dir, vlmi_hub_config *out);
+
+/* Releases everything load allocated and zeroes the struct; NULL is fine. */
+void vlmi_hub_config_free(vlmi_hub_config *config);
+
+#endif

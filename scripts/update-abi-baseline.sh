@@ -1,0 +1,8 @@
+#!/bin/sh
+# Regenerates abi/libvlm.abi from a fresh build (see abi/README.md).
+set -eu
+cd "$(dirname "$0")/.."
+meson setup build-abi -Dtests=false -Dbuildtype=debugoptimized >/dev/null 2>&1 || meson setup --reconfigure build-abi -Dtests=false >/dev/null
+ninja -C build-abi >/dev/null
+abidw --headers-dir include --no-corpus-path --out-file abi/libvlm.abi build-abi/libvlm.so
+echo "abi/libvlm.abi updated ($(grep -c '<elf-symbol ' abi/libvlm.abi) symbols)"

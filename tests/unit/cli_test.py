@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""vlm-cli from outside: `inspect` agrees with an independent reading of the
+files (Python's own parse of the safetensors header and of the JPEG frame
+header), and bad inputs give a non-zero exit with the library's message.
+usage: cli_test.py VLM_CLI DATA_DIR"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+cli, data = sys.argv[1], sys.argv[2]
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAILED:", what)
+
+
+def run(*args, stdin=None):
+    return subprocess.run([cli, *args], input=stdin, capture_output=True, text=True)
+
+
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    header.pop("__metadata__", None)
+    return 8 + n, header
+
+
+def jpeg_size(path):
+    b = open(path, "rb").read()
+    i = 2
+    while i < len(b):
+        marker, length = b[i + 1], struct.unpack(">H", b[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", b[i + 5:i + 9])
+            return w, h
+        i += 2 + length
+    raise ValueError("no frame header")
+
+
+# safetensors file: every tensor, dtype, shape and absolute byte range
+weights = os.path.join(data, "tiny-smolvlm", "model.safetensors")
+r = run("inspect", weights)
+check(r.returncode == 0, f"inspect safetensors exit {r.returncode}: {r.stderr}")
+got = json.loads(r.stdout)
+base, header = safetensors_header(weights)
+check(got["kind"] == "safetensors", "kind safetensors")
+check(len(got["tensors"]) == len(header), "tensor count")
+for t in got["tensors"]:
+    ref = header.get(t["name"])
+    check(ref is not None, f"tensor {t['name']} exists")
+    if ref:
+        check(t["dtype"] == ref["dtype"] and t["shape"] == ref["shape"], f"{t['name']} dtype/shape")
+        check(t["byte_range"] == [base + ref["data_offsets"][0], base + ref["data_offsets"][1]],
+              f"{t['name']} byte range")
+
+# model directory: config summary and the same tensors
+model = os.path.join(data, "tiny-smolvlm")
+r = run("inspect", model)
+check(r.returncode == 0, f"inspect model dir exit {r.returncode}: {r.stderr}")
+got = json.loads(r.stdout)
+config = json.load(open(os.path.join(model, "config.json")))
+check(got["kind"] == "model_directory", "kind model_directory")
+check(got["config"]["architecture"] == config["architectures"][0], "architecture")
+check(got["config"]["text"]["hidden_size"] == config["text_config"]["hidden_size"], "hidden size")
+check(got["config"]["vision"]["patch_size"] == config["vision_config"]["patch_size"], "patch size")
+check(got["weights"]["n_tensors"] == len(header), "model dir tensor count")
+check("tokenizer.json" in got["hub_files"], "tokenizer.json listed")
+
+# image
+sample = os.path.join(data, "sample.jpg")
+r = run("inspect", sample)
+check(r.returncode == 0, f"inspect image exit {r.returncode}: {r.stderr}")
+got = json.loads(r.stdout)
+check((got["width"], got["height"]) == jpeg_size(sample) and got["format"] == "jpeg", "image size")
+
+# bad inputs: non-zero exit, the library's message on stderr
+with tempfile.TemporaryDirectory() as tmp:
+    junk = os.path.join(tmp, "junk.bin")
+    open(junk, "wb").write(b"\x00" * 100)
+    r = run("inspect", junk)
+    check(r.returncode != 0 and "junk.bin" in r.stderr, f"junk file: {r.returncode} {r.stderr!r}")
+    truncated = os.path.join(tmp, "trunc.safetensors")
+    open(truncated, "wb").write(open(weights, "rb").read()[:5000])
+    r = run("inspect", truncated)
+    check(r.returncode != 0 and "VLM_ERR_FORMAT" in r.stderr and "trunc.safetensors" in r.stderr,
+          f"truncated safetensors: {r.returncode} {r.stderr!r}")
+    r = run("inspect", os.path.join(tmp, "missing"))
+    check(r.returncode != 0 and "missing" in r.stderr, "missing path")
+
+# the main job runs as far as there is code and says what is missing
+r = run("-m", model, "--image", sample, "-p", "What is in this image?")
+check(r.returncode != 0 and "Idefics3ForConditionalGeneration" in r.stderr
+      and "320x240" in r.stderr, f"ask: {r.returncode} {r.stderr!r}")
+
+# tokenize: ids for JSON lines, specials parsed only with --special
+r = run("tokenize", "-m", model, "--pieces", stdin='"Hello <image>"\n')
+check(r.returncode == 0, f"tokenize exit {r.returncode}: {r.stderr}")
+if r.returncode == 0:
+    plain = json.loads(r.stdout)
+    check(plain["text"] == "Hello <image>" and 49190 not in plain["ids"], "tokenize without --special")
+r = run("tokenize", "-m", model, "--special", stdin='"Hello <image>"\n')
+check(r.returncode == 0 and 49190 in json.loads(r.stdout or "{}").get("ids", []), "tokenize --special")
+
+print(f"cli_test: {failures} failed")
+sys.exit(1 if failures else 0)
