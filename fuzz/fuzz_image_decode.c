@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vlm_image_params params;
     vlm_image_params_init(&params);
-    params.max_pixels = 4u * 1024 * 1024;
+    params.max_pixels = 512u * 1024;
     params.apply_exif_orientation = size > 0 && (data[size - 1] & 1);  /* both paths */
     vlm_image *image = NULL;
     if (vlm_image_load_memory(data, size, &params, &image) != VLM_OK) return 0;

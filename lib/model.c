@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define VLMI_MAX_CONFIG_BYTES (16u << 20)
-
 void vlm_model_params_init(vlm_model_params *params) {
     if (params == NULL) return;
     memset(params, 0, sizeof *params);
@@ -21,7 +19,7 @@ void vlm_model_free(vlm_model *model) {
     vlm_tokenizer_free(model->tokenizer);
     vlmi_gguf_close(model->gguf);
     vlmi_safetensors_set_close(model->weights);
-    if (model->has_config) vlmi_model_config_free(&model->config);
+    if (model->has_config) vlmi_hub_config_free(&model->config);
     free(model->architecture);
     free(model->path);
     free(model);
@@ -34,19 +32,11 @@ static vlm_status report_progress(const vlm_model_params *p, float progress) {
 }
 
 static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
-    char *config_path = vlmi_path_join(m->path, "config.json");
-    if (config_path == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    char *json = NULL;
-    size_t size = 0;
-    vlm_status st = vlmi_file_read(config_path, VLMI_MAX_CONFIG_BYTES, &json, &size);
-    free(config_path);
+    vlm_status st = vlmi_hub_config_load(m->path, &m->config);
     if (st != VLM_OK) return st;
-    st = vlmi_model_config_parse(json, size, "config.json", &m->config);
-    free(json);
-    if (st != VLM_OK) return vlmi_fail_prefix(st, m->path);
     m->has_config = true;
-    m->architecture = vlmi_strdup(m->config.architecture[0] ? m->config.architecture
-                                                            : m->config.model_type);
+    const vlmi_model_config *c = &m->config.model;
+    m->architecture = vlmi_strdup(c->architecture[0] ? c->architecture : c->model_type);
     if (m->architecture == NULL) return VLM_ERR_OUT_OF_MEMORY;
     if ((st = report_progress(p, 0.1f)) != VLM_OK) return st;
 

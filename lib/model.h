@@ -5,14 +5,15 @@
 #include "vlm-impl.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
-#include "model/config.h"
+#include "model/hub_config.h"
 
 struct vlm_model {
     char *path;                    /* as given to vlm_model_load */
     char *architecture;            /* config "architectures"[0] or GGUF general.architecture */
     int32_t n_threads;             /* resolved: > 0 */
-    bool has_config;               /* config parsed (hub directories) */
-    vlmi_model_config config;      /* valid when has_config */
+    bool has_config;               /* hub directories: config files were read */
+    vlmi_hub_config config;        /* config.json, processor, generation, tokenizer
+                                      configs and chat template; valid when has_config */
     vlmi_safetensors_set *weights; /* hub directories; NULL for GGUF */
     vlmi_gguf *gguf;               /* GGUF files; NULL for hub directories */
     vlm_tokenizer *tokenizer;      /* NULL when the model ships none */

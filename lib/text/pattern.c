@@ -66,11 +66,23 @@ void vlmi_pattern_free(vlmi_pattern *pattern) {
     memset(pattern, 0, sizeof *pattern);
 }
 
+/* First occurrence of needle in hay (memmem is not in C11). */
+static const char *find_bytes(const char *hay, size_t hay_len, const char *needle, size_t len) {
+    if (len == 0 || hay_len < len) return NULL;
+    const char *end = hay + (hay_len - len) + 1;
+    for (const char *p = hay; p < end; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p));
+        if (p == NULL) return NULL;
+        if (memcmp(p, needle, len) == 0) return p;
+    }
+    return NULL;
+}
+
 static vlm_status find_literal(const vlmi_pattern *p, const char *s, size_t len, vlmi_spans *out) {
     size_t prev = 0;
     vlm_status st = VLM_OK;
     while (st == VLM_OK && prev <= len) {
-        const char *hit = memmem(s + prev, len - prev, p->literal, p->literal_len);
+        const char *hit = find_bytes(s + prev, len - prev, p->literal, p->literal_len);
         if (hit == NULL) break;
         size_t start = (size_t)(hit - s);
         if (start != prev) st = vlmi_spans_push(out, prev, start, false);

@@ -86,7 +86,11 @@ int main(void) {
                       "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"Sideways\",\"invert\":false}",
                       "null", "null", "");
     expect_load_error(VLM_ERR_FORMAT, "model.fuse_unk", "null", "null", "null", "null", ",\"fuse_unk\":1");
-    expect_load_error(VLM_ERR_UNSUPPORTED, "truncation", "null", "null", "null", "null", "}, \"truncation\":{\"x\":1");
+    const char *truncating = "{\"truncation\":{\"max_length\":4},\"model\":{\"type\":\"BPE\",\"vocab\":{}}}";
+    CHECK_STATUS(VLM_ERR_UNSUPPORTED, vlmi_tokenizer_load_memory(truncating, strlen(truncating), "t", &tok));
+    const char *wordpiece = "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}";
+    CHECK_STATUS(VLM_ERR_UNSUPPORTED, vlmi_tokenizer_load_memory(wordpiece, strlen(wordpiece), "t", &tok));
+    CHECK(strstr(vlm_last_error(), "model type 'WordPiece' is not supported") != NULL);
 
     /* ---- a working tokenizer ---- */
     CHECK_OK(load_doc("null", "null", "null", "null", "", &tok));
