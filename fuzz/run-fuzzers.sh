@@ -15,7 +15,7 @@ ninja -C "$dir" >/dev/null || { echo "fuzz build: FAILED"; exit 1; }
 mkdir -p "$dir/crashes"
 status=0
 for exe in "$dir"/fuzz/fuzz_*; do
-  [ -x "$exe" ] || continue
+  [ -f "$exe" ] && [ -x "$exe" ] || continue
   name=$(basename "$exe" | sed 's/^fuzz_//')
   work=$(mktemp -d)
   cp -r "fuzz/corpus/$name/." "$work/" 2>/dev/null

@@ -140,10 +140,18 @@ typedef bool (*vlm_progress_fn)(float progress, void *user_data);
 /* ---- images ----------------------------------------------------------- */
 
 /* An image is 8-bit RGB in memory, rows top to bottom, tightly packed.
- * Decoding follows what the Hugging Face processors see after PIL's
- * convert("RGB"): JPEG EXIF orientation is applied (if enabled), any alpha
- * channel is composited over white, gray is replicated to RGB, 16-bit
- * samples keep their high byte. */
+ * Decoding gives exactly what the Hugging Face processors see after Pillow's
+ * Image.open + convert_to_rgb (tested byte for byte against Pillow 13):
+ * - orientation as PIL.ImageOps.exif_transpose (EXIF Orientation of JPEG
+ *   APP1 or PNG eXIf, else XMP tiff:Orientation), if enabled;
+ * - any alpha channel (RGBA, gray+alpha, palette or gray tRNS) composited
+ *   over white; the tRNS of an RGB PNG is ignored, as Pillow's RGB is;
+ * - gray replicated to RGB; 16-bit RGB(A) keeps each sample's high byte,
+ *   16-bit gray is clipped to 255 (Pillow's I;16 conversion);
+ * - CMYK JPEGs converted as Pillow converts CMYK.
+ * Processors that resize before converting (SmolVLM) see palette and RGBA
+ * inputs resized in their own mode by Pillow; libvlm converts first, so
+ * those two kinds of input may differ slightly for those families. */
 typedef struct vlm_image vlm_image;
 
 typedef enum vlm_pixel_format {
@@ -166,13 +174,16 @@ typedef enum vlm_resample {
     VLM_RESAMPLE_NEAREST  = 0,
     VLM_RESAMPLE_LANCZOS  = 1,
     VLM_RESAMPLE_BILINEAR = 2,
-    VLM_RESAMPLE_BICUBIC  = 3
+    VLM_RESAMPLE_BICUBIC  = 3,
+    VLM_RESAMPLE_BOX      = 4,
+    VLM_RESAMPLE_HAMMING  = 5
 } vlm_resample;
 
 typedef struct vlm_image_params {
     size_t   struct_size;
-    uint64_t max_pixels;       /* refuse larger images before decoding;
-                                  default 64 Mpx (VLM_ERR_LIMIT) */
+    uint64_t max_pixels;       /* refuse larger images from their header,
+                                  before decoding (VLM_ERR_LIMIT);
+                                  0 = the default, 64 Mi pixels */
     bool     apply_exif_orientation; /* default true */
 } vlm_image_params;
 

@@ -10,7 +10,8 @@
 #include <string.h>
 
 /* The results must equal ggml's bit for bit, which an FMA contraction of
- * d * q - m would break. */
+ * d * q - m would break. GCC does not contract in ISO C mode (-std=c11);
+ * clang needs telling. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
