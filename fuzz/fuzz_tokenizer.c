@@ -54,7 +54,7 @@ static vlm_tokenizer *smolvlm(void) {
         tried = 1;
         const char *dir = getenv("VLM_TEST_DATA");
         char path[4096];
-        snprintf(path, sizeof path, "%s/text/smolvlm-tokenizer.json",
+        snprintf(path, sizeof path, "%s/tiny-smolvlm/tokenizer.json",
                  dir ? dir : VLM_FUZZ_SOURCE_DIR "/tests/data");
         if (vlm_tokenizer_load(path, &tok) != VLM_OK) tok = NULL;
     }

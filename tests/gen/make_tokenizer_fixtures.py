@@ -151,7 +151,7 @@ def build_corpus():
 
 
 def vocabularies(assets):
-    out = [("smolvlm", os.path.join(OUT, "smolvlm-tokenizer.json"))]
+    out = [("smolvlm", os.path.join(OUT, "..", "tiny-smolvlm", "tokenizer.json"))]
     for name in ("qwen3", "gemma3", "llama3"):
         out.append((name, os.path.join(assets, "tokenizers", name, "tokenizer.json")))
     return out

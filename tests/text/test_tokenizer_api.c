@@ -200,7 +200,7 @@ int main(void) {
         snprintf(path, sizeof path, "%s/text", data_dir);
         CHECK_STATUS(VLM_ERR_IO, vlm_tokenizer_load(path, &tok));
         CHECK(strstr(vlm_last_error(), "tokenizer.json") != NULL);
-        snprintf(path, sizeof path, "%s/text/smolvlm-tokenizer.json", data_dir);
+        snprintf(path, sizeof path, "%s/tiny-smolvlm/tokenizer.json", data_dir);
         CHECK_OK(vlm_tokenizer_load(path, &tok));
         CHECK(vlm_token_lookup(tok, "<image>") == 49190);
         vlm_tokenizer_free(tok);

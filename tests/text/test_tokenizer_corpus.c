@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     if (!data_dir) { fprintf(stderr, "VLM_TEST_DATA is not set\n"); return 1; }
     char *tok_path;
     if (strcmp(vocab, "smolvlm") == 0) {
-        tok_path = path_of(data_dir, "text/smolvlm-tokenizer.json", NULL);
+        tok_path = path_of(data_dir, "tiny-smolvlm/tokenizer.json", NULL);
     } else {
         const char *assets = getenv("VLM_SHARED_ASSETS");
         char *tmp = assets ? path_of(assets, "tokenizers", vocab) : NULL;
