@@ -341,6 +341,11 @@ VLM_API vlm_status vlm_detokenizer_create(const vlm_tokenizer *tokenizer,
 VLM_API vlm_status vlm_detokenizer_push(vlm_detokenizer *detok, int32_t id,
                                         char *buf, size_t buf_size,
                                         size_t *out_len);
+/* Ends the stream: writes what is still held back (a character the ids left
+ * incomplete comes out as U+FFFD, as vlm_detokenize renders it) and starts a
+ * new stream. Buffer convention. */
+VLM_API vlm_status vlm_detokenizer_flush(vlm_detokenizer *detok, char *buf,
+                                         size_t buf_size, size_t *out_len);
 VLM_API void vlm_detokenizer_free(vlm_detokenizer *detok);
 
 /* ---- sessions and generation ------------------------------------------- */

@@ -106,3 +106,33 @@ vlm_status vlm_detokenizer_push(vlm_detokenizer *d, int32_t id, char *buf, size_
     d->have_prefix = st == VLM_OK;
     return st;
 }
+
+vlm_status vlm_detokenizer_flush(vlm_detokenizer *d, char *buf, size_t buf_size, size_t *out_len) {
+    vlmi_clear_error();
+    if (out_len) *out_len = 0;
+    if (d == NULL || out_len == NULL || (buf == NULL && buf_size > 0))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_detokenizer_flush: NULL argument");
+    vlmi_buf text = { 0 };
+    vlm_status st = vlmi_tokenizer_decode(d->tok, d->window.items, d->window.n, d->flags, &text);
+    if (st != VLM_OK) { vlmi_buf_free(&text); return st; }
+    /* What the window adds beyond what was already emitted, incomplete
+     * characters included (the decoder rendered them as U+FFFD). */
+    size_t prefix_len = d->have_prefix ? d->prefix.len : 0;
+    if (text.len < prefix_len || (prefix_len > 0 && memcmp(text.data, d->prefix.data, prefix_len) != 0))
+        prefix_len = text.len;
+    size_t new_len = text.len - prefix_len;
+    *out_len = new_len;
+    if (buf_size <= new_len) {
+        vlmi_buf_free(&text);
+        return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_detokenizer_flush: %zu bytes needed, buffer holds %zu",
+                         new_len + 1, buf_size);
+    }
+    memcpy(buf, text.data + prefix_len, new_len);
+    buf[new_len] = '\0';
+    vlmi_buf_free(&text);
+    d->window.n = 0;
+    d->prefix.len = 0;
+    d->prefix_index = 0;
+    d->have_prefix = false;
+    return VLM_OK;
+}
