@@ -401,6 +401,12 @@ typedef struct vlm_generate_params {
     uint64_t     seed;           /* default 0 */
     vlm_token_fn on_token;       /* may be NULL */
     void        *user_data;
+    /* Since 0.1: generation also ends where the answer's text first contains
+     * one of these (UTF-8, non-empty); the stop string and what follows are
+     * neither streamed nor kept in the conversation. Borrowed for the call.
+     * Default NULL, 0. */
+    const char *const *stop_strings;
+    size_t       n_stop_strings;
 } vlm_generate_params;
 
 VLM_API void vlm_generate_params_init(vlm_generate_params *params);
@@ -409,6 +415,60 @@ VLM_API void vlm_generate_params_init(vlm_generate_params *params);
  * params->on_token, and appends it to the conversation. Since 0.1. */
 VLM_API vlm_status vlm_session_generate(vlm_session *session,
                                         const vlm_generate_params *params);
+
+/* What an image of width x height will cost in this session (its tile cap
+ * applied), known before anything is decoded or encoded. */
+typedef struct vlm_image_plan {
+    size_t   struct_size;
+    uint32_t n_frames;        /* frames the vision encoder runs: tiles + 1
+                                 global image, or 1 when not split */
+    uint32_t rows, cols;      /* tile grid; 0, 0 when not split */
+    uint32_t frame_width;     /* pixels of each frame */
+    uint32_t frame_height;
+    uint32_t n_image_tokens;  /* image placeholder tokens in the prompt */
+    uint64_t work_bytes;      /* memory needed while preprocessing and
+                                 encoding it (resized copies, one frame) */
+    uint64_t feature_bytes;   /* memory its encoded features keep in the
+                                 session */
+} vlm_image_plan;
+
+/* Fills *plan (the caller sets plan->struct_size). Since 0.1. */
+VLM_API vlm_status vlm_session_plan_image(const vlm_session *session, uint32_t width,
+                                          uint32_t height, vlm_image_plan *plan);
+
+/* Timings and counts of the latest vlm_session_generate. */
+typedef struct vlm_timings {
+    size_t  struct_size;
+    double  load_ms;            /* vlm_model_load of the session's model */
+    double  preprocess_ms;      /* resize, tiles, normalize: images added since
+                                   the previous generate */
+    double  encode_ms;          /* vision encoder and connector, same images */
+    double  prefill_ms;         /* prompt tokens through the decoder */
+    double  decode_ms;          /* generating, after the prefill */
+    int32_t n_prompt_tokens;    /* the whole conversation as the model sees it */
+    int32_t n_prefill_tokens;   /* of those, computed (the rest was cached) */
+    int32_t n_image_tokens;     /* image placeholders in the prompt */
+    int32_t n_generated_tokens; /* stop token included */
+    double  prefill_tokens_per_s;
+    double  decode_tokens_per_s;
+} vlm_timings;
+
+/* Fills *timings (the caller sets timings->struct_size; zeros before the
+ * first generate). Since 0.1. */
+VLM_API vlm_status vlm_session_timings(const vlm_session *session, vlm_timings *timings);
+
+/* The prompt ids of the latest vlm_session_generate: the whole conversation,
+ * chat-formatted and with the image placeholders expanded. Fills up to
+ * capacity ids; *n_ids receives the count (more than capacity:
+ * VLM_ERR_BUFFER_TOO_SMALL, nothing written). Since 0.1. */
+VLM_API vlm_status vlm_session_prompt_tokens(const vlm_session *session, int32_t *ids,
+                                             size_t capacity, size_t *n_ids);
+
+/* The logits (vocabulary size of them) the latest vlm_session_generate
+ * computed at the last prompt position, before any penalty. Same buffer
+ * convention as vlm_session_prompt_tokens. Since 0.1. */
+VLM_API vlm_status vlm_session_prompt_logits(const vlm_session *session, float *logits,
+                                             size_t capacity, size_t *n_logits);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+double vlmi_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 void vlm_model_params_init(vlm_model_params *params) {
     if (params == NULL) return;
@@ -15,6 +22,7 @@ void vlm_model_params_init(vlm_model_params *params) {
 
 void vlm_model_free(vlm_model *model) {
     if (model == NULL) return;
+    vlmi_idefics3_free(&model->idefics3);
     free(model->tensors);
     vlm_tokenizer_free(model->tokenizer);
     vlmi_gguf_close(model->gguf);
@@ -38,6 +46,9 @@ static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
     const vlmi_model_config *c = &m->config.model;
     m->architecture = vlmi_strdup(c->architecture[0] ? c->architecture : c->model_type);
     if (m->architecture == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    /* an architecture no family implements fails before the weights are opened */
+    if ((st = vlmi_arch_lookup(m->architecture, &m->family)) != VLM_OK)
+        return vlmi_fail_prefix(st, m->path);
     if ((st = report_progress(p, 0.1f)) != VLM_OK) return st;
 
     if ((st = vlmi_safetensors_set_open(m->path, &m->weights)) != VLM_OK) return st;
@@ -46,6 +57,12 @@ static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
     if (m->tensors == NULL) return VLM_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < m->n_tensors; i++)
         m->tensors[i] = vlmi_safetensors_set_tensor(m->weights, i);
+    if ((st = report_progress(p, 0.5f)) != VLM_OK) return st;
+
+    /* binding checks every tensor's name and shape against the config */
+    if (m->family == VLMI_FAMILY_IDEFICS3 &&
+        (st = vlmi_idefics3_bind(&m->idefics3, c, m->weights)) != VLM_OK)
+        return vlmi_fail_prefix(st, m->path);
     if ((st = report_progress(p, 0.6f)) != VLM_OK) return st;
 
     char *tokenizer_path = vlmi_path_join(m->path, "tokenizer.json");
@@ -91,6 +108,7 @@ vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     m->n_threads = p.n_threads > 0 ? p.n_threads : cores > 0 ? (int32_t)cores : 1;
 
+    double start_ms = vlmi_now_ms();
     vlm_status st = report_progress(&p, 0.0f);
     if (st == VLM_OK) {
         if (vlmi_is_directory(path)) st = load_hub_directory(m, &p);
@@ -99,6 +117,7 @@ vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_
     }
     if (st == VLM_OK) st = report_progress(&p, 1.0f);
     if (st != VLM_OK) { vlm_model_free(m); return st; }
+    m->load_ms = vlmi_now_ms() - start_ms;
     *out = m;
     return VLM_OK;
 }

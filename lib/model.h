@@ -6,6 +6,8 @@
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "model/hub_config.h"
+#include "arch/idefics3.h"
+#include "arch/registry.h"
 
 struct vlm_model {
     char *path;                    /* as given to vlm_model_load */
@@ -19,6 +21,12 @@ struct vlm_model {
     vlm_tokenizer *tokenizer;      /* NULL when the model ships none */
     const vlmi_tensor_info **tensors; /* (n_tensors) borrowed from weights or gguf */
     size_t n_tensors;
+    vlmi_family family;            /* bound at load from the architecture; NONE for GGUF */
+    vlmi_idefics3 idefics3;        /* the bound weights when family is IDEFICS3 */
+    double load_ms;                /* wall time vlm_model_load took */
 };
+
+/* Monotonic wall clock in milliseconds, for timings. */
+double vlmi_now_ms(void);
 
 #endif

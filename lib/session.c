@@ -1,10 +1,81 @@
-/* The conversation handle: turns, generation. No model family is implemented
- * yet (issue 4 brings the first), so a session cannot be opened; the argument
- * contract and the parameter defaults are already the final ones. */
+/* The conversation handle: turns, images, the prompt, the KV cache and the
+ * generation loop every family shares.
+ *
+ * Images are preprocessed and encoded when their turn is added (the caller
+ * lends them for that call only); their features wait in the session. A
+ * generate renders the whole conversation with the chat format, expands each
+ * image placeholder, tokenizes, and then prefills only what the KV cache
+ * does not already hold: the tokens after the longest prefix shared with the
+ * cached ones (turns are append-only, so the images in that prefix are the
+ * same). The decode loop then allocates nothing. */
 #include "vlm-impl.h"
 #include "model.h"
+#include "arch/idefics3_chat.h"
+#include "arch/idefics3_processor.h"
+#include "generate/sampler.h"
+#include "generate/stop.h"
+#include "image/image.h"
+#include "text/tokenizer-impl.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#define PIECE_CAPACITY 4096   /* streamed text per token; pieces are short */
+
+typedef struct session_turn {
+    vlm_role role;
+    char *text;            /* owned */
+    size_t n_images;       /* images placed before the text */
+} session_turn;
+
+typedef struct session_image {
+    vlmi_idefics3_plan plan;
+    size_t first_row;      /* its first row in vlm_session.features */
+    size_t n_rows;         /* n_frames * image_seq_len */
+} session_image;
+
+struct vlm_session {
+    vlm_model *model;
+    const vlmi_idefics3 *net;      /* the model's bound weights */
+    const vlmi_processor_config *processor;
+    size_t n_ctx;
+    int32_t max_image_tiles;       /* 0: no cap */
+    size_t image_seq_len;          /* feature rows per frame */
+
+    // conversation
+    session_turn *turns;           /* (n_turns) */
+    size_t n_turns, turns_capacity;
+    session_image *images;         /* (n_images) in prompt order */
+    size_t n_images, images_capacity;
+    float *features;               /* (n_feature_rows, text dim) every image's rows */
+    size_t n_feature_rows, feature_rows_capacity;
+
+    // model state, allocated at create
+    vlmi_decoder_state *decoder;   /* KV cache of n_ctx tokens */
+    int32_t *cached_ids;           /* (n_ctx) the ids whose keys/values are cached */
+    float *embeddings;             /* (n_batch, text dim) one prefill chunk */
+    float *prompt_logits;          /* (n_vocab) last prompt position of the latest generate */
+    bool has_prompt_logits;
+    vlmi_idefics3_image_state *image_state; /* vision buffers, made at the first image */
+    float *frame_pixels;           /* (3, tile, tile) one frame; with image_state */
+
+    // generation, allocated at create
+    vlmi_sampler *sampler;
+    vlm_detokenizer *detokenizer;
+    char *piece;                   /* (PIECE_CAPACITY) */
+    int32_t *stop_ids;             /* (n_stop_ids) end-of-reply tokens */
+    size_t n_stop_ids;
+
+    // latest generate
+    int32_t *prompt_ids;           /* (n_prompt_ids) */
+    size_t n_prompt_ids;
+    vlm_timings timings;
+    double pending_preprocess_ms;  /* images added since the previous generate */
+    double pending_encode_ms;
+};
+
+// ----------------------------------------------------------------------------
+// parameters
 
 void vlm_session_params_init(vlm_session_params *params) {
     if (params == NULL) return;
@@ -22,6 +93,79 @@ void vlm_generate_params_init(vlm_generate_params *params) {
     params->repeat_penalty = 1.0f;
 }
 
+// ----------------------------------------------------------------------------
+// create and free
+
+static void add_stop_id(vlm_session *s, int64_t id) {
+    if (id < 0 || (size_t)id >= s->net->text.hp.n_vocab) return;
+    for (size_t i = 0; i < s->n_stop_ids; i++) if (s->stop_ids[i] == id) return;
+    s->stop_ids[s->n_stop_ids++] = (int32_t)id;
+}
+
+/* The reply ends at generation_config's eos ids (the model config's when there
+ * is no generation config) and at the tokenizer config's eos_token. */
+static vlm_status collect_stop_ids(vlm_session *s) {
+    const vlmi_hub_config *hub = &s->model->config;
+    size_t max = VLMI_GENERATION_MAX_EOS + VLMI_CONFIG_MAX_EOS + 1;
+    s->stop_ids = vlmi_calloc(max, sizeof *s->stop_ids);
+    if (s->stop_ids == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    if (hub->has_generation && hub->generation.n_eos_token_ids > 0)
+        for (int32_t i = 0; i < hub->generation.n_eos_token_ids; i++)
+            add_stop_id(s, hub->generation.eos_token_ids[i]);
+    else
+        for (int32_t i = 0; i < hub->model.text.n_eos_token_ids; i++)
+            add_stop_id(s, hub->model.text.eos_token_ids[i]);
+    if (hub->tokenizer.eos_token != NULL && s->model->tokenizer != NULL)
+        add_stop_id(s, vlm_token_lookup(s->model->tokenizer, hub->tokenizer.eos_token));
+    return VLM_OK;
+}
+
+static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
+    vlm_model *model = s->model;
+    const vlmi_hub_config *hub = &model->config;
+    s->net = &model->idefics3;
+    if (model->tokenizer == NULL)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: the model has no tokenizer.json", model->path);
+    if (!hub->has_processor)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: the model has no preprocessor_config.json",
+                         model->path);
+    s->processor = &hub->processor;
+    const vlmi_vit_hparams *vp = &s->net->vision.hp;
+    if ((size_t)s->processor->max_image_size.longest_edge != vp->image_size)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor max_image_size.longest_edge %d differs "
+                         "from the vision encoder's image_size %zu", model->path,
+                         (int)s->processor->max_image_size.longest_edge, vp->image_size);
+    s->image_seq_len = s->net->image_seq_len;
+    if (s->processor->image_seq_len > 0 && (size_t)s->processor->image_seq_len != s->image_seq_len)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: processor image_seq_len %d, but the vision encoder "
+                         "gives %zu rows per frame", model->path,
+                         (int)s->processor->image_seq_len, s->image_seq_len);
+    if (!vlmi_idefics3_chat_template_known(hub->tokenizer.chat_template))
+        vlmi_log(VLM_LOG_WARN, "%s: the chat template is not SmolVLM's; prompts are formatted "
+                 "as SmolVLM's template would", model->path);
+
+    int32_t model_ctx = hub->model.text.max_position_embeddings;
+    s->n_ctx = p->n_ctx > 0 ? (size_t)p->n_ctx : model_ctx > 0 ? (size_t)model_ctx : 2048;
+    s->max_image_tiles = p->max_image_tiles;
+
+    size_t dim = s->net->text.hp.dim, n_vocab = s->net->text.hp.n_vocab;
+    vlm_status st = vlmi_decoder_state_create(&s->net->text, s->n_ctx, 0, &s->decoder);
+    if (st != VLM_OK) return st;
+    s->cached_ids = vlmi_calloc(s->n_ctx, sizeof *s->cached_ids);
+    s->embeddings = vlmi_calloc(s->decoder->n_batch * dim, sizeof *s->embeddings);
+    s->prompt_logits = vlmi_calloc(n_vocab, sizeof *s->prompt_logits);
+    s->piece = vlmi_malloc(PIECE_CAPACITY);
+    if (!s->cached_ids || !s->embeddings || !s->prompt_logits || !s->piece)
+        return VLM_ERR_OUT_OF_MEMORY;
+    if ((st = vlmi_sampler_create(n_vocab, &s->sampler)) != VLM_OK) return st;
+    if ((st = vlm_detokenizer_create(model->tokenizer, VLM_DETOKENIZE_SKIP_SPECIAL,
+                                     &s->detokenizer)) != VLM_OK)
+        return st;
+    s->timings.struct_size = sizeof s->timings;
+    s->timings.load_ms = model->load_ms;
+    return collect_stop_ids(s);
+}
+
 vlm_status vlm_session_create(vlm_model *model, const vlm_session_params *params,
                               vlm_session **out) {
     vlmi_clear_error();
@@ -29,30 +173,518 @@ vlm_status vlm_session_create(vlm_model *model, const vlm_session_params *params
     if (model == NULL || out == NULL)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_create: %s is NULL",
                          model == NULL ? "model" : "out");
-    if (params != NULL && params->struct_size == 0)
+    if (params != NULL && params->struct_size < sizeof(size_t))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
-                         "vlm_session_create: params->struct_size is 0 (call vlm_session_params_init)");
-    return vlmi_fail(VLM_ERR_UNSUPPORTED,
-                     "vlm_session_create: architecture '%s' has no decoder in this version of libvlm",
-                     vlm_model_architecture(model));
+                         "vlm_session_create: params->struct_size is %zu (call vlm_session_params_init)",
+                         params->struct_size);
+    vlm_session_params p;
+    VLMI_READ_PARAMS(p, params, vlm_session_params_init);
+    if (p.n_ctx < 0 || p.n_threads < 0 || p.max_image_tiles < 0)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_create: n_ctx %d, n_threads %d, "
+                         "max_image_tiles %d: none may be negative", p.n_ctx, p.n_threads,
+                         p.max_image_tiles);
+    if (model->family != VLMI_FAMILY_IDEFICS3)
+        return vlmi_fail(VLM_ERR_UNSUPPORTED,
+                         "vlm_session_create: architecture '%s' has no decoder in this version of libvlm",
+                         vlm_model_architecture(model));
+
+    vlm_session *s = vlmi_calloc(1, sizeof *s);
+    if (s == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    s->model = model;
+    vlm_status st = session_init(s, &p);
+    if (st != VLM_OK) {
+        vlm_session_free(s);
+        return vlmi_fail_prefix(st, "vlm_session_create");
+    }
+    *out = s;
+    return VLM_OK;
 }
 
-void vlm_session_free(vlm_session *session) { (void)session; }
+void vlm_session_free(vlm_session *s) {
+    if (s == NULL) return;
+    for (size_t i = 0; i < s->n_turns; i++) free(s->turns[i].text);
+    free(s->turns);
+    free(s->images);
+    free(s->features);
+    vlmi_decoder_state_free(s->decoder);
+    free(s->cached_ids);
+    free(s->embeddings);
+    free(s->prompt_logits);
+    vlmi_idefics3_image_state_free(s->image_state);
+    free(s->frame_pixels);
+    vlmi_sampler_free(s->sampler);
+    vlm_detokenizer_free(s->detokenizer);
+    free(s->piece);
+    free(s->stop_ids);
+    free(s->prompt_ids);
+    free(s);
+}
 
-vlm_status vlm_session_add_turn(vlm_session *session, vlm_role role, const char *text,
+// ----------------------------------------------------------------------------
+// images
+
+vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t height,
+                                  vlm_image_plan *out) {
+    vlmi_clear_error();
+    if (s == NULL || out == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_plan_image: %s is NULL",
+                         s == NULL ? "session" : "plan");
+    if (out->struct_size < sizeof *out)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "vlm_session_plan_image: plan->struct_size is %zu, expected %zu",
+                         out->struct_size, sizeof *out);
+    vlmi_idefics3_plan plan;
+    vlm_status st = vlmi_idefics3_plan_image(&plan, s->processor, width, height,
+                                             s->max_image_tiles);
+    if (st != VLM_OK) return vlmi_fail_prefix(st, "vlm_session_plan_image");
+    uint64_t dim = s->net->text.hp.dim, tile = plan.tile;
+    uint64_t resized = (uint64_t)plan.resized_width * plan.resized_height * 3;
+    uint64_t grid = (uint64_t)plan.grid_width * plan.grid_height * 3;
+    uint64_t global = plan.rows > 0 ? tile * tile * 3 : 0;
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->n_frames = plan.n_frames;
+    out->rows = plan.rows;
+    out->cols = plan.cols;
+    out->frame_width = out->frame_height = plan.tile;
+    out->n_image_tokens = (uint32_t)(plan.n_frames * s->image_seq_len);
+    /* step 1 and 2 images exist together, then the grid, global and one frame */
+    uint64_t frame = 3 * tile * tile * sizeof(float);
+    out->work_bytes = (resized + grid > grid + global + frame ? resized + grid : grid + global + frame);
+    out->feature_bytes = (uint64_t)out->n_image_tokens * dim * sizeof(float);
+    return VLM_OK;
+}
+
+static vlm_status reserve_features(vlm_session *s, size_t extra_rows) {
+    size_t dim = s->net->text.hp.dim, need = s->n_feature_rows + extra_rows;
+    if (need <= s->feature_rows_capacity) return VLM_OK;
+    size_t capacity = s->feature_rows_capacity * 2 > need ? s->feature_rows_capacity * 2 : need, bytes;
+    if (vlmi_mul_overflow(capacity, dim * sizeof(float), &bytes))
+        return vlmi_fail(VLM_ERR_LIMIT, "image features of %zu rows are too large", capacity);
+    float *grown = vlmi_realloc(s->features, bytes);
+    if (grown == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    s->features = grown;
+    s->feature_rows_capacity = capacity;
+    return VLM_OK;
+}
+
+/* Preprocesses and encodes image into the next feature rows. */
+static vlm_status encode_image(vlm_session *s, const vlm_image *image, session_image *out) {
+    const vlmi_vit_hparams *vp = &s->net->vision.hp;
+    vlm_status st = VLM_OK;
+    if (s->image_state == NULL) {
+        st = vlmi_idefics3_image_state_create(s->net, &s->image_state);
+        if (st == VLM_OK) {
+            s->frame_pixels = vlmi_calloc(vp->n_channels * vp->image_size * vp->image_size,
+                                          sizeof(float));
+            if (s->frame_pixels == NULL) st = VLM_ERR_OUT_OF_MEMORY;
+        }
+        if (st != VLM_OK) return st;
+    }
+    double start = vlmi_now_ms();
+    vlmi_idefics3_frames frames;
+    st = vlmi_idefics3_frames_make(&frames, s->processor, image->pixels, image->width,
+                                   image->height, s->max_image_tiles);
+    if (st != VLM_OK) return st;
+    size_t n_rows = frames.plan.n_frames * s->image_seq_len, dim = s->net->text.hp.dim;
+    st = reserve_features(s, n_rows);
+    double preprocess_ms = vlmi_now_ms() - start, encode_ms = 0.0;
+    for (uint32_t k = 0; st == VLM_OK && k < frames.plan.n_frames; k++) {
+        double t0 = vlmi_now_ms();
+        vlmi_idefics3_frame_pixels(s->frame_pixels, &frames, s->processor, k);
+        double t1 = vlmi_now_ms();
+        float *rows = s->features + (s->n_feature_rows + k * s->image_seq_len) * dim;
+        st = vlmi_idefics3_encode_image(rows, s->image_state, s->net, s->frame_pixels,
+                                        vp->image_size, vp->image_size);
+        preprocess_ms += t1 - t0;
+        encode_ms += vlmi_now_ms() - t1;
+    }
+    if (st == VLM_OK) {
+        out->plan = frames.plan;
+        out->first_row = s->n_feature_rows;
+        out->n_rows = n_rows;
+        s->n_feature_rows += n_rows;
+        s->pending_preprocess_ms += preprocess_ms;
+        s->pending_encode_ms += encode_ms;
+    }
+    vlmi_idefics3_frames_free(&frames);
+    return st;
+}
+
+// ----------------------------------------------------------------------------
+// turns
+
+static vlm_status append_turn(vlm_session *s, vlm_role role, const char *text, size_t len,
+                              size_t n_images) {
+    if (s->n_turns == s->turns_capacity) {
+        size_t capacity = s->turns_capacity ? s->turns_capacity * 2 : 8;
+        session_turn *grown = vlmi_realloc(s->turns, capacity * sizeof *grown);
+        if (grown == NULL) return VLM_ERR_OUT_OF_MEMORY;
+        s->turns = grown;
+        s->turns_capacity = capacity;
+    }
+    char *copy = vlmi_strndup(text, len);
+    if (copy == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    s->turns[s->n_turns++] = (session_turn){role, copy, n_images};
+    return VLM_OK;
+}
+
+vlm_status vlm_session_add_turn(vlm_session *s, vlm_role role, const char *text,
                                 vlm_image *const *images, size_t n_images) {
     vlmi_clear_error();
-    (void)role;
-    if (session == NULL || text == NULL || (n_images > 0 && images == NULL))
+    if (s == NULL || text == NULL || (n_images > 0 && images == NULL))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: %s is NULL",
-                         session == NULL ? "session" : text == NULL ? "text" : "images");
-    return vlmi_fail(VLM_ERR_STATE, "vlm_session_add_turn: no session can exist yet");
+                         s == NULL ? "session" : text == NULL ? "text" : "images");
+    if (role != VLM_ROLE_SYSTEM && role != VLM_ROLE_USER && role != VLM_ROLE_ASSISTANT)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: role %d", (int)role);
+    size_t len = strlen(text);
+    if (vlmi_utf8_invalid_offset(text, len) != len)
+        return vlmi_fail(VLM_ERR_INVALID_UTF8, "vlm_session_add_turn: text is not valid UTF-8");
+    for (size_t i = 0; i < n_images; i++)
+        if (images[i] == NULL)
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: images[%zu] is NULL", i);
+
+    if (s->n_images + n_images > s->images_capacity) {
+        size_t capacity = s->images_capacity * 2 > s->n_images + n_images
+                              ? s->images_capacity * 2 : s->n_images + n_images + 4;
+        session_image *grown = vlmi_realloc(s->images, capacity * sizeof *grown);
+        if (grown == NULL) return VLM_ERR_OUT_OF_MEMORY;
+        s->images = grown;
+        s->images_capacity = capacity;
+    }
+    /* encode everything first, so a failure leaves the conversation as it was */
+    size_t rows_before = s->n_feature_rows;
+    double preprocess_before = s->pending_preprocess_ms, encode_before = s->pending_encode_ms;
+    vlm_status st = VLM_OK;
+    for (size_t i = 0; i < n_images && st == VLM_OK; i++) {
+        st = encode_image(s, images[i], &s->images[s->n_images + i]);
+        if (st != VLM_OK) vlmi_fail_prefix(st, "image");
+    }
+    if (st == VLM_OK) st = append_turn(s, role, text, len, n_images);
+    if (st != VLM_OK) {
+        s->n_feature_rows = rows_before;
+        s->pending_preprocess_ms = preprocess_before;
+        s->pending_encode_ms = encode_before;
+        return vlmi_fail_prefix(st, "vlm_session_add_turn");
+    }
+    s->n_images += n_images;
+    return VLM_OK;
 }
 
-vlm_status vlm_session_generate(vlm_session *session, const vlm_generate_params *params) {
+// ----------------------------------------------------------------------------
+// the prompt
+
+/* The conversation as text, "<image>" placeholders expanded. Caller frees. */
+static vlm_status build_prompt_text(vlm_session *s, char **out) {
+    *out = NULL;
+    vlmi_chat_message *messages = vlmi_calloc(s->n_turns, sizeof *messages);
+    if (messages == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < s->n_turns; i++)
+        messages[i] = (vlmi_chat_message){s->turns[i].role, s->turns[i].text, s->turns[i].n_images};
+    size_t chat_len = vlmi_idefics3_chat_render(NULL, 0, messages, s->n_turns, true);
+    char *chat = vlmi_malloc(chat_len + 1);
+    if (chat == NULL) { free(messages); return VLM_ERR_OUT_OF_MEMORY; }
+    vlmi_idefics3_chat_render(chat, chat_len + 1, messages, s->n_turns, true);
+    free(messages);
+
+    /* as the processor: the text must hold one "<image>" per image, which
+     * the caller's text can break by containing "<image>" itself */
+    static const char placeholder[] = "<image>";
+    const size_t placeholder_len = sizeof placeholder - 1;
+    size_t n_placeholders = 0, expanded_len = chat_len;
+    for (const char *p = strstr(chat, placeholder); p != NULL; p = strstr(p + placeholder_len, placeholder)) {
+        if (n_placeholders < s->n_images)
+            expanded_len += vlmi_idefics3_expand_image(NULL, 0, &s->images[n_placeholders].plan,
+                                                       s->image_seq_len) - placeholder_len;
+        n_placeholders++;
+    }
+    if (n_placeholders != s->n_images) {
+        free(chat);
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the conversation's text holds %zu \"<image>\" "
+                         "placeholders for %zu images (a turn's text may not contain \"<image>\")",
+                         n_placeholders, s->n_images);
+    }
+    char *text = vlmi_malloc(expanded_len + 1);
+    if (text == NULL) { free(chat); return VLM_ERR_OUT_OF_MEMORY; }
+    size_t at = 0, image = 0;
+    const char *from = chat;
+    for (const char *p = strstr(chat, placeholder); p != NULL; p = strstr(from, placeholder)) {
+        memcpy(text + at, from, (size_t)(p - from));
+        at += (size_t)(p - from);
+        at += vlmi_idefics3_expand_image(text + at, expanded_len + 1 - at, &s->images[image++].plan,
+                                         s->image_seq_len);
+        from = p + placeholder_len;
+    }
+    memcpy(text + at, from, strlen(from) + 1);
+    free(chat);
+    *out = text;
+    return VLM_OK;
+}
+
+static vlm_status tokenize_prompt(vlm_session *s) {
+    char *text = NULL;
+    vlm_status st = build_prompt_text(s, &text);
+    if (st != VLM_OK) return st;
+    const uint32_t flags = VLM_TOKENIZE_PARSE_SPECIAL | VLM_TOKENIZE_ADD_SPECIAL;
+    size_t len = strlen(text), n = 0;
+    st = vlm_tokenize(s->model->tokenizer, text, len, flags, NULL, 0, &n);
+    if (st == VLM_OK || st == VLM_ERR_BUFFER_TOO_SMALL) {
+        int32_t *ids = vlmi_realloc(s->prompt_ids, (n > 0 ? n : 1) * sizeof *ids);
+        if (ids == NULL) st = VLM_ERR_OUT_OF_MEMORY;
+        else {
+            s->prompt_ids = ids;
+            st = vlm_tokenize(s->model->tokenizer, text, len, flags, ids, n, &n);
+        }
+    }
+    free(text);
+    s->n_prompt_ids = st == VLM_OK ? n : 0;
+    return st;
+}
+
+/* Runs prompt_ids[from ..) through the decoder after the first `from`, which
+ * the cache holds, chunk by chunk with their image rows spliced in. */
+static vlm_status prefill(vlm_session *s, size_t from) {
+    const vlmi_idefics3 *net = s->net;
+    size_t n = s->n_prompt_ids, chunk = s->decoder->n_batch;
+    size_t image_row = 0;
+    for (size_t i = 0; i < from; i++) image_row += s->prompt_ids[i] == net->image_token_id;
+    s->decoder->n_past = from;
+    for (size_t start = from; start < n; start += chunk) {
+        size_t count = n - start < chunk ? n - start : chunk, rows = 0;
+        for (size_t i = start; i < start + count; i++) rows += s->prompt_ids[i] == net->image_token_id;
+        if (image_row + rows > s->n_feature_rows)
+            return vlmi_fail(VLM_ERR_INTERNAL, "prompt has more <image> tokens than image rows");
+        vlm_status st = vlmi_idefics3_embed(s->embeddings, net, s->prompt_ids + start, count,
+                                            s->features + image_row * net->text.hp.dim, rows);
+        if (st == VLM_OK)
+            st = vlmi_decoder_forward(s->decoder, &net->text, s->embeddings, count, NULL);
+        if (st != VLM_OK) return st;
+        memcpy(s->cached_ids + start, s->prompt_ids + start, count * sizeof *s->cached_ids);
+        image_row += rows;
+    }
+    return VLM_OK;
+}
+
+// ----------------------------------------------------------------------------
+// generation
+
+static bool is_stop_id(const vlm_session *s, int32_t id) {
+    for (size_t i = 0; i < s->n_stop_ids; i++) if (s->stop_ids[i] == id) return true;
+    return false;
+}
+
+/* Streams text through the stop matcher to the caller. Returns false when
+ * the caller or a stop string ends generation. */
+static bool stream_text(vlmi_stop_matcher *stop, const vlm_generate_params *p, int32_t token,
+                        const char *text, size_t len, bool *stopped_by_string) {
+    const char *out;
+    size_t out_len;
+    *stopped_by_string = vlmi_stop_feed(stop, text, len, &out, &out_len);
+    bool go_on = true;
+    if (p->on_token != NULL && (out_len > 0 || len > 0 || *stopped_by_string))
+        go_on = p->on_token(token, out, out_len, p->user_data);
+    return go_on && !*stopped_by_string;
+}
+
+/* The generated text as the assistant's turn: decoded without special
+ * tokens, cut at the stop string, leading whitespace removed (the chat
+ * format writes "Assistant: " itself). */
+static vlm_status append_answer(vlm_session *s, const int32_t *ids, size_t n,
+                                const vlm_generate_params *p, bool stopped_by_string) {
+    size_t len = 0;
+    vlm_status st = vlm_detokenize(s->model->tokenizer, ids, n, VLM_DETOKENIZE_SKIP_SPECIAL,
+                                   NULL, 0, &len);
+    if (st != VLM_OK && st != VLM_ERR_BUFFER_TOO_SMALL) return st;
+    char *text = vlmi_malloc(len + 1);
+    if (text == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    st = vlm_detokenize(s->model->tokenizer, ids, n, VLM_DETOKENIZE_SKIP_SPECIAL, text, len + 1,
+                        &len);
+    if (st == VLM_OK && stopped_by_string) {
+        char *cut = text + len;
+        for (size_t i = 0; i < p->n_stop_strings; i++) {
+            char *at = strstr(text, p->stop_strings[i]);
+            if (at != NULL && at < cut) cut = at;
+        }
+        *cut = '\0';
+        len = (size_t)(cut - text);
+    }
+    size_t skip = 0;
+    while (skip < len && (text[skip] == ' ' || text[skip] == '\n' || text[skip] == '\t' ||
+                          text[skip] == '\r'))
+        skip++;
+    if (st == VLM_OK) st = append_turn(s, VLM_ROLE_ASSISTANT, text + skip, len - skip, 0);
+    free(text);
+    return st;
+}
+
+static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
+    const vlmi_idefics3 *net = s->net;
+    vlmi_decoder_state *dec = s->decoder;
+    vlm_timings *t = &s->timings;
+    vlmi_sampler_params sp = {p->temperature, p->top_k, p->top_p, p->min_p, p->repeat_penalty,
+                              p->seed};
+    vlm_status st = vlmi_sampler_reset(s->sampler, &sp);
+    if (st != VLM_OK) return st;
+    if (p->max_tokens < 0)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "max_tokens is %d", (int)p->max_tokens);
+    if (s->n_turns == 0)
+        return vlmi_fail(VLM_ERR_STATE, "the conversation has no turns (vlm_session_add_turn first)");
+
+    // the prompt
+    s->has_prompt_logits = false;
+    if ((st = tokenize_prompt(s)) != VLM_OK) return st;
+    size_t n_prompt = s->n_prompt_ids;
+    if (n_prompt + 1 > s->n_ctx)
+        return vlmi_fail(VLM_ERR_LIMIT, "the prompt takes %zu tokens; the context holds %zu "
+                         "(with room for one answer token)", n_prompt, s->n_ctx);
+    size_t n_image_tokens = 0;
+    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += s->prompt_ids[i] == net->image_token_id;
+    if (n_image_tokens != s->n_feature_rows)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the prompt has %zu <image> tokens but the "
+                         "images give %zu feature rows", n_image_tokens, s->n_feature_rows);
+
+    vlmi_stop_matcher stop;
+    if ((st = vlmi_stop_init(&stop, p->stop_strings, p->n_stop_strings, PIECE_CAPACITY)) != VLM_OK)
+        return st;
+    int32_t *generated = vlmi_calloc(p->max_tokens > 0 ? (size_t)p->max_tokens : 1,
+                                     sizeof *generated);
+    if (generated == NULL) { vlmi_stop_free(&stop); return VLM_ERR_OUT_OF_MEMORY; }
+
+    // prefill what the cache does not hold (at least the last token, for its logits)
+    size_t shared = 0;
+    while (shared < dec->n_past && shared < n_prompt && s->cached_ids[shared] == s->prompt_ids[shared])
+        shared++;
+    if (shared == n_prompt) shared--;
+    double t0 = vlmi_now_ms();
+    st = prefill(s, shared);
+    double t1 = vlmi_now_ms();
+    if (st != VLM_OK) dec->n_past = 0; /* a half-written cache is not reused */
+    memset(t, 0, sizeof *t);
+    t->struct_size = sizeof *t;
+    t->load_ms = s->model->load_ms;
+    t->preprocess_ms = s->pending_preprocess_ms;
+    t->encode_ms = s->pending_encode_ms;
+    s->pending_preprocess_ms = s->pending_encode_ms = 0.0;
+    t->prefill_ms = t1 - t0;
+    t->n_prompt_tokens = (int32_t)n_prompt;
+    t->n_prefill_tokens = (int32_t)(n_prompt - shared);
+    t->n_image_tokens = (int32_t)n_image_tokens;
+    t->prefill_tokens_per_s = t->prefill_ms > 0 ? (n_prompt - shared) / (t->prefill_ms * 1e-3) : 0;
+
+    // decode token by token: nothing below allocates
+    size_t n_generated = 0;
+    bool stopped_by_string = false;
+    if (st == VLM_OK) {
+        memcpy(s->prompt_logits, dec->logits, net->text.hp.n_vocab * sizeof(float));
+        s->has_prompt_logits = true;
+        for (size_t i = 0; i < n_prompt; i++) vlmi_sampler_observe(s->sampler, s->prompt_ids[i]);
+        /* the detokenizer starts afresh for each answer */
+        size_t ignored;
+        vlm_detokenizer_flush(s->detokenizer, s->piece, PIECE_CAPACITY, &ignored);
+    }
+    int32_t token = -1;
+    while (st == VLM_OK && n_generated < (size_t)p->max_tokens) {
+        token = vlmi_sampler_sample(s->sampler, dec->logits);
+        generated[n_generated++] = token;
+        vlmi_sampler_observe(s->sampler, token);
+        if (is_stop_id(s, token)) break;
+
+        size_t piece_len = 0;
+        st = vlm_detokenizer_push(s->detokenizer, token, s->piece, PIECE_CAPACITY, &piece_len);
+        if (st != VLM_OK) break;
+        if (!stream_text(&stop, p, token, s->piece, piece_len, &stopped_by_string)) break;
+        if (n_generated == (size_t)p->max_tokens || dec->n_past + 1 > s->n_ctx) break;
+
+        // the new token into the cache, its logits out
+        st = vlmi_decoder_embed(s->embeddings, &net->text, &token, 1);
+        if (st == VLM_OK) st = vlmi_decoder_forward(dec, &net->text, s->embeddings, 1, NULL);
+        if (st == VLM_OK) s->cached_ids[dec->n_past - 1] = token;
+    }
+    if (st == VLM_OK && !stopped_by_string) {
+        /* what the detokenizer and the stop matcher still hold */
+        size_t tail_len = 0;
+        const char *tail;
+        vlm_status flush_st = vlm_detokenizer_flush(s->detokenizer, s->piece, PIECE_CAPACITY,
+                                                    &tail_len);
+        if (flush_st == VLM_OK && tail_len > 0)
+            stream_text(&stop, p, token, s->piece, tail_len, &stopped_by_string);
+        if (!stopped_by_string) {
+            vlmi_stop_flush(&stop, &tail, &tail_len);
+            if (tail_len > 0 && p->on_token != NULL) p->on_token(token, tail, tail_len, p->user_data);
+        }
+    }
+    double t2 = vlmi_now_ms();
+    t->decode_ms = t2 - t1;
+    t->n_generated_tokens = (int32_t)n_generated;
+    t->decode_tokens_per_s = t->decode_ms > 0 ? n_generated / (t->decode_ms * 1e-3) : 0;
+
+    if (st == VLM_OK) {
+        size_t n_text = n_generated > 0 && is_stop_id(s, generated[n_generated - 1])
+                            ? n_generated - 1 : n_generated;
+        st = append_answer(s, generated, n_text, p, stopped_by_string);
+    }
+    free(generated);
+    vlmi_stop_free(&stop);
+    return st;
+}
+
+vlm_status vlm_session_generate(vlm_session *s, const vlm_generate_params *params) {
     vlmi_clear_error();
-    (void)params;
-    if (session == NULL)
+    if (s == NULL)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_generate: session is NULL");
-    return vlmi_fail(VLM_ERR_STATE, "vlm_session_generate: no session can exist yet");
+    if (params != NULL && params->struct_size < sizeof(size_t))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "vlm_session_generate: params->struct_size is %zu (call vlm_generate_params_init)",
+                         params->struct_size);
+    vlm_generate_params p;
+    VLMI_READ_PARAMS(p, params, vlm_generate_params_init);
+    vlm_status st = generate(s, &p);
+    return st == VLM_OK ? VLM_OK : vlmi_fail_prefix(st, "vlm_session_generate");
+}
+
+// ----------------------------------------------------------------------------
+// queries
+
+vlm_status vlm_session_timings(const vlm_session *s, vlm_timings *out) {
+    vlmi_clear_error();
+    if (s == NULL || out == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_timings: %s is NULL",
+                         s == NULL ? "session" : "timings");
+    if (out->struct_size < sizeof(size_t))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_timings: timings->struct_size is %zu",
+                         out->struct_size);
+    size_t size = out->struct_size < sizeof *out ? out->struct_size : sizeof *out;
+    memcpy(out, &s->timings, size);
+    out->struct_size = size;
+    return VLM_OK;
+}
+
+vlm_status vlm_session_prompt_tokens(const vlm_session *s, int32_t *ids, size_t capacity,
+                                     size_t *n_ids) {
+    vlmi_clear_error();
+    if (s == NULL || n_ids == NULL || (ids == NULL && capacity > 0))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_prompt_tokens: NULL argument");
+    *n_ids = s->n_prompt_ids;
+    if (capacity < s->n_prompt_ids)
+        return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_session_prompt_tokens: %zu ids, room for %zu",
+                         s->n_prompt_ids, capacity);
+    if (s->n_prompt_ids > 0) memcpy(ids, s->prompt_ids, s->n_prompt_ids * sizeof *ids);
+    return VLM_OK;
+}
+
+vlm_status vlm_session_prompt_logits(const vlm_session *s, float *logits, size_t capacity,
+                                     size_t *n_logits) {
+    vlmi_clear_error();
+    if (s == NULL || n_logits == NULL || (logits == NULL && capacity > 0))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_prompt_logits: NULL argument");
+    *n_logits = 0;
+    if (!s->has_prompt_logits)
+        return vlmi_fail(VLM_ERR_STATE, "vlm_session_prompt_logits: no prompt has been computed");
+    size_t n = s->net->text.hp.n_vocab;
+    *n_logits = n;
+    if (capacity < n)
+        return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_session_prompt_logits: %zu logits, room for %zu",
+                         n, capacity);
+    memcpy(logits, s->prompt_logits, n * sizeof *logits);
+    return VLM_OK;
 }

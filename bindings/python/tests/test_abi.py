@@ -1,0 +1,214 @@
+"""The ABI guard: vlm.capi against include/vlm.h.
+
+A small regex parser reads the header's VLM_API declarations, struct
+definitions, callback typedefs and enum constants; every binding's argtypes
+and restype, every mirrored struct's field order and types, and every
+constant must agree, so a changed signature fails here instead of crashing a
+user. The mirrored structs' sizes are also compared with what the C library
+itself writes into struct_size.
+"""
+import ctypes
+import re
+from ctypes import POINTER, byref
+
+import pytest
+
+from conftest import HEADER
+
+import vlm
+from vlm import capi
+
+BASE_TYPES = {
+    "bool": ctypes.c_bool, "int": ctypes.c_int, "float": ctypes.c_float,
+    "size_t": ctypes.c_size_t, "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32,
+    "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "uint8_t": ctypes.c_uint8,
+    "char": ctypes.c_char,
+}
+
+
+class Header:
+    def __init__(self, text):
+        self.defines = {m[0]: int(m[1]) for m in
+                        re.findall(r"^#define\s+(\w+)\s+(\d+)\s*$", text, re.M)}
+        text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+        text = re.sub(r"//[^\n]*", " ", text)
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        self.enums = {}       # typedef name -> {constant: value}
+        self.constants = {}   # every enum constant, named or anonymous
+        for body, name in re.findall(r"typedef\s+enum\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", text, re.S):
+            self.enums[name] = self._enum_body(body)
+        for body in re.findall(r"(?<!typedef )\benum\s*\{(.*?)\}\s*;", text, re.S):
+            self._enum_body(body)
+        self.structs = {}     # name -> [(field, type, array length or None)]
+        for body, name in re.findall(r"typedef\s+struct\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", text, re.S):
+            fields = []
+            for decl in filter(None, (d.strip() for d in body.split(";"))):
+                m = re.fullmatch(r"(.*?)\b(\w+)\s*(?:\[(\w+)\])?", decl, re.S)
+                length = m[3] and int(self.defines.get(m[3], m[3]))
+                fields.append((m[2], m[1], length))
+            self.structs[name] = fields
+        self.opaque = set(re.findall(r"typedef\s+struct\s+(\w+)\s+\1\s*;", text))
+        self.callbacks = {}   # name -> (restype, [argtypes])
+        for ret, name, args in re.findall(r"typedef\s+([\w\s\*]+?)\s*\(\s*\*\s*(\w+)\s*\)\s*\(([^)]*)\)\s*;", text):
+            self.callbacks[name] = (ret, self._params(args))
+        self.functions = {}   # name -> (restype, [argtypes])
+        for ret, name, args in re.findall(r"VLM_API\s+([\w\s\*]+?)\s*\b(\w+)\s*\(([^)]*)\)\s*;", text):
+            self.functions[name] = (ret, self._params(args))
+
+    def _enum_body(self, body):
+        values = {}
+        for item in filter(None, (i.strip() for i in body.split(","))):
+            name, expr = (s.strip() for s in item.split("="))
+            values[name] = eval(re.sub(r"(\d+)u\b", r"\1", expr), {})  # "1u << 1"
+            self.constants[name] = values[name]
+        return values
+
+    @staticmethod
+    def _params(args):
+        args = " ".join(args.split())
+        if args in ("", "void"):
+            return []
+        # the parameter name is the last identifier; the rest is its type
+        return [re.fullmatch(r"(.*?)\s*\b\w+", a.strip())[1] for a in args.split(",")]
+
+    def ctypes_for(self, c_type):
+        """The ctypes types a binding may use for a C type (a set: `char *`
+        is c_char_p or POINTER(c_char))."""
+        t = re.sub(r"\bconst\b", " ", c_type)
+        t = re.sub(r"\s+", "", t)
+        depth = len(t) - len(t.rstrip("*"))
+        base = t.rstrip("*")
+        if depth == 0:
+            if base == "void":
+                return {None}
+            if base in self.enums:
+                return {ctypes.c_int}
+            if base in self.callbacks:
+                return {capi.CALLBACKS[base]}
+            return {BASE_TYPES[base]}
+        if depth == 1 and base == "char":
+            return {ctypes.c_char_p, POINTER(ctypes.c_char)}
+        if depth == 1 and base == "void":
+            return {ctypes.c_void_p}
+        if base in self.opaque:
+            inner = capi.OPAQUE[base]
+        elif base in self.structs:
+            inner = capi.STRUCTS[base]
+        else:
+            inner = BASE_TYPES[base]
+        for _ in range(depth):
+            inner = POINTER(inner)
+        return {inner}
+
+
+@pytest.fixture(scope="module")
+def header():
+    return Header(HEADER.read_text(encoding="utf-8"))
+
+
+def test_header_parsed(header):
+    # guards the parser itself: a regex that silently matches nothing checks nothing
+    assert len(header.functions) >= 40
+    assert {"vlm_model_params", "vlm_generate_params", "vlm_tensor_info"} <= set(header.structs)
+    assert {"vlm_token_fn", "vlm_progress_fn", "vlm_log_fn"} <= set(header.callbacks)
+    assert header.constants["VLM_ERR_INTERNAL"] == 12
+    assert header.constants["VLM_TOKENIZE_PARSE_SPECIAL"] == 2
+
+
+def test_every_function_bound_with_header_signature(header):
+    problems = []
+    for name, (ret, args) in sorted(header.functions.items()):
+        binding = capi.FUNCTIONS.get(name)
+        if binding is None:
+            problems.append(f"{name}: not bound")
+            continue
+        if binding.restype not in header.ctypes_for(ret):
+            problems.append(f"{name}: restype {binding.restype} for C {ret!r}")
+        if len(binding.argtypes) != len(args):
+            problems.append(f"{name}: {len(binding.argtypes)} argtypes for {len(args)} C parameters")
+            continue
+        for i, (actual, c_type) in enumerate(zip(binding.argtypes, args)):
+            if actual not in header.ctypes_for(c_type):
+                problems.append(f"{name}: argument {i} is {actual.__name__} for C {c_type!r}")
+    stale = set(capi.FUNCTIONS) - set(header.functions)
+    problems += [f"{name}: bound but not in vlm.h" for name in sorted(stale)]
+    assert not problems, "\n".join(problems)
+
+
+def test_callback_types_match(header):
+    for name, (ret, args) in header.callbacks.items():
+        binding = capi.CALLBACKS[name]
+        assert binding._restype_ in header.ctypes_for(ret), name
+        assert len(binding._argtypes_) == len(args), name
+        for actual, c_type in zip(binding._argtypes_, args):
+            assert actual in header.ctypes_for(c_type), f"{name}: {actual} for {c_type!r}"
+
+
+def test_structs_mirror_field_order_and_types(header):
+    assert set(capi.STRUCTS) == set(header.structs)
+    for name, fields in header.structs.items():
+        mirrored = capi.STRUCTS[name]._fields_
+        assert [f[0] for f in mirrored] == [f[0] for f in fields], name
+        for (field, actual), (_, c_type, length) in zip(mirrored, fields):
+            if length:
+                assert actual._length_ == length, f"{name}.{field}"
+                actual = actual._type_
+            assert actual in header.ctypes_for(c_type), f"{name}.{field}: {actual} for {c_type!r}"
+
+
+@pytest.mark.parametrize("name", ["vlm_image_params", "vlm_model_params",
+                                  "vlm_session_params", "vlm_generate_params"])
+def test_params_struct_size_equals_c_sizeof(name):
+    struct = capi.STRUCTS[name]()
+    init = capi.FUNCTIONS[name + "_init"]
+    init(byref(struct))
+    assert struct.struct_size == ctypes.sizeof(struct)
+
+
+def test_tensor_info_size_equals_c_sizeof(model_dir):
+    # vlm_tensor_info has no _init; the library refuses a struct_size below
+    # its sizeof, so ours must be accepted and ours - 1 refused.
+    model = vlm.Model(model_dir)
+    info = capi.vlm_tensor_info()
+    info.struct_size = ctypes.sizeof(info)
+    assert capi.vlm_model_tensor_info(model._ptr, 0, byref(info)) == capi.VLM_OK
+    info.struct_size = ctypes.sizeof(info) - 1
+    assert capi.vlm_model_tensor_info(model._ptr, 0, byref(info)) == capi.VLM_ERR_INVALID_ARGUMENT
+    model.close()
+
+
+def test_constants_match_header(header):
+    wrong = {name: (value, getattr(capi, name, None)) for name, value in header.constants.items()
+             if getattr(capi, name, None) != value}
+    assert not wrong
+    for macro in ("VLM_VERSION_MAJOR", "VLM_VERSION_MINOR", "VLM_VERSION_PATCH", "VLM_MAX_DIMS"):
+        assert getattr(capi, macro) == header.defines[macro], macro
+
+
+@pytest.mark.parametrize("c_enum,prefix,py_enum", [
+    ("vlm_pixel_format", "VLM_PIXEL_", vlm.PixelFormat),
+    ("vlm_image_format", "VLM_IMAGE_FORMAT_", vlm.ImageFormat),
+    ("vlm_resample", "VLM_RESAMPLE_", vlm.Resample),
+    ("vlm_dtype", "VLM_DTYPE_", vlm.DType),
+    ("vlm_role", "VLM_ROLE_", vlm.Role),
+    ("vlm_log_level", "VLM_LOG_", vlm.LogLevel),
+])
+def test_python_enums_cover_header_enums(header, c_enum, prefix, py_enum):
+    for constant, value in header.enums[c_enum].items():
+        assert py_enum[constant[len(prefix):]] == value, constant
+
+
+def test_every_status_has_an_exception_class(header):
+    from vlm.errors import error_for
+    for constant, value in header.enums["vlm_status"].items():
+        if value == 0:
+            continue
+        error = error_for(value, "m")
+        assert type(error) is not vlm.VLMError, constant
+        assert error.status == value
+        assert capi.vlm_status_string(value).decode() == constant
+
+
+def test_library_version_matches_bindings():
+    assert vlm.version_number() // 100 == capi.VLM_VERSION_NUMBER // 100
+    assert vlm.version().startswith(f"{capi.VLM_VERSION_MAJOR}.{capi.VLM_VERSION_MINOR}.")

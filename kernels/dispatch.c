@@ -1,0 +1,259 @@
+/* Kernel tier tables, CPU detection and the run-time choice (see dispatch.h).
+ *
+ * This file is compiled without ISA flags, so it runs on any CPU of its
+ * architecture; the ISA kernels it points to live in kernels/x86 and
+ * kernels/arm, each built with its own flags. It also holds the scalar
+ * reference of the quantized-activation path (quantize_q8_0, matmul_q8),
+ * which kernels/ref does not define yet. */
+#include "dispatch.h"
+
+#include "kernels.h"
+#include "ref/ops.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define VLMI_BUILD_AVX2 1
+#  include "x86/x86.h"
+#  include <cpuid.h>
+#endif
+#if defined(__aarch64__)
+#  define VLMI_BUILD_NEON 1
+#  include "arm/arm.h"
+#endif
+
+// ----------------------------------------------------------------------------
+// weights
+
+bool vlmi_kernels_weight_dtype_supported(vlm_dtype dtype) {
+    return vlmi_ref_weight_dtype_supported(dtype) || dtype == VLM_DTYPE_Q8_0 ||
+           dtype == VLM_DTYPE_Q4_0;
+}
+
+size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n) {
+    switch (dtype) {
+    case VLM_DTYPE_F32: return n * 4;
+    case VLM_DTYPE_F16:
+    case VLM_DTYPE_BF16: return n * 2;
+    case VLM_DTYPE_Q8_0: return n / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
+    case VLM_DTYPE_Q4_0: return n / VLMI_QK * VLMI_Q4_0_BLOCK_BYTES;
+    default: return 0;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// ref tier: the entries kernels/ref does not have in table form
+
+// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided; W quantized (Q8_0, Q4_0):
+// each block dequantized exactly (the specification), then an f32 dot.
+static void ref_matmul_dequant(float *out, size_t out_stride, const float *x,
+                               const void *w, vlm_dtype w_dtype, const float *bias,
+                               size_t m, size_t k, size_t n) {
+    vlmi_dequant_fn dequant = vlmi_dequant_fn_for(w_dtype);
+    size_t block_bytes = vlmi_kernels_row_bytes(w_dtype, VLMI_QK);
+    size_t row_bytes = vlmi_kernels_row_bytes(w_dtype, k);
+    float block[VLMI_QK];
+    for (size_t i = 0; i < m; i++) {
+        const float *x_row = x + i * k;
+        for (size_t j = 0; j < n; j++) {
+            const unsigned char *w_row = (const unsigned char *)w + j * row_bytes;
+            float sum = 0.0f;
+            for (size_t b = 0; b < k / VLMI_QK; b++) {
+                dequant(block, w_row + b * block_bytes, VLMI_QK);
+                for (size_t l = 0; l < VLMI_QK; l++) sum += block[l] * x_row[b * VLMI_QK + l];
+            }
+            out[i * out_stride + j] = bias ? sum + bias[j] : sum;
+        }
+    }
+}
+
+// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided
+static void ref_matmul(float *out, size_t out_stride, const float *x, const void *w,
+                       vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
+    if (w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0) {
+        ref_matmul_dequant(out, out_stride, x, w, w_dtype, bias, m, k, n);
+    } else if (out_stride == n) {
+        vlmi_ref_matmul(out, x, w, w_dtype, bias, m, k, n);
+    } else {
+        for (size_t i = 0; i < m; i++)
+            vlmi_ref_matmul(out + i * out_stride, x + i * k, w, w_dtype, bias, 1, k, n);
+    }
+}
+
+// x (n) -> y (n/32 Q8_0 blocks), as ggml's quantize_row_q8_0_ref
+static void ref_quantize_q8_0(void *y, const float *x, size_t n) {
+    unsigned char *block = y;
+    for (size_t b = 0; b < n / VLMI_QK; b++, block += VLMI_Q8_0_BLOCK_BYTES, x += VLMI_QK) {
+        float amax = 0.0f;
+        for (size_t j = 0; j < VLMI_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f;
+        float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t d16 = vlmi_f32_to_f16(d);
+        memcpy(block, &d16, 2); /* little-endian hosts only, as GGUF */
+        int8_t *qs = (int8_t *)(block + 2);
+        for (size_t j = 0; j < VLMI_QK; j++) qs[j] = (int8_t)roundf(x[j] * inv_d);
+    }
+}
+
+static float load_f16_scale(const unsigned char *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return vlmi_f16_to_f32(h);
+}
+
+// xq (m, k/32 Q8_0 blocks) @ W (n,k)^T + bias (n,) -> out (m,n) strided
+static void ref_matmul_q8(float *out, size_t out_stride, const void *xq, const void *w,
+                          vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
+                          size_t n) {
+    size_t n_blocks = k / VLMI_QK;
+    size_t x_row_bytes = n_blocks * VLMI_Q8_0_BLOCK_BYTES;
+    size_t w_block_bytes = vlmi_kernels_row_bytes(w_dtype, VLMI_QK);
+    for (size_t i = 0; i < m; i++) {
+        const unsigned char *x_row = (const unsigned char *)xq + i * x_row_bytes;
+        for (size_t j = 0; j < n; j++) {
+            const unsigned char *w_block =
+                (const unsigned char *)w + j * n_blocks * w_block_bytes;
+            float sum = 0.0f;
+            for (size_t b = 0; b < n_blocks; b++, w_block += w_block_bytes) {
+                const unsigned char *x_block = x_row + b * VLMI_Q8_0_BLOCK_BYTES;
+                const int8_t *qx = (const int8_t *)(x_block + 2);
+                int32_t isum = 0;
+                if (w_dtype == VLM_DTYPE_Q8_0) {
+                    const int8_t *qw = (const int8_t *)(w_block + 2);
+                    for (size_t l = 0; l < VLMI_QK; l++) isum += qw[l] * qx[l];
+                } else { /* Q4_0: low nibbles are elements 0..15, high 16..31 */
+                    const unsigned char *qw = w_block + 2;
+                    for (size_t l = 0; l < VLMI_QK / 2; l++) {
+                        isum += ((qw[l] & 0x0f) - 8) * qx[l];
+                        isum += ((qw[l] >> 4) - 8) * qx[l + VLMI_QK / 2];
+                    }
+                }
+                sum += load_f16_scale(w_block) * load_f16_scale(x_block) * (float)isum;
+            }
+            out[i * out_stride + j] = bias ? sum + bias[j] : sum;
+        }
+    }
+}
+
+static const vlmi_kernel_table ref_table = {
+    .name = "ref",
+    .tier = VLMI_KERNELS_REF,
+    .matmul = ref_matmul,
+    .quantize_q8_0 = ref_quantize_q8_0,
+    .matmul_q8 = ref_matmul_q8,
+    .rmsnorm = vlmi_ref_rmsnorm,
+    .layernorm = vlmi_ref_layernorm,
+    .gelu_tanh = vlmi_ref_gelu_tanh,
+    .gelu_erf = vlmi_ref_gelu_erf,
+    .silu = vlmi_ref_silu,
+    .silu_mul = vlmi_ref_silu_mul,
+    .add = vlmi_ref_add,
+    .softmax = vlmi_ref_softmax,
+    .rope = vlmi_ref_rope,
+    .attention = vlmi_ref_attention,
+};
+
+// ----------------------------------------------------------------------------
+// CPU detection (no ISA flags here: cpuid and xgetbv only)
+
+#ifdef VLMI_BUILD_AVX2
+/* XCR0 through inline asm: the _xgetbv intrinsic would need -mxsave. */
+static uint64_t read_xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static bool cpu_has_avx2_fma_f16c(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+    bool fma = ecx >> 12 & 1, osxsave = ecx >> 27 & 1, avx = ecx >> 28 & 1,
+         f16c = ecx >> 29 & 1;
+    if (!(fma && osxsave && avx && f16c)) return false;
+    /* the OS saves the xmm and ymm state on context switches */
+    if ((read_xcr0() & 0x6) != 0x6) return false;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    return ebx >> 5 & 1;
+}
+
+static vlmi_kernel_table avx2_table;
+
+static void fill_avx2_table(void) {
+    avx2_table = ref_table;
+    avx2_table.name = "avx2";
+    avx2_table.tier = VLMI_KERNELS_AVX2;
+    avx2_table.matmul = vlmi_avx2_matmul;
+    avx2_table.quantize_q8_0 = vlmi_avx2_quantize_q8_0;
+    avx2_table.matmul_q8 = vlmi_avx2_matmul_q8;
+    avx2_table.rmsnorm = vlmi_avx2_rmsnorm;
+    avx2_table.layernorm = vlmi_avx2_layernorm;
+    avx2_table.gelu_tanh = vlmi_avx2_gelu_tanh;
+    avx2_table.silu = vlmi_avx2_silu;
+    avx2_table.silu_mul = vlmi_avx2_silu_mul;
+    avx2_table.add = vlmi_avx2_add;
+    avx2_table.softmax = vlmi_avx2_softmax;
+}
+#endif
+
+#ifdef VLMI_BUILD_NEON
+static vlmi_kernel_table neon_table;
+
+/* Advanced SIMD is part of every AArch64 CPU: nothing to detect yet
+ * (dotprod and i8mm, when used, come from getauxval). */
+static void fill_neon_table(void) {
+    neon_table = ref_table;
+    neon_table.name = "neon";
+    neon_table.tier = VLMI_KERNELS_NEON;
+    neon_table.matmul = vlmi_neon_matmul;
+}
+#endif
+
+// ----------------------------------------------------------------------------
+// the choice, made once
+
+static const vlmi_kernel_table *tiers[VLMI_KERNELS_TIER_COUNT];
+static const vlmi_kernel_table *chosen;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void detect_tiers(void) {
+    tiers[VLMI_KERNELS_REF] = &ref_table;
+#ifdef VLMI_BUILD_AVX2
+    if (cpu_has_avx2_fma_f16c()) {
+        fill_avx2_table();
+        tiers[VLMI_KERNELS_AVX2] = &avx2_table;
+    }
+#endif
+#ifdef VLMI_BUILD_NEON
+    fill_neon_table();
+    tiers[VLMI_KERNELS_NEON] = &neon_table;
+#endif
+}
+
+static void choose(void) {
+    detect_tiers();
+    /* the best tier available: the highest-numbered one on this architecture */
+    chosen = &ref_table;
+    for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++)
+        if (tiers[t] != NULL) chosen = tiers[t];
+    /* VLM_KERNELS forces a tier, when this build and CPU can run it */
+    const char *forced = getenv("VLM_KERNELS");
+    if (forced == NULL) return;
+    for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++)
+        if (tiers[t] != NULL && strcmp(forced, tiers[t]->name) == 0) chosen = tiers[t];
+}
+
+const vlmi_kernel_table *vlmi_kernels(void) {
+    pthread_once(&choose_once, choose);
+    return chosen;
+}
+
+const char *vlmi_kernels_name(void) { return vlmi_kernels()->name; }
+
+const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier) {
+    pthread_once(&choose_once, choose);
+    if ((int)tier < 0 || tier >= VLMI_KERNELS_TIER_COUNT) return NULL;
+    return tiers[tier];
+}

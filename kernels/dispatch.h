@@ -1,0 +1,112 @@
+/* The one internal kernel interface: a table of function pointers, one
+ * implementation tier per table (ref, avx2, neon), chosen once at run time.
+ *
+ * kernels/ref is the specification; every tier keeps its signatures and is
+ * tested against it (tests/kernels). A tier fills only the entries it makes
+ * faster and takes the rest from ref, so a table is always complete.
+ *
+ * The tier is chosen on first use, thread-safely: the best one the CPU runs
+ * (cpuid + xgetbv on x86, compiled without ISA flags), unless the environment
+ * variable VLM_KERNELS names one (ref, avx2, neon); a name this build or CPU
+ * cannot run falls back to the automatic choice.
+ *
+ * Matrices are row-major; weights are (out_features, in_features) as
+ * nn.Linear stores them; a matmul's output rows may be strided (out_stride
+ * >= n) so that threads can each fill a band of columns. Kernels never
+ * allocate and never fail: callers check dtypes with
+ * vlmi_kernels_weight_dtype_supported and shapes before calling. */
+#ifndef VLM_KERNELS_DISPATCH_H
+#define VLM_KERNELS_DISPATCH_H
+
+#include "vlm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Elements per block of Q8_0 / Q4_0, and the bytes of one block. */
+#define VLMI_QK 32
+#define VLMI_Q8_0_BLOCK_BYTES 34 /* d (f16), qs[32] (int8) */
+#define VLMI_Q4_0_BLOCK_BYTES 18 /* d (f16), qs[16] (two nibbles each) */
+
+typedef enum vlmi_kernel_tier {
+    VLMI_KERNELS_REF = 0,  /* plain C, the specification */
+    VLMI_KERNELS_AVX2 = 1, /* x86-64 AVX2 + FMA + F16C */
+    VLMI_KERNELS_NEON = 2, /* AArch64 Advanced SIMD */
+    VLMI_KERNELS_TIER_COUNT
+} vlmi_kernel_tier;
+
+typedef struct vlmi_kernel_table {
+    const char *name;      /* "ref", "avx2", "neon" */
+    vlmi_kernel_tier tier;
+
+    /* ---- matrix products ---- */
+
+    /* A linear layer over m rows, optional bias (NULL: none). Weight dtypes:
+     * F32, F16, BF16, Q8_0, Q4_0 (k % 32 == 0 for the quantized ones; a tier
+     * may quantize x to 8 bits on the fly for them, see the bound in
+     * tests/kernels). out must not alias x. w needs no alignment.
+     * x (m,k) @ W (n,k)^T + bias (n,) -> out (m, n), row i at out + i*out_stride */
+    void (*matmul)(float *out, size_t out_stride, const float *x, const void *w,
+                   vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+    /* Quantizes rows to Q8_0 as ggml's quantize_row_q8_0_ref does
+     * (d = max|x| / 127, q = round(x / d)); every tier gives identical bytes.
+     * x (n), n % 32 == 0 -> y (n / 32 blocks of 34 bytes) */
+    void (*quantize_q8_0)(void *y, const float *x, size_t n);
+
+    /* The matmul of Q8_0 / Q4_0 weights with activations already quantized
+     * by quantize_q8_0 (rows of k / 32 blocks, k % 32 == 0): integer dot
+     * products per block, scaled and summed in f32.
+     * xq (m, k/32 blocks) @ W (n,k)^T + bias (n,) -> out (m, n) strided */
+    void (*matmul_q8)(float *out, size_t out_stride, const void *xq, const void *w,
+                      vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+    /* ---- normalization (row by row; out may equal x) ---- */
+
+    /* x (n_rows, n), weight (n,) -> out (n_rows, n) */
+    void (*rmsnorm)(float *out, const float *x, const float *weight, size_t n_rows,
+                    size_t n, float eps);
+    /* x (n_rows, n), weight (n,), bias (n,) -> out (n_rows, n) */
+    void (*layernorm)(float *out, const float *x, const float *weight, const float *bias,
+                      size_t n_rows, size_t n, float eps);
+
+    /* ---- elementwise (out may equal x) ---- */
+
+    void (*gelu_tanh)(float *out, const float *x, size_t n);  /* x (n) -> out (n) */
+    void (*gelu_erf)(float *out, const float *x, size_t n);   /* x (n) -> out (n) */
+    void (*silu)(float *out, const float *x, size_t n);       /* x (n) -> out (n) */
+    /* gate (n), up (n) -> out (n) = silu(gate) * up */
+    void (*silu_mul)(float *out, const float *gate, const float *up, size_t n);
+    void (*add)(float *out, const float *x, size_t n);        /* out (n) += x (n) */
+    void (*softmax)(float *x, size_t n);                      /* x (n) in place */
+
+    /* ---- position and attention (see ref/ops.h for the contracts) ---- */
+
+    void (*rope)(float *x, size_t n_rows, size_t n_heads, size_t head_dim, size_t pos0,
+                 float theta);
+    void (*attention)(float *out, float *scores, const float *q, const float *k,
+                      const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                      size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                      float scale);
+} vlmi_kernel_table;
+
+/* The table in use: chosen on the first call (thread-safe), then fixed. */
+const vlmi_kernel_table *vlmi_kernels(void);
+
+/* The name of the tier in use ("ref", "avx2", "neon"), for vlm_build_info. */
+const char *vlmi_kernels_name(void);
+
+/* The table of one tier, or NULL if this build or this CPU cannot run it.
+ * For tests and benchmarks, which compare every tier against ref. */
+const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier);
+
+/* True if the matmul kernels read weights of this dtype
+ * (F32, F16, BF16, Q8_0, Q4_0). */
+bool vlmi_kernels_weight_dtype_supported(vlm_dtype dtype);
+
+/* Bytes of one weight row of n elements of dtype (n % 32 == 0 for the
+ * quantized ones); 0 for a dtype the kernels do not read. */
+size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
+
+#endif

@@ -1,0 +1,35 @@
+/* AVX2 + FMA + F16C kernels (kernels/x86/*.c, each compiled with
+ * -mavx2 -mfma -mf16c and only reached through the dispatch table after
+ * cpuid says the CPU has them). Signatures and contracts: dispatch.h. */
+#ifndef VLM_KERNELS_X86_H
+#define VLM_KERNELS_X86_H
+
+#include "dispatch.h"
+
+// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n), row i at out + i*out_stride
+void vlmi_avx2_matmul(float *out, size_t out_stride, const float *x, const void *w,
+                      vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+// The Q8_0 / Q4_0 case of vlmi_avx2_matmul: x quantized to Q8_0 on the fly.
+void vlmi_avx2_matmul_quant(float *out, size_t out_stride, const float *x, const void *w,
+                            vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
+                            size_t n);
+// x (n) -> y (n/32 Q8_0 blocks), bytes identical to the ref tier
+void vlmi_avx2_quantize_q8_0(void *y, const float *x, size_t n);
+// xq (m, k/32 Q8_0 blocks) @ W (n,k)^T (Q8_0 or Q4_0) + bias -> out (m,n) strided
+void vlmi_avx2_matmul_q8(float *out, size_t out_stride, const void *xq, const void *w,
+                         vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+// x (n_rows, n), weight (n,) -> out (n_rows, n)
+void vlmi_avx2_rmsnorm(float *out, const float *x, const float *weight, size_t n_rows,
+                       size_t n, float eps);
+// x (n_rows, n), weight (n,), bias (n,) -> out (n_rows, n)
+void vlmi_avx2_layernorm(float *out, const float *x, const float *weight,
+                         const float *bias, size_t n_rows, size_t n, float eps);
+void vlmi_avx2_gelu_tanh(float *out, const float *x, size_t n);  // x (n) -> out (n)
+void vlmi_avx2_silu(float *out, const float *x, size_t n);       // x (n) -> out (n)
+// gate (n), up (n) -> out (n)
+void vlmi_avx2_silu_mul(float *out, const float *gate, const float *up, size_t n);
+void vlmi_avx2_add(float *out, const float *x, size_t n);        // out (n) += x (n)
+void vlmi_avx2_softmax(float *x, size_t n);                      // x (n) in place
+
+#endif
