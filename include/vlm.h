@@ -416,6 +416,12 @@ VLM_API void vlm_generate_params_init(vlm_generate_params *params);
 VLM_API vlm_status vlm_session_generate(vlm_session *session,
                                         const vlm_generate_params *params);
 
+/* Since 0.1, how vlm_session_generate calls on_token: once per generated
+ * token in order, an end token included (with an empty piece); the piece is
+ * the text that token completed, less anything a stop string may still
+ * claim. Text still held back when generation ends comes in a last call (or
+ * two) with token -1. */
+
 /* What an image of width x height will cost in this session (its tile cap
  * applied), known before anything is decoded or encoded. */
 typedef struct vlm_image_plan {

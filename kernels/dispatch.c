@@ -185,6 +185,7 @@ static void fill_avx2_table(void) {
     avx2_table = ref_table;
     avx2_table.name = "avx2";
     avx2_table.tier = VLMI_KERNELS_AVX2;
+    avx2_table.quantizes_activations = true;
     avx2_table.matmul = vlmi_avx2_matmul;
     avx2_table.quantize_q8_0 = vlmi_avx2_quantize_q8_0;
     avx2_table.matmul_q8 = vlmi_avx2_matmul_q8;
@@ -201,13 +202,22 @@ static void fill_avx2_table(void) {
 #ifdef VLMI_BUILD_NEON
 static vlmi_kernel_table neon_table;
 
+/* NEON for the float weight types, the ref tier for the quantized ones. */
+static void neon_matmul(float *out, size_t out_stride, const float *x, const void *w,
+                        vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
+    if (w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0)
+        ref_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
+    else
+        vlmi_neon_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
+}
+
 /* Advanced SIMD is part of every AArch64 CPU: nothing to detect yet
  * (dotprod and i8mm, when used, come from getauxval). */
 static void fill_neon_table(void) {
     neon_table = ref_table;
     neon_table.name = "neon";
     neon_table.tier = VLMI_KERNELS_NEON;
-    neon_table.matmul = vlmi_neon_matmul;
+    neon_table.matmul = neon_matmul;
 }
 #endif
 
@@ -256,4 +266,82 @@ const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier) {
     pthread_once(&choose_once, choose);
     if ((int)tier < 0 || tier >= VLMI_KERNELS_TIER_COUNT) return NULL;
     return tiers[tier];
+}
+
+// ----------------------------------------------------------------------------
+// threaded matmul
+
+/* Below this many multiply-adds a matmul runs on the calling thread: waking
+ * the pool costs about a microsecond. */
+#define PARALLEL_MIN_MACS 65536
+/* Weight-row bands start at multiples of this (a multiple of every tier's
+ * column tile, so thread count never changes the arithmetic). */
+#define BAND_ROWS 16
+/* f32 products with at least this many rows of x go to BLAS (vlm-bench:
+ * at m = 1 our GEMV streams the weights faster; from a few dozen rows on,
+ * OpenBLAS's packed kernels win). */
+#define BLAS_MIN_ROWS 32
+
+typedef struct matmul_job {
+    const vlmi_kernel_table *table;
+    float *out;
+    const float *x;
+    const void *xq;            /* x quantized to Q8_0, or NULL */
+    bool use_blas;             /* f32 weights through cblas_sgemm */
+    const unsigned char *w;
+    vlm_dtype w_dtype;
+    size_t w_row_bytes;
+    const float *bias;
+    size_t m, k, n;
+} matmul_job;
+
+static void matmul_band(void *ctx, size_t thread_index, size_t n_threads) {
+    const matmul_job *job = ctx;
+    size_t n_bands = (job->n + BAND_ROWS - 1) / BAND_ROWS;
+    size_t per_thread = (n_bands + n_threads - 1) / n_threads;
+    size_t j0 = thread_index * per_thread * BAND_ROWS;
+    size_t j1 = j0 + per_thread * BAND_ROWS;
+    if (j1 > job->n) j1 = job->n;
+    if (j0 >= j1) return;
+    const unsigned char *w = job->w + j0 * job->w_row_bytes;
+    const float *bias = job->bias ? job->bias + j0 : NULL;
+    if (job->use_blas)
+        vlmi_blas_matmul(job->out + j0, job->n, job->x, (const float *)(const void *)w, bias,
+                         job->m, job->k, j1 - j0);
+    else if (job->xq != NULL)
+        job->table->matmul_q8(job->out + j0, job->n, job->xq, w, job->w_dtype, bias, job->m,
+                              job->k, j1 - j0);
+    else
+        job->table->matmul(job->out + j0, job->n, job->x, w, job->w_dtype, bias, job->m,
+                           job->k, j1 - j0);
+}
+
+// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n)
+void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *w,
+                 vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
+    const vlmi_kernel_table *table = vlmi_kernels();
+    size_t n_threads = vlmi_threadpool_n_threads(pool);
+    if (m == 0 || n == 0) return;
+
+    matmul_job job = {.table = table, .out = out, .x = x, .w = w, .w_dtype = w_dtype,
+                      .w_row_bytes = vlmi_kernels_row_bytes(w_dtype, k), .bias = bias,
+                      .m = m, .k = k, .n = n};
+    /* each thread runs a single-threaded sgemm on its band */
+    job.use_blas = w_dtype == VLM_DTYPE_F32 && m >= BLAS_MIN_ROWS &&
+                   table->tier != VLMI_KERNELS_REF && vlmi_blas_available() &&
+                   (uintptr_t)w % sizeof(float) == 0;
+    if ((w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0) &&
+        table->quantizes_activations) {
+        /* quantize x once rather than once per thread */
+        size_t xq_row = k / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
+        unsigned char *xq = vlmi_threadpool_scratch(pool, m * xq_row);
+        if (xq != NULL) {
+            for (size_t i = 0; i < m; i++) table->quantize_q8_0(xq + i * xq_row, x + i * k, k);
+            job.xq = xq;
+        }
+    }
+    if (n_threads == 1 || n <= BAND_ROWS || m * k * n < PARALLEL_MIN_MACS)
+        matmul_band(&job, 0, 1);
+    else
+        vlmi_threadpool_run(pool, matmul_band, &job);
 }

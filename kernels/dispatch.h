@@ -18,6 +18,7 @@
 #ifndef VLM_KERNELS_DISPATCH_H
 #define VLM_KERNELS_DISPATCH_H
 
+#include "threadpool.h"
 #include "vlm.h"
 
 #include <stdbool.h>
@@ -39,6 +40,9 @@ typedef enum vlmi_kernel_tier {
 typedef struct vlmi_kernel_table {
     const char *name;      /* "ref", "avx2", "neon" */
     vlmi_kernel_tier tier;
+    /* true if matmul quantizes x to Q8_0 for Q8_0 / Q4_0 weights (and so
+     * equals quantize_q8_0 + matmul_q8); false if it dequantizes W exactly */
+    bool quantizes_activations;
 
     /* ---- matrix products ---- */
 
@@ -108,5 +112,30 @@ bool vlmi_kernels_weight_dtype_supported(vlm_dtype dtype);
 /* Bytes of one weight row of n elements of dtype (n % 32 == 0 for the
  * quantized ones); 0 for a dtype the kernels do not read. */
 size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
+
+/* ---- what the blocks call ---- */
+
+/* The matmul of the chosen tier, its weight rows split in bands over the
+ * pool's threads (bands start at multiples of 16 rows, so every output is
+ * computed by the same code whatever the thread count: results are
+ * identical for 1, 2, 3 ... threads). Large f32 products go to BLAS where
+ * that measured faster, one sgemm per band; that path alone may round
+ * differently with another thread count (OpenBLAS's edge kernels). Quantized weights in a tier that quantizes
+ * activations: x is quantized once, in the pool's scratch. pool may be NULL
+ * (one thread).
+ * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) */
+void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *w,
+                 vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+/* ---- BLAS (kernels/blas.c) ---- */
+
+/* True if this build links a BLAS (OpenBLAS, Accelerate). */
+bool vlmi_blas_available(void);
+/* cblas_sgemm on the calling thread (OpenBLAS is set to one thread, once,
+ * process-wide: our pool splits the work); without a BLAS, the chosen
+ * tier's matmul. f32 weights only, w 4-byte aligned.
+ * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided */
+void vlmi_blas_matmul(float *out, size_t out_stride, const float *x, const float *w,
+                      const float *bias, size_t m, size_t k, size_t n);
 
 #endif

@@ -338,7 +338,7 @@ vlm_status vlm_session_add_turn(vlm_session *s, vlm_role role, const char *text,
     if (role != VLM_ROLE_SYSTEM && role != VLM_ROLE_USER && role != VLM_ROLE_ASSISTANT)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: role %d", (int)role);
     size_t len = strlen(text);
-    if (vlmi_utf8_invalid_offset(text, len) != len)
+    if (vlmi_utf8_invalid_offset(text, len) != SIZE_MAX)
         return vlmi_fail(VLM_ERR_INVALID_UTF8, "vlm_session_add_turn: text is not valid UTF-8");
     for (size_t i = 0; i < n_images; i++)
         if (images[i] == NULL)
@@ -481,8 +481,7 @@ static bool stream_text(vlmi_stop_matcher *stop, const vlm_generate_params *p, i
     size_t out_len;
     *stopped_by_string = vlmi_stop_feed(stop, text, len, &out, &out_len);
     bool go_on = true;
-    if (p->on_token != NULL && (out_len > 0 || len > 0 || *stopped_by_string))
-        go_on = p->on_token(token, out, out_len, p->user_data);
+    if (p->on_token != NULL) go_on = p->on_token(token, out, out_len, p->user_data);
     return go_on && !*stopped_by_string;
 }
 
@@ -587,7 +586,11 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
         token = vlmi_sampler_sample(s->sampler, dec->logits);
         generated[n_generated++] = token;
         vlmi_sampler_observe(s->sampler, token);
-        if (is_stop_id(s, token)) break;
+        if (is_stop_id(s, token)) {
+            /* reported, so callers see every id, but it has no text */
+            if (p->on_token != NULL) p->on_token(token, "", 0, p->user_data);
+            break;
+        }
 
         size_t piece_len = 0;
         st = vlm_detokenizer_push(s->detokenizer, token, s->piece, PIECE_CAPACITY, &piece_len);
@@ -601,17 +604,16 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
         if (st == VLM_OK) s->cached_ids[dec->n_past - 1] = token;
     }
     if (st == VLM_OK && !stopped_by_string) {
-        /* what the detokenizer and the stop matcher still hold */
-        size_t tail_len = 0;
-        const char *tail;
-        vlm_status flush_st = vlm_detokenizer_flush(s->detokenizer, s->piece, PIECE_CAPACITY,
-                                                    &tail_len);
-        if (flush_st == VLM_OK && tail_len > 0)
-            stream_text(&stop, p, token, s->piece, tail_len, &stopped_by_string);
-        if (!stopped_by_string) {
-            vlmi_stop_flush(&stop, &tail, &tail_len);
-            if (tail_len > 0 && p->on_token != NULL) p->on_token(token, tail, tail_len, p->user_data);
-        }
+        /* what the detokenizer and then the stop matcher still hold; it
+         * belongs to no new token */
+        size_t detok_len = 0, released_len = 0, held_len = 0;
+        const char *released = "", *held = "";
+        if (vlm_detokenizer_flush(s->detokenizer, s->piece, PIECE_CAPACITY, &detok_len) == VLM_OK &&
+            detok_len > 0)
+            stopped_by_string = vlmi_stop_feed(&stop, s->piece, detok_len, &released, &released_len);
+        if (!stopped_by_string) vlmi_stop_flush(&stop, &held, &held_len);
+        if (released_len > 0 && p->on_token != NULL) p->on_token(-1, released, released_len, p->user_data);
+        if (held_len > 0 && p->on_token != NULL) p->on_token(-1, held, held_len, p->user_data);
     }
     double t2 = vlmi_now_ms();
     t->decode_ms = t2 - t1;

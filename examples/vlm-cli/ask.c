@@ -1,10 +1,39 @@
-/* vlm-cli -m MODEL --image PATH -p PROMPT: ask a question about an image. */
+/* vlm-cli -m MODEL --image PATH -p PROMPT: ask a question about an image and
+ * stream the answer; --json prints what a script or a parity check needs
+ * instead (prompt ids, image-token counts, generated ids, text, timings). */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define MAX_IMAGES 16
+#define MAX_STOPS 8
+
+typedef struct ask_options {
+    const char *model_path;
+    const char *image_paths[MAX_IMAGES];
+    int n_images;
+    const char *prompt;
+    const char *system;
+    const char *stops[MAX_STOPS];
+    int n_stops;
+    const char *dump_logits;
+    bool json;
+    vlm_session_params session;
+    vlm_generate_params generate;
+} ask_options;
+
+/* What the answer callback gathers for --json. */
+typedef struct answer {
+    bool stream;           /* print pieces as they come */
+    int32_t *ids;
+    size_t n_ids, capacity;
+    char *text;
+    size_t text_len, text_capacity;
+} answer;
 
 static bool print_progress(float progress, void *user_data) {
     (void)user_data;
@@ -16,11 +45,32 @@ static bool print_progress(float progress, void *user_data) {
     return true;
 }
 
-static bool print_piece(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)token;
-    (void)user_data;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
+static bool on_piece(int32_t token, const char *piece, size_t len, void *user_data) {
+    answer *a = user_data;
+    if (a->stream) {
+        fwrite(piece, 1, len, stdout);
+        fflush(stdout);
+    }
+    if (token < 0) goto text; /* trailing text, no new token */
+    if (a->n_ids == a->capacity) {
+        size_t capacity = a->capacity ? a->capacity * 2 : 64;
+        int32_t *grown = realloc(a->ids, capacity * sizeof *grown);
+        if (grown == NULL) return false;
+        a->ids = grown;
+        a->capacity = capacity;
+    }
+    a->ids[a->n_ids++] = token;
+text:
+    if (a->text_len + len + 1 > a->text_capacity) {
+        size_t capacity = (a->text_len + len + 1) * 2;
+        char *grown = realloc(a->text, capacity);
+        if (grown == NULL) return false;
+        a->text = grown;
+        a->text_capacity = capacity;
+    }
+    memcpy(a->text + a->text_len, piece, len);
+    a->text_len += len;
+    a->text[a->text_len] = '\0';
     return true;
 }
 
@@ -42,67 +92,208 @@ static unsigned char *read_stdin(size_t *size) {
     return buf;
 }
 
-int cli_ask(int argc, char **argv) {
-    const char *model_path = getenv("VLM_MODEL"), *image_path = NULL, *prompt = NULL;
-    bool json = false;
+static vlm_status load_image(const char *path, vlm_image **out) {
+    if (strcmp(path, "-") != 0) return vlm_image_load_file(path, NULL, out);
+    size_t size = 0;
+    unsigned char *bytes = read_stdin(&size);
+    vlm_status st = bytes ? vlm_image_load_memory(bytes, size, NULL, out) : VLM_ERR_OUT_OF_MEMORY;
+    free(bytes);
+    return st;
+}
+
+/* Parses a number option's value; false (and a message) if it is not one. */
+static bool number_arg(const char *name, const char *value, double *out) {
+    char *end = NULL;
+    *out = strtod(value, &end);
+    if (end == value || *end != '\0') {
+        fprintf(stderr, "vlm-cli: %s needs a number, got '%s'\n", name, value);
+        return false;
+    }
+    return true;
+}
+
+/* Returns 0 on success, 2 on a usage error. */
+static int parse_args(int argc, char **argv, ask_options *o) {
+    memset(o, 0, sizeof *o);
+    o->model_path = getenv("VLM_MODEL");
+    vlm_session_params_init(&o->session);
+    vlm_generate_params_init(&o->generate);
     for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--model") == 0) && i + 1 < argc)
-            model_path = argv[++i];
-        else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) image_path = argv[++i];
-        else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--prompt") == 0) && i + 1 < argc)
-            prompt = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0) json = true;
+        const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        double x = 0.0;
+        bool takes_value = true;
+        if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && value) o->model_path = value;
+        else if (strcmp(a, "--image") == 0 && value) {
+            if (o->n_images == MAX_IMAGES) { fprintf(stderr, "vlm-cli: at most %d images\n", MAX_IMAGES); return 2; }
+            o->image_paths[o->n_images++] = value;
+        } else if ((strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) && value) o->prompt = value;
+        else if (strcmp(a, "--system") == 0 && value) o->system = value;
+        else if (strcmp(a, "--stop") == 0 && value) {
+            if (o->n_stops == MAX_STOPS) { fprintf(stderr, "vlm-cli: at most %d --stop\n", MAX_STOPS); return 2; }
+            o->stops[o->n_stops++] = value;
+        } else if (strcmp(a, "--dump-logits") == 0 && value) o->dump_logits = value;
+        else if (strcmp(a, "--max-tokens") == 0 && value && number_arg(a, value, &x)) o->generate.max_tokens = (int32_t)x;
+        else if (strcmp(a, "--temp") == 0 && value && number_arg(a, value, &x)) o->generate.temperature = (float)x;
+        else if (strcmp(a, "--top-k") == 0 && value && number_arg(a, value, &x)) o->generate.top_k = (int32_t)x;
+        else if (strcmp(a, "--top-p") == 0 && value && number_arg(a, value, &x)) o->generate.top_p = (float)x;
+        else if (strcmp(a, "--min-p") == 0 && value && number_arg(a, value, &x)) o->generate.min_p = (float)x;
+        else if (strcmp(a, "--repeat-penalty") == 0 && value && number_arg(a, value, &x)) o->generate.repeat_penalty = (float)x;
+        else if (strcmp(a, "--seed") == 0 && value && number_arg(a, value, &x)) o->generate.seed = (uint64_t)x;
+        else if (strcmp(a, "--max-tiles") == 0 && value && number_arg(a, value, &x)) o->session.max_image_tiles = (int32_t)x;
+        else if (strcmp(a, "--ctx") == 0 && value && number_arg(a, value, &x)) o->session.n_ctx = (int32_t)x;
+        else if (strcmp(a, "--json") == 0) { o->json = true; takes_value = false; }
         else {
-            fprintf(stderr, "vlm-cli: unknown or incomplete argument '%s'\n", argv[i]);
+            fprintf(stderr, "vlm-cli: unknown or incomplete argument '%s'\n", a);
             return 2;
         }
+        if (takes_value) i++;
     }
-    if (model_path == NULL || prompt == NULL) {
+    if (o->model_path == NULL || o->prompt == NULL) {
         fprintf(stderr, "vlm-cli: need -m MODEL (or VLM_MODEL) and -p PROMPT\n");
         return 2;
     }
+    o->generate.stop_strings = o->stops;
+    o->generate.n_stop_strings = (size_t)o->n_stops;
+    return 0;
+}
+
+static cJSON *ids_array(const int32_t *ids, size_t n) {
+    cJSON *array = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(array, cJSON_CreateNumber(ids[i]));
+    return array;
+}
+
+/* --dump-logits: the last prompt position's logits, little-endian f32. */
+static vlm_status dump_logits(const vlm_session *s, const char *path, size_t *n_logits) {
+    vlm_status st = vlm_session_prompt_logits(s, NULL, 0, n_logits);
+    if (st != VLM_ERR_BUFFER_TOO_SMALL) return st;
+    float *logits = malloc(*n_logits * sizeof *logits);
+    if (logits == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    st = vlm_session_prompt_logits(s, logits, *n_logits, n_logits);
+    FILE *f = st == VLM_OK ? fopen(path, "wb") : NULL;
+    if (st == VLM_OK && (f == NULL || fwrite(logits, sizeof *logits, *n_logits, f) != *n_logits)) {
+        fprintf(stderr, "vlm-cli: cannot write %s\n", path);
+        st = VLM_ERR_IO;
+    }
+    if (f != NULL) fclose(f);
+    free(logits);
+    return st;
+}
+
+static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int n_images,
+                             const answer *a, const ask_options *o, size_t n_logits) {
+    size_t n_prompt = 0;
+    vlm_status st = vlm_session_prompt_tokens(s, NULL, 0, &n_prompt);
+    int32_t *prompt = malloc((n_prompt ? n_prompt : 1) * sizeof *prompt);
+    if (prompt == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    st = vlm_session_prompt_tokens(s, prompt, n_prompt, &n_prompt);
+    vlm_timings t = {.struct_size = sizeof t};
+    if (st == VLM_OK) st = vlm_session_timings(s, &t);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "prompt_ids", ids_array(prompt, n_prompt));
+    cJSON *image_array = cJSON_AddArrayToObject(out, "images");
+    for (int i = 0; st == VLM_OK && i < n_images; i++) {
+        vlm_image_plan plan = {.struct_size = sizeof plan};
+        st = vlm_session_plan_image(s, vlm_image_width(images[i]), vlm_image_height(images[i]), &plan);
+        cJSON *image = cJSON_CreateObject();
+        cJSON_AddNumberToObject(image, "width", vlm_image_width(images[i]));
+        cJSON_AddNumberToObject(image, "height", vlm_image_height(images[i]));
+        cJSON_AddNumberToObject(image, "rows", plan.rows);
+        cJSON_AddNumberToObject(image, "cols", plan.cols);
+        cJSON_AddNumberToObject(image, "n_frames", plan.n_frames);
+        cJSON_AddNumberToObject(image, "n_image_tokens", plan.n_image_tokens);
+        cJSON_AddItemToArray(image_array, image);
+    }
+    cJSON_AddItemToObject(out, "generated_ids", ids_array(a->ids, a->n_ids));
+    cJSON_AddStringToObject(out, "text", a->text ? a->text : "");
+    cJSON *timings = cJSON_AddObjectToObject(out, "timings");
+    cJSON_AddNumberToObject(timings, "load_ms", t.load_ms);
+    cJSON_AddNumberToObject(timings, "preprocess_ms", t.preprocess_ms);
+    cJSON_AddNumberToObject(timings, "encode_ms", t.encode_ms);
+    cJSON_AddNumberToObject(timings, "prefill_ms", t.prefill_ms);
+    cJSON_AddNumberToObject(timings, "decode_ms", t.decode_ms);
+    cJSON_AddNumberToObject(timings, "n_prompt_tokens", t.n_prompt_tokens);
+    cJSON_AddNumberToObject(timings, "n_image_tokens", t.n_image_tokens);
+    cJSON_AddNumberToObject(timings, "n_generated_tokens", t.n_generated_tokens);
+    cJSON_AddNumberToObject(timings, "prefill_tokens_per_s", t.prefill_tokens_per_s);
+    cJSON_AddNumberToObject(timings, "decode_tokens_per_s", t.decode_tokens_per_s);
+    if (o->dump_logits != NULL) {
+        cJSON *dump = cJSON_AddObjectToObject(out, "logits");
+        cJSON_AddStringToObject(dump, "file", o->dump_logits);
+        cJSON *shape = cJSON_AddArrayToObject(dump, "shape");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)n_logits));
+        cJSON_AddStringToObject(dump, "dtype", "f32le");
+    }
+    char *printed = cJSON_Print(out);
+    if (st == VLM_OK && printed != NULL) printf("%s\n", printed);
+    free(printed);
+    cJSON_Delete(out);
+    free(prompt);
+    return st;
+}
+
+int cli_ask(int argc, char **argv) {
+    ask_options o;
+    int usage_rc = parse_args(argc, argv, &o);
+    if (usage_rc != 0) return usage_rc;
 
     vlm_model_params mp;
     vlm_model_params_init(&mp);
-    if (isatty(STDERR_FILENO) && !json) mp.progress = print_progress;
+    if (isatty(STDERR_FILENO) && !o.json) mp.progress = print_progress;
     vlm_model *model = NULL;
-    vlm_status st = vlm_model_load(model_path, &mp, &model);
-    if (st != VLM_OK) return cli_report(model_path, st);
+    vlm_status st = vlm_model_load(o.model_path, &mp, &model);
+    if (st != VLM_OK) return cli_report(o.model_path, st);
 
-    vlm_image *image = NULL;
-    if (image_path != NULL) {
-        if (strcmp(image_path, "-") == 0) {
-            size_t size = 0;
-            unsigned char *bytes = read_stdin(&size);
-            st = bytes ? vlm_image_load_memory(bytes, size, NULL, &image) : VLM_ERR_OUT_OF_MEMORY;
-            free(bytes);
-        } else {
-            st = vlm_image_load_file(image_path, NULL, &image);
+    vlm_image *images[MAX_IMAGES] = {0};
+    for (int i = 0; i < o.n_images; i++)
+        if ((st = load_image(o.image_paths[i], &images[i])) != VLM_OK) {
+            for (int k = 0; k < i; k++) vlm_image_free(images[k]);
+            vlm_model_free(model);
+            return cli_report(o.image_paths[i], st);
         }
-        if (st != VLM_OK) { vlm_model_free(model); return cli_report(image_path, st); }
-    }
 
-    int rc = 0;
+    answer a = {.stream = !o.json};
+    o.generate.on_token = on_piece;
+    o.generate.user_data = &a;
+    const char *stage = "cannot open a session";
     vlm_session *session = NULL;
-    st = vlm_session_create(model, NULL, &session);
-    if (st == VLM_OK) st = vlm_session_add_turn(session, VLM_ROLE_USER, prompt, &image, image ? 1 : 0);
+    st = vlm_session_create(model, &o.session, &session);
+    if (st == VLM_OK && o.system != NULL) {
+        stage = "system prompt";
+        st = vlm_session_add_turn(session, VLM_ROLE_SYSTEM, o.system, NULL, 0);
+    }
     if (st == VLM_OK) {
-        vlm_generate_params gp;
-        vlm_generate_params_init(&gp);
-        gp.on_token = print_piece;
-        st = vlm_session_generate(session, &gp);
-        fputc('\n', stdout);
+        stage = "cannot add the question";
+        st = vlm_session_add_turn(session, VLM_ROLE_USER, o.prompt, images, (size_t)o.n_images);
     }
+    if (st == VLM_OK) {
+        stage = "cannot answer";
+        st = vlm_session_generate(session, &o.generate);
+        if (!o.json) fputc('\n', stdout);
+    }
+    size_t n_logits = 0;
+    if (st == VLM_OK && o.dump_logits != NULL) {
+        stage = "--dump-logits";
+        st = dump_logits(session, o.dump_logits, &n_logits);
+    }
+    if (st == VLM_OK && o.json) {
+        stage = "--json";
+        st = print_json(session, images, o.n_images, &a, &o, n_logits);
+    }
+    int rc = 0;
     if (st != VLM_OK) {
-        /* Say how far the pipeline got, so a user sees what works. */
-        fprintf(stderr, "vlm-cli: loaded %s (%s, %zu tensors)", model_path,
+        /* say how far the pipeline got */
+        fprintf(stderr, "vlm-cli: loaded %s (%s, %zu tensors)", o.model_path,
                 vlm_model_architecture(model), vlm_model_n_tensors(model));
-        if (image) fprintf(stderr, "; image %ux%u", vlm_image_width(image), vlm_image_height(image));
+        for (int i = 0; i < o.n_images; i++)
+            fprintf(stderr, "; image %ux%u", vlm_image_width(images[i]), vlm_image_height(images[i]));
         fputc('\n', stderr);
-        rc = cli_report("cannot answer", st);
+        rc = cli_report(stage, st);
     }
+    free(a.ids);
+    free(a.text);
     vlm_session_free(session);
-    vlm_image_free(image);
+    for (int i = 0; i < o.n_images; i++) vlm_image_free(images[i]);
     vlm_model_free(model);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* AVX2 + FMA + F16C kernels (kernels/x86/*.c, each compiled with
+/* AVX2 + FMA + F16C kernels (the kernels/x86 sources, each compiled with
  * -mavx2 -mfma -mf16c and only reached through the dispatch table after
  * cpuid says the CPU has them). Signatures and contracts: dispatch.h. */
 #ifndef VLM_KERNELS_X86_H

@@ -1,6 +1,8 @@
 /* Idefics3 / SmolVLM: binding and the family-specific steps (see idefics3.h). */
 #include "arch/idefics3.h"
 
+#include "dispatch.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,10 +244,18 @@ void vlmi_idefics3_image_state_free(vlmi_idefics3_image_state *s) {
 vlm_status vlmi_idefics3_encode_image(float *features, vlmi_idefics3_image_state *s,
                                       const vlmi_idefics3 *model, const float *pixels,
                                       size_t height, size_t width) {
+    return vlmi_idefics3_encode_image_pool(features, s, model, pixels, height, width, NULL);
+}
+
+vlm_status vlmi_idefics3_encode_image_pool(float *features, vlmi_idefics3_image_state *s,
+                                           const vlmi_idefics3 *model, const float *pixels,
+                                           size_t height, size_t width,
+                                           vlmi_threadpool *pool) {
     const vlmi_vit_hparams *vp = &model->vision.hp;
 
     // vision encoder
-    vlm_status st = vlmi_vit_encode(s->hidden, s->vit, &model->vision, pixels, height, width);
+    vlm_status st = vlmi_vit_encode_pool(s->hidden, s->vit, &model->vision, pixels, height,
+                                         width, pool);
     if (st != VLM_OK) return st;
 
     // pixel shuffle: scale x scale neighbours -> one row
@@ -253,7 +263,9 @@ vlm_status vlmi_idefics3_encode_image(float *features, vlmi_idefics3_image_state
     vlmi_idefics3_pixel_shuffle(s->shuffled, s->hidden, side, vp->dim, model->scale_factor);
 
     // modality projection into the text model's width
-    vlmi_linear(features, s->shuffled, &model->connector, NULL, model->image_seq_len);
+    const vlmi_matrix *proj = &model->connector;
+    vlmi_matmul(pool, features, s->shuffled, proj->data, proj->dtype, NULL,
+                model->image_seq_len, proj->cols, proj->rows);
     return VLM_OK;
 }
 

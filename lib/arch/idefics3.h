@@ -59,6 +59,12 @@ void vlmi_idefics3_image_state_free(vlmi_idefics3_image_state *s); /* NULL is fi
 vlm_status vlmi_idefics3_encode_image(float *features, vlmi_idefics3_image_state *s,
                                       const vlmi_idefics3 *model, const float *pixels,
                                       size_t height, size_t width);
+/* The same, with the matrix products split over pool's threads (NULL: the
+ * calling thread only). */
+vlm_status vlmi_idefics3_encode_image_pool(float *features, vlmi_idefics3_image_state *s,
+                                           const vlmi_idefics3 *model, const float *pixels,
+                                           size_t height, size_t width,
+                                           vlmi_threadpool *pool);
 
 /* Input embeddings of a prompt: token embeddings, with the k-th <image> token
  * replaced by row k of image_features. The number of <image> tokens must equal

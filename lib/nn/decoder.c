@@ -1,6 +1,8 @@
 /* Llama-style decoder forward pass (see decoder.h). */
 #include "nn/decoder.h"
 
+#include "dispatch.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -140,9 +142,18 @@ void vlmi_decoder_state_reset(vlmi_decoder_state *s) { s->n_past = 0; }
 // ----------------------------------------------------------------------------
 // forward
 
+/* A linear layer through the dispatch table, on the pool's threads.
+ * x (m, w->cols) @ W^T -> out (m, w->rows) */
+static void linear(vlmi_threadpool *pool, float *out, const float *x, const vlmi_matrix *w,
+                   size_t m) {
+    vlmi_matmul(pool, out, x, w->data, w->dtype, NULL, m, w->cols, w->rows);
+}
+
 /* n <= n_batch rows at positions n_past .. n_past + n - 1. */
 static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
-                          const float *embeddings, size_t n, float *all_logits) {
+                          const float *embeddings, size_t n, float *all_logits,
+                          vlmi_threadpool *pool) {
+    const vlmi_kernel_table *k = vlmi_kernels();
     const vlmi_decoder_hparams *hp = &dec->hp;
     size_t dim = hp->dim, head_dim = hp->head_dim;
     size_t kv_dim = hp->n_kv_heads * head_dim;
@@ -159,48 +170,48 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
         float *new_values = layer_values + pos0 * kv_dim;             // (n, kv_dim)
 
         // attention rmsnorm
-        vlmi_ref_rmsnorm(s->xb, s->x, w->attn_norm, n, dim, hp->norm_eps);
+        k->rmsnorm(s->xb, s->x, w->attn_norm, n, dim, hp->norm_eps);
 
         // q, k, v projections; keys and values land in the cache directly
-        vlmi_linear(s->q, s->xb, &w->wq, NULL, n);
-        vlmi_linear(new_keys, s->xb, &w->wk, NULL, n);
-        vlmi_linear(new_values, s->xb, &w->wv, NULL, n);
+        linear(pool, s->q, s->xb, &w->wq, n);
+        linear(pool, new_keys, s->xb, &w->wk, n);
+        linear(pool, new_values, s->xb, &w->wv, n);
 
         // RoPE on the queries and the new keys
-        vlmi_ref_rope(s->q, n, hp->n_heads, head_dim, pos0, hp->rope_theta);
-        vlmi_ref_rope(new_keys, n, hp->n_kv_heads, head_dim, pos0, hp->rope_theta);
+        k->rope(s->q, n, hp->n_heads, head_dim, pos0, hp->rope_theta);
+        k->rope(new_keys, n, hp->n_kv_heads, head_dim, pos0, hp->rope_theta);
 
         // causal grouped-query attention over everything cached so far
-        vlmi_ref_attention(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
+        k->attention(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
                            hp->n_heads, hp->n_kv_heads, head_dim, pos0, true, scale);
 
         // output projection and residual connection
-        vlmi_linear(s->xb, s->att, &w->wo, NULL, n);
-        vlmi_ref_add(s->x, s->xb, n * dim);
+        linear(pool, s->xb, s->att, &w->wo, n);
+        k->add(s->x, s->xb, n * dim);
 
         // ffn rmsnorm
-        vlmi_ref_rmsnorm(s->xb, s->x, w->ffn_norm, n, dim, hp->norm_eps);
+        k->rmsnorm(s->xb, s->x, w->ffn_norm, n, dim, hp->norm_eps);
 
         // SwiGLU MLP: down(silu(gate(x)) * up(x))
-        vlmi_linear(s->gate, s->xb, &w->w_gate, NULL, n);
-        vlmi_linear(s->up, s->xb, &w->w_up, NULL, n);
-        vlmi_ref_silu_mul(s->gate, s->gate, s->up, n * hp->ffn_dim);
-        vlmi_linear(s->xb, s->gate, &w->w_down, NULL, n);
+        linear(pool, s->gate, s->xb, &w->w_gate, n);
+        linear(pool, s->up, s->xb, &w->w_up, n);
+        k->silu_mul(s->gate, s->gate, s->up, n * hp->ffn_dim);
+        linear(pool, s->xb, s->gate, &w->w_down, n);
 
         // residual connection
-        vlmi_ref_add(s->x, s->xb, n * dim);
+        k->add(s->x, s->xb, n * dim);
     }
 
     // final rmsnorm
-    vlmi_ref_rmsnorm(s->x, s->x, dec->final_norm, n, dim, hp->norm_eps);
+    k->rmsnorm(s->x, s->x, dec->final_norm, n, dim, hp->norm_eps);
 
     // classifier into logits: every row if asked, else only the last
     const float *last = s->x + (n - 1) * dim;
     if (all_logits != NULL) {
-        vlmi_linear(all_logits, s->x, &dec->lm_head, NULL, n);
+        linear(pool, all_logits, s->x, &dec->lm_head, n);
         memcpy(s->logits, all_logits + (n - 1) * hp->n_vocab, hp->n_vocab * sizeof(float));
     } else {
-        vlmi_linear(s->logits, last, &dec->lm_head, NULL, 1);
+        linear(pool, s->logits, last, &dec->lm_head, 1);
     }
     s->n_past += n;
 }
@@ -208,6 +219,12 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
 vlm_status vlmi_decoder_forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
                                 const float *embeddings, size_t n_tokens,
                                 float *all_logits) {
+    return vlmi_decoder_forward_pool(s, dec, embeddings, n_tokens, all_logits, NULL);
+}
+
+vlm_status vlmi_decoder_forward_pool(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                                     const float *embeddings, size_t n_tokens,
+                                     float *all_logits, vlmi_threadpool *pool) {
     if (n_tokens == 0) return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "decoder: no tokens");
     if (n_tokens > s->n_ctx - s->n_past)
         return vlmi_fail(VLM_ERR_LIMIT,
@@ -216,7 +233,7 @@ vlm_status vlmi_decoder_forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
     for (size_t done = 0; done < n_tokens;) {
         size_t n = n_tokens - done < s->n_batch ? n_tokens - done : s->n_batch;
         forward_chunk(s, dec, embeddings + done * dec->hp.dim, n,
-                      all_logits ? all_logits + done * dec->hp.n_vocab : NULL);
+                      all_logits ? all_logits + done * dec->hp.n_vocab : NULL, pool);
         done += n;
     }
     return VLM_OK;

@@ -11,6 +11,7 @@
 #define VLM_NN_DECODER_H
 
 #include "nn/weights.h"
+#include "threadpool.h"
 
 typedef struct vlmi_decoder_hparams {
     size_t n_vocab;     /* rows of the embedding and the LM head */
@@ -93,5 +94,10 @@ void vlmi_decoder_state_reset(vlmi_decoder_state *s);
 vlm_status vlmi_decoder_forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
                                 const float *embeddings, size_t n_tokens,
                                 float *all_logits);
+/* The same, with the matrix products split over pool's threads (NULL: the
+ * calling thread only); results do not depend on the thread count. */
+vlm_status vlmi_decoder_forward_pool(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                                     const float *embeddings, size_t n_tokens,
+                                     float *all_logits, vlmi_threadpool *pool);
 
 #endif

@@ -1,6 +1,8 @@
 /* SigLIP vision encoder forward pass (see vit.h). */
 #include "nn/vit.h"
 
+#include "dispatch.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -143,8 +145,22 @@ static void unfold_patches(float *patches, const float *pixels, size_t n_channel
     }
 }
 
+/* A linear layer through the dispatch table, on the pool's threads.
+ * x (m, w->cols) @ W^T + bias -> out (m, w->rows) */
+static void linear(vlmi_threadpool *pool, float *out, const float *x, const vlmi_matrix *w,
+                   const float *bias, size_t m) {
+    vlmi_matmul(pool, out, x, w->data, w->dtype, bias, m, w->cols, w->rows);
+}
+
 vlm_status vlmi_vit_encode(float *out, vlmi_vit_state *s, const vlmi_vit *vit,
                            const float *pixels, size_t height, size_t width) {
+    return vlmi_vit_encode_pool(out, s, vit, pixels, height, width, NULL);
+}
+
+vlm_status vlmi_vit_encode_pool(float *out, vlmi_vit_state *s, const vlmi_vit *vit,
+                                const float *pixels, size_t height, size_t width,
+                                vlmi_threadpool *pool) {
+    const vlmi_kernel_table *k = vlmi_kernels();
     const vlmi_vit_hparams *hp = &vit->hp;
     if (height != hp->image_size || width != hp->image_size)
         return vlmi_fail(VLM_ERR_UNSUPPORTED, "vision encoder: a %zux%zu frame (only full "
@@ -156,48 +172,48 @@ vlm_status vlmi_vit_encode(float *out, vlmi_vit_state *s, const vlmi_vit *vit,
 
     // patch embedding: the conv as a matmul over flattened patches
     unfold_patches(s->patches, pixels, hp->n_channels, height, width, hp->patch_size);
-    vlmi_linear(s->x, s->patches, &vit->patch_embedding, vit->patch_bias, n);
+    linear(pool, s->x, s->patches, &vit->patch_embedding, vit->patch_bias, n);
 
     // position embeddings: a full frame uses positions 0 .. n-1 in grid order
     // (transformers' bucketized fractional coordinates reduce to this)
     for (size_t p = 0; p < n; p++) {
         vlmi_ref_weight_row(s->xb, vit->position_embedding.data, vit->position_embedding.dtype,
                             p, dim);
-        vlmi_ref_add(s->x + p * dim, s->xb, dim);
+        k->add(s->x + p * dim, s->xb, dim);
     }
 
     for (size_t l = 0; l < hp->n_layers; l++) {
         const vlmi_vit_layer *w = &vit->layers[l];
 
         // layer_norm1
-        vlmi_ref_layernorm(s->xb, s->x, w->ln1_weight, w->ln1_bias, n, dim, hp->norm_eps);
+        k->layernorm(s->xb, s->x, w->ln1_weight, w->ln1_bias, n, dim, hp->norm_eps);
 
         // q, k, v projections (with biases)
-        vlmi_linear(s->q, s->xb, &w->wq, w->bq, n);
-        vlmi_linear(s->k, s->xb, &w->wk, w->bk, n);
-        vlmi_linear(s->v, s->xb, &w->wv, w->bv, n);
+        linear(pool, s->q, s->xb, &w->wq, w->bq, n);
+        linear(pool, s->k, s->xb, &w->wk, w->bk, n);
+        linear(pool, s->v, s->xb, &w->wv, w->bv, n);
 
         // bidirectional multi-head attention over all patches
-        vlmi_ref_attention(s->att, s->scores, s->q, s->k, s->v, n, n, hp->n_heads,
+        k->attention(s->att, s->scores, s->q, s->k, s->v, n, n, hp->n_heads,
                            hp->n_heads, head_dim, 0, false, scale);
 
         // output projection and residual connection
-        vlmi_linear(s->xb, s->att, &w->wo, w->bo, n);
-        vlmi_ref_add(s->x, s->xb, n * dim);
+        linear(pool, s->xb, s->att, &w->wo, w->bo, n);
+        k->add(s->x, s->xb, n * dim);
 
         // layer_norm2, MLP fc1 -> GELU -> fc2, residual connection
-        vlmi_ref_layernorm(s->xb, s->x, w->ln2_weight, w->ln2_bias, n, dim, hp->norm_eps);
-        vlmi_linear(s->hidden, s->xb, &w->fc1, w->fc1_bias, n);
+        k->layernorm(s->xb, s->x, w->ln2_weight, w->ln2_bias, n, dim, hp->norm_eps);
+        linear(pool, s->hidden, s->xb, &w->fc1, w->fc1_bias, n);
         if (hp->activation == VLMI_VIT_GELU_TANH)
-            vlmi_ref_gelu_tanh(s->hidden, s->hidden, n * hp->ffn_dim);
+            k->gelu_tanh(s->hidden, s->hidden, n * hp->ffn_dim);
         else
-            vlmi_ref_gelu_erf(s->hidden, s->hidden, n * hp->ffn_dim);
-        vlmi_linear(s->xb, s->hidden, &w->fc2, w->fc2_bias, n);
-        vlmi_ref_add(s->x, s->xb, n * dim);
+            k->gelu_erf(s->hidden, s->hidden, n * hp->ffn_dim);
+        linear(pool, s->xb, s->hidden, &w->fc2, w->fc2_bias, n);
+        k->add(s->x, s->xb, n * dim);
     }
 
     // post_layernorm
-    vlmi_ref_layernorm(out, s->x, vit->post_norm_weight, vit->post_norm_bias, n, dim,
+    k->layernorm(out, s->x, vit->post_norm_weight, vit->post_norm_bias, n, dim,
                        hp->norm_eps);
     return VLM_OK;
 }

@@ -9,6 +9,7 @@
 #define VLM_NN_VIT_H
 
 #include "nn/weights.h"
+#include "threadpool.h"
 
 typedef enum vlmi_vit_activation {
     VLMI_VIT_GELU_TANH = 0, /* "gelu_pytorch_tanh" (SigLIP) */
@@ -83,5 +84,10 @@ void vlmi_vit_state_free(vlmi_vit_state *s);  /* NULL is fine */
  * patches in row-major grid order */
 vlm_status vlmi_vit_encode(float *out, vlmi_vit_state *s, const vlmi_vit *vit,
                            const float *pixels, size_t height, size_t width);
+/* The same, with the matrix products split over pool's threads (NULL: the
+ * calling thread only). */
+vlm_status vlmi_vit_encode_pool(float *out, vlmi_vit_state *s, const vlmi_vit *vit,
+                                const float *pixels, size_t height, size_t width,
+                                vlmi_threadpool *pool);
 
 #endif

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """vlm-cli from outside: `inspect` agrees with an independent reading of the
 files (Python's own parse of the safetensors header and of the JPEG frame
-header), and bad inputs give a non-zero exit with the library's message.
+header), asking about an image gives transformers' answer (--json), and bad
+inputs give a non-zero exit with the library's message.
 usage: cli_test.py VLM_CLI DATA_DIR"""
+import array
 import json
 import os
 import struct
@@ -95,10 +97,58 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("inspect", os.path.join(tmp, "missing"))
     check(r.returncode != 0 and "missing" in r.stderr, "missing path")
 
-# the main job runs as far as there is code and says what is missing
-r = run("-m", model, "--image", sample, "-p", "What is in this image?")
-check(r.returncode != 0 and "Idefics3ForConditionalGeneration" in r.stderr
-      and "320x240" in r.stderr, f"ask: {r.returncode} {r.stderr!r}")
+# the main job: --json against transformers' generate (tests/data/smolvlm-e2e,
+# made by tests/gen/make_smolvlm_e2e.py), the same tile cap and token count
+expected = json.load(open(os.path.join(data, "smolvlm-e2e", "expected.json")))
+one = expected["one_image"]
+with tempfile.TemporaryDirectory() as tmp:
+    logits_file = os.path.join(tmp, "logits.f32")
+    r = run("-m", model, "--image", sample, "-p", expected["question"], "--json",
+            "--max-tokens", str(expected["max_new_tokens"]),
+            "--max-tiles", str(expected["max_image_tiles"]), "--dump-logits", logits_file)
+    check(r.returncode == 0, f"ask --json exit {r.returncode}: {r.stderr}")
+    if r.returncode == 0:
+        got = json.loads(r.stdout)
+        check(got["prompt_ids"] == one["prompt_ids"], "ask --json prompt ids")
+        check(got["generated_ids"] == one["generated_ids"], "ask --json generated ids")
+        check(got["text"].lstrip() == one["answer"], f"ask --json text {got['text']!r}")
+        check(got["images"] == [{"width": 320, "height": 240, "rows": 2, "cols": 2,
+                                 "n_frames": one["n_frames"], "n_image_tokens": one["n_frames"] * 64}],
+              f"ask --json images {got['images']}")
+        t = got["timings"]
+        check(t["n_prompt_tokens"] == len(one["prompt_ids"])
+              and t["n_generated_tokens"] == len(one["generated_ids"])
+              and all(t[k] >= 0 for k in ("load_ms", "encode_ms", "prefill_ms", "decode_ms")),
+              f"ask --json timings {t}")
+        n_vocab = got["logits"]["shape"][0]
+        want = array.array("f", open(os.path.join(data, "smolvlm-e2e", one["logits"]), "rb").read())
+        dumped = array.array("f", open(logits_file, "rb").read())
+        check(n_vocab == len(want) == len(dumped)
+              and max(abs(a - b) for a, b in zip(dumped, want)) <= 1e-3, "ask --dump-logits")
+
+# streaming: the answer on stdout, nothing else
+r = run("-m", model, "--image", sample, "-p", "What is in this image?", "--max-tokens", "6",
+        "--max-tiles", "1")
+check(r.returncode == 0 and len(r.stdout.strip()) > 0, f"ask streams: {r.returncode} {r.stderr!r}")
+r = run("-m", model, "--image", sample, "-p", "Hi", "--max-tokens", "4", "--max-tiles", "1",
+        "--temp", "0.8", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.05", "--seed", "7",
+        "--repeat-penalty", "1.1", "--json")
+r2 = run("-m", model, "--image", sample, "-p", "Hi", "--max-tokens", "4", "--max-tiles", "1",
+         "--temp", "0.8", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.05", "--seed", "7",
+         "--repeat-penalty", "1.1", "--json")
+check(r.returncode == 0 and r2.returncode == 0
+      and json.loads(r.stdout)["generated_ids"] == json.loads(r2.stdout)["generated_ids"],
+      f"sampling is deterministic for a seed: {r.stderr!r}")
+
+# bad requests: a clear message, non-zero exit
+r = run("-m", model, "--image", os.path.join(data, "no-such.jpg"), "-p", "x")
+check(r.returncode != 0 and "no-such.jpg" in r.stderr, f"missing image: {r.stderr!r}")
+r = run("-m", model, "--image", weights, "-p", "x")
+check(r.returncode != 0 and "VLM_ERR_FORMAT" in r.stderr, f"not an image: {r.stderr!r}")
+r = run("-m", model, "-p", "x", "--temp", "warm")
+check(r.returncode == 2 and "--temp" in r.stderr, f"bad number: {r.stderr!r}")
+r = run("-m", model, "-p", "x", "--ctx", "8")
+check(r.returncode != 0 and "VLM_ERR_LIMIT" in r.stderr, f"prompt over the context: {r.stderr!r}")
 
 # tokenize: ids for JSON lines, specials parsed only with --special
 r = run("tokenize", "-m", model, "--pieces", stdin='"Hello <image>"\n')

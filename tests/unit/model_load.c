@@ -118,10 +118,11 @@ int main(void) {
     CHECK(tok != NULL && vlm_tokenizer_n_vocab(tok) == 49280);
     CHECK(vlm_token_lookup(tok, "<image>") == 49190);
 
-    /* no family can answer yet: the session says so, naming the architecture */
+    /* the Idefics3 family is bound at load: a session opens */
     vlm_session *session = NULL;
-    CHECK_STATUS(VLM_ERR_UNSUPPORTED, vlm_session_create(model, NULL, &session));
-    CHECK(session == NULL && strstr(vlm_last_error(), "Idefics3ForConditionalGeneration") != NULL);
+    CHECK_OK(vlm_session_create(model, NULL, &session));
+    CHECK(session != NULL);
+    vlm_session_free(session);
     vlm_model_free(model);
 
     /* cancelling from the progress callback */
@@ -157,7 +158,41 @@ int main(void) {
     CHECK_STATUS(VLM_ERR_FORMAT, vlm_model_load(dir, NULL, &model));
     CHECK(strstr(vlm_last_error(), "config.json") != NULL);
 
+    /* an architecture no family implements: named, with the supported ones */
     char config_path[4200];
+    snprintf(config_path, sizeof config_path, "%s/tiny-smolvlm/config.json", data_dir);
+    size_t config_size = 0;
+    char *config_bytes = (char *)test_read_file(config_path, &config_size);
+    char *config_text = config_bytes ? calloc(1, config_size + 1) : NULL; /* NUL-terminated */
+    if (config_text != NULL) memcpy(config_text, config_bytes, config_size);
+    free(config_bytes);
+    CHECK(config_text != NULL);
+    if (config_text != NULL) {
+        char *text = calloc(1, config_size + 64);
+        char *arch = strstr(config_text, "\"Idefics3ForConditionalGeneration\"");
+        CHECK(arch != NULL);
+        if (arch != NULL) {
+            snprintf(text, config_size + 64, "%.*s\"FooForBar\"%s", (int)(arch - config_text),
+                     config_text, arch + strlen("\"Idefics3ForConditionalGeneration\""));
+            make_broken_dir(dir, text, 0, true);
+            CHECK_STATUS(VLM_ERR_UNSUPPORTED, vlm_model_load(dir, NULL, &model));
+            CHECK(model == NULL && strstr(vlm_last_error(), "FooForBar") != NULL &&
+                  strstr(vlm_last_error(), "Idefics3ForConditionalGeneration") != NULL);
+        }
+        /* a config that disagrees with the weights: the tensor is named */
+        char *ffn = strstr(config_text, "\"intermediate_size\": 32");
+        CHECK(ffn != NULL);
+        if (ffn != NULL) {
+            snprintf(text, config_size + 64, "%.*s\"intermediate_size\": 48%s",
+                     (int)(ffn - config_text), config_text, ffn + strlen("\"intermediate_size\": 32"));
+            make_broken_dir(dir, text, 0, true);
+            CHECK_STATUS(VLM_ERR_SHAPE, vlm_model_load(dir, NULL, &model));
+            CHECK(model == NULL && strstr(vlm_last_error(), "mlp.gate_proj.weight") != NULL);
+        }
+        free(text);
+        free(config_text);
+    }
+
     snprintf(config_path, sizeof config_path, "%s/config.json", dir);
     unlink(config_path); /* no config at all */
     CHECK_STATUS(VLM_ERR_IO, vlm_model_load(dir, NULL, &model));

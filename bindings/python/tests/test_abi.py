@@ -19,7 +19,7 @@ import vlm
 from vlm import capi
 
 BASE_TYPES = {
-    "bool": ctypes.c_bool, "int": ctypes.c_int, "float": ctypes.c_float,
+    "bool": ctypes.c_bool, "int": ctypes.c_int, "float": ctypes.c_float, "double": ctypes.c_double,
     "size_t": ctypes.c_size_t, "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32,
     "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "uint8_t": ctypes.c_uint8,
     "char": ctypes.c_char,
@@ -43,9 +43,12 @@ class Header:
         for body, name in re.findall(r"typedef\s+struct\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", text, re.S):
             fields = []
             for decl in filter(None, (d.strip() for d in body.split(";"))):
-                m = re.fullmatch(r"(.*?)\b(\w+)\s*(?:\[(\w+)\])?", decl, re.S)
+                # "uint32_t rows, cols" declares two fields of one type
+                first, *more = decl.split(",")
+                m = re.fullmatch(r"(.*?)\b(\w+)\s*(?:\[(\w+)\])?", first, re.S)
                 length = m[3] and int(self.defines.get(m[3], m[3]))
                 fields.append((m[2], m[1], length))
+                fields += [(name.strip(), m[1], None) for name in more]
             self.structs[name] = fields
         self.opaque = set(re.findall(r"typedef\s+struct\s+(\w+)\s+\1\s*;", text))
         self.callbacks = {}   # name -> (restype, [argtypes])
@@ -88,6 +91,8 @@ class Header:
             return {BASE_TYPES[base]}
         if depth == 1 and base == "char":
             return {ctypes.c_char_p, POINTER(ctypes.c_char)}
+        if depth == 2 and base == "char":
+            return {POINTER(ctypes.c_char_p), POINTER(POINTER(ctypes.c_char))}
         if depth == 1 and base == "void":
             return {ctypes.c_void_p}
         if base in self.opaque:
@@ -159,10 +164,19 @@ def test_structs_mirror_field_order_and_types(header):
 @pytest.mark.parametrize("name", ["vlm_image_params", "vlm_model_params",
                                   "vlm_session_params", "vlm_generate_params"])
 def test_params_struct_size_equals_c_sizeof(name):
-    struct = capi.STRUCTS[name]()
+    struct_type = capi.STRUCTS[name]
     init = capi.FUNCTIONS[name + "_init"]
-    init(byref(struct))
-    assert struct.struct_size == ctypes.sizeof(struct)
+    assert capi.library_struct_size(struct_type, init) == ctypes.sizeof(struct_type)
+    # and the defaults arrive intact through the version-safe constructor
+    params = capi.new_params(struct_type, init)
+    assert params.struct_size == ctypes.sizeof(struct_type)
+
+
+def test_generate_defaults_are_the_documented_ones():
+    p = capi.new_params(capi.vlm_generate_params, capi.vlm_generate_params_init)
+    assert (p.max_tokens, p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.seed) == \
+        (256, 0.0, 0, 1.0, 0.0, 1.0, 0)
+    assert not p.stop_strings and p.n_stop_strings == 0 and not p.on_token
 
 
 def test_tensor_info_size_equals_c_sizeof(model_dir):

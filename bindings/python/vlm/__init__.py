@@ -18,14 +18,14 @@ from .errors import (BufferTooSmallError, CancelledError, FormatError, InternalE
                      ShapeError, StateError, UnsupportedError, VLMError, VLMIOError)
 from .image import Image, ImageFormat, PixelFormat, Resample
 from .model import DType, Model, TensorInfo, inspect
-from .session import Role, Session
+from .session import ImagePlan, Role, Session, Timings
 from .tokenizer import Tokenizer
 
 __version__ = "0.1.0"  # of these bindings; vlm.version() is the library's
 
 __all__ = [
     "Model", "Tokenizer", "Image", "Session", "inspect", "TensorInfo",
-    "DType", "PixelFormat", "ImageFormat", "Resample", "Role", "LogLevel",
+    "ImagePlan", "Timings", "DType", "PixelFormat", "ImageFormat", "Resample", "Role", "LogLevel",
     "version", "version_number", "build_info", "set_log_callback",
     "VLMError", "InvalidArgumentError", "OutOfMemoryError", "VLMIOError", "FormatError",
     "UnsupportedError", "BufferTooSmallError", "LimitError", "CancelledError", "StateError",

@@ -14,7 +14,7 @@ import ctypes.util
 import os
 import sys
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p,
-                    c_float, c_int, c_int32, c_int64, c_size_t, c_uint8,
+                    c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint8,
                     c_uint32, c_uint64, c_void_p)
 
 # The vlm.h this module mirrors; the library must agree on MAJOR.MINOR
@@ -475,6 +475,8 @@ vlm_token_fn = CFUNCTYPE(c_bool, c_int32, POINTER(c_char), c_size_t, c_void_p)
 #     uint64_t     seed;
 #     vlm_token_fn on_token;
 #     void        *user_data;
+#     const char *const *stop_strings;
+#     size_t       n_stop_strings;
 # } vlm_generate_params;
 class vlm_generate_params(Structure):
     _fields_ = [
@@ -488,6 +490,8 @@ class vlm_generate_params(Structure):
         ("seed", c_uint64),
         ("on_token", vlm_token_fn),
         ("user_data", c_void_p),
+        ("stop_strings", POINTER(c_char_p)),
+        ("n_stop_strings", c_size_t),
     ]
 
 
@@ -498,13 +502,114 @@ vlm_generate_params_init = _bind("vlm_generate_params_init", [POINTER(vlm_genera
 vlm_session_generate = _bind("vlm_session_generate",
                              [POINTER(vlm_session), POINTER(vlm_generate_params)], vlm_status)
 
+
+# typedef struct vlm_image_plan {
+#     size_t   struct_size;
+#     uint32_t n_frames;
+#     uint32_t rows, cols;
+#     uint32_t frame_width;
+#     uint32_t frame_height;
+#     uint32_t n_image_tokens;
+#     uint64_t work_bytes;
+#     uint64_t feature_bytes;
+# } vlm_image_plan;
+class vlm_image_plan(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("n_frames", c_uint32),
+        ("rows", c_uint32),
+        ("cols", c_uint32),
+        ("frame_width", c_uint32),
+        ("frame_height", c_uint32),
+        ("n_image_tokens", c_uint32),
+        ("work_bytes", c_uint64),
+        ("feature_bytes", c_uint64),
+    ]
+
+
+# VLM_API vlm_status vlm_session_plan_image(const vlm_session *session, uint32_t width,
+#                                           uint32_t height, vlm_image_plan *plan);
+vlm_session_plan_image = _bind("vlm_session_plan_image",
+                               [POINTER(vlm_session), c_uint32, c_uint32, POINTER(vlm_image_plan)],
+                               vlm_status)
+
+
+# typedef struct vlm_timings {
+#     size_t  struct_size;
+#     double  load_ms;
+#     double  preprocess_ms;
+#     double  encode_ms;
+#     double  prefill_ms;
+#     double  decode_ms;
+#     int32_t n_prompt_tokens;
+#     int32_t n_prefill_tokens;
+#     int32_t n_image_tokens;
+#     int32_t n_generated_tokens;
+#     double  prefill_tokens_per_s;
+#     double  decode_tokens_per_s;
+# } vlm_timings;
+class vlm_timings(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("load_ms", c_double),
+        ("preprocess_ms", c_double),
+        ("encode_ms", c_double),
+        ("prefill_ms", c_double),
+        ("decode_ms", c_double),
+        ("n_prompt_tokens", c_int32),
+        ("n_prefill_tokens", c_int32),
+        ("n_image_tokens", c_int32),
+        ("n_generated_tokens", c_int32),
+        ("prefill_tokens_per_s", c_double),
+        ("decode_tokens_per_s", c_double),
+    ]
+
+
+# VLM_API vlm_status vlm_session_timings(const vlm_session *session, vlm_timings *timings);
+vlm_session_timings = _bind("vlm_session_timings",
+                            [POINTER(vlm_session), POINTER(vlm_timings)], vlm_status)
+# VLM_API vlm_status vlm_session_prompt_tokens(const vlm_session *session, int32_t *ids,
+#                                              size_t capacity, size_t *n_ids);
+vlm_session_prompt_tokens = _bind("vlm_session_prompt_tokens",
+                                  [POINTER(vlm_session), POINTER(c_int32), c_size_t,
+                                   POINTER(c_size_t)],
+                                  vlm_status)
+# VLM_API vlm_status vlm_session_prompt_logits(const vlm_session *session, float *logits,
+#                                              size_t capacity, size_t *n_logits);
+vlm_session_prompt_logits = _bind("vlm_session_prompt_logits",
+                                  [POINTER(vlm_session), POINTER(c_float), c_size_t,
+                                   POINTER(c_size_t)],
+                                  vlm_status)
+
+
+
+def new_params(struct_type, init_function):
+    """A params struct filled with the library's defaults, safe across
+    versions: the library's *_params_init writes its own sizeof, which is
+    larger than ours when the library is newer, so it runs on a generous
+    scratch buffer; struct_size then tells the library which fields we know."""
+    scratch = (c_uint8 * max(4096, 4 * ctypes.sizeof(struct_type)))()
+    init_function(ctypes.cast(scratch, POINTER(struct_type)))
+    params = struct_type.from_buffer_copy(scratch, 0)
+    params.struct_size = ctypes.sizeof(struct_type)
+    return params
+
+
+def library_struct_size(struct_type, init_function):
+    """The struct_size the library's *_params_init writes (its sizeof)."""
+    scratch = (c_uint8 * max(4096, 4 * ctypes.sizeof(struct_type)))()
+    init_function(ctypes.cast(scratch, POINTER(struct_type)))
+    return c_size_t.from_buffer(scratch).value
+
+
 # Every function bound above, by C name (the ABI test walks this).
 FUNCTIONS = {name: obj for name, obj in list(globals().items())
              if name.startswith("vlm_") and isinstance(obj, ctypes._CFuncPtr)}
 # Every struct mirrored above, by C name.
 STRUCTS = {"vlm_image_params": vlm_image_params, "vlm_model_params": vlm_model_params,
            "vlm_tensor_info": vlm_tensor_info, "vlm_session_params": vlm_session_params,
-           "vlm_generate_params": vlm_generate_params}
+           "vlm_generate_params": vlm_generate_params, "vlm_image_plan": vlm_image_plan,
+           "vlm_timings": vlm_timings}
 # Opaque handle types and callback types, by C name.
 OPAQUE = {"vlm_image": vlm_image, "vlm_model": vlm_model, "vlm_tokenizer": vlm_tokenizer,
           "vlm_detokenizer": vlm_detokenizer, "vlm_session": vlm_session}

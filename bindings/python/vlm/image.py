@@ -52,8 +52,7 @@ def _resample(value):
 
 
 def _image_params(max_pixels, apply_exif_orientation):
-    params = capi.vlm_image_params()
-    capi.vlm_image_params_init(byref(params))
+    params = capi.new_params(capi.vlm_image_params, capi.vlm_image_params_init)
     if max_pixels is not None:
         params.max_pixels = max_pixels
     params.apply_exif_orientation = bool(apply_exif_orientation)

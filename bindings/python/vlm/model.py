@@ -65,8 +65,7 @@ class Model(Handle):
     _kind = "Model"
 
     def __init__(self, path, n_threads=0, progress=None):
-        params = capi.vlm_model_params()
-        capi.vlm_model_params_init(byref(params))
+        params = capi.new_params(capi.vlm_model_params, capi.vlm_model_params_init)
         params.n_threads = n_threads
         carried = []
         if progress is not None:

@@ -3,7 +3,8 @@ import ctypes
 import enum
 import queue
 import threading
-from ctypes import POINTER, byref
+from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t
+from typing import NamedTuple
 
 from . import capi
 from ._handle import Handle
@@ -42,8 +43,7 @@ class Session(Handle):
     _kind = "Session"
 
     def __init__(self, model, n_ctx=0, n_threads=0, max_image_tiles=0):
-        params = capi.vlm_session_params()
-        capi.vlm_session_params_init(byref(params))
+        params = capi.new_params(capi.vlm_session_params, capi.vlm_session_params_init)
         params.n_ctx = n_ctx
         params.n_threads = n_threads
         params.max_image_tiles = max_image_tiles
@@ -79,7 +79,7 @@ class Session(Handle):
 
     def generate(self, prompt=None, images=None, *, stream=True, max_tokens=256,
                  temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0,
-                 seed=0, on_token=None):
+                 seed=0, stop=(), on_token=None):
         """Generates the assistant's answer to the turns so far (after adding
         prompt and images as a user turn, if given).
 
@@ -88,23 +88,29 @@ class Session(Handle):
         stream=False returns the whole answer as a str. on_token(piece), if
         given, is called for each piece on the generating thread; returning
         False stops the generation, an exception raised in it stops it and
-        is re-raised to the caller.
+        is re-raised to the caller. stop: strings that end the answer
+        where they first appear (they are neither returned nor kept).
         """
         if prompt is not None or images:
             self.add_turn(Role.USER, prompt or "", images or ())
         settings = dict(max_tokens=max_tokens, temperature=temperature, top_k=top_k,
-                        top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty, seed=seed)
+                        top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty, seed=seed,
+                        stop=[stop] if isinstance(stop, str) else list(stop or ()))
         if stream:
             return self._stream(settings, on_token)
         return "".join(self._run(settings, on_token, emit=None))
 
     def _params(self, settings, trampoline):
-        params = capi.vlm_generate_params()
-        capi.vlm_generate_params_init(byref(params))
+        params = capi.new_params(capi.vlm_generate_params, capi.vlm_generate_params_init)
         for name, value in settings.items():
-            setattr(params, name, value)
+            if name != "stop":
+                setattr(params, name, value)
+        stop = [text.encode("utf-8") for text in settings["stop"]]
+        stop_array = (c_char_p * len(stop))(*stop)
+        params.stop_strings = stop_array
+        params.n_stop_strings = len(stop)
         params.on_token = trampoline
-        return params
+        return params, stop_array  # the array must outlive the call
 
     def _run(self, settings, on_token, emit):
         """Generates on the calling thread. Pieces go to emit (or are
@@ -131,7 +137,7 @@ class Session(Handle):
                 return False
 
         trampoline = capi.vlm_token_fn(token_trampoline)  # alive for the whole call
-        params = self._params(settings, trampoline)
+        params, keep_alive = self._params(settings, trampoline)
         self._acquire()
         try:
             cancel.clear()
@@ -141,6 +147,7 @@ class Session(Handle):
             error = None if status == capi.VLM_OK else error_for(status)  # same thread, right away
         finally:
             self._busy.release()
+            del keep_alive
         if carried:
             raise carried[0]
         if error is not None:
@@ -171,8 +178,75 @@ class Session(Handle):
         thread.start()
         return _TokenStream(channel, consumer_gone, thread)
 
+    def plan_image(self, width, height):
+        """What an image of width x height will cost in this session, known
+        before anything is decoded: an ImagePlan."""
+        plan = capi.vlm_image_plan()
+        plan.struct_size = ctypes.sizeof(plan)
+        check(capi.vlm_session_plan_image(self._ptr, width, height, byref(plan)))
+        return ImagePlan(*(getattr(plan, name) for name in ImagePlan._fields))
+
+    @property
+    def timings(self):
+        """Timings and counts of the latest generate, as a Timings."""
+        timings = capi.vlm_timings()
+        timings.struct_size = ctypes.sizeof(timings)
+        check(capi.vlm_session_timings(self._ptr, byref(timings)))
+        return Timings(*(getattr(timings, name) for name in Timings._fields))
+
+    def prompt_tokens(self):
+        """The prompt ids of the latest generate (the whole conversation,
+        chat-formatted, image placeholders expanded)."""
+        return list(self._read_array(capi.vlm_session_prompt_tokens, c_int32))
+
+    def prompt_logits(self):
+        """The logits at the last prompt position of the latest generate:
+        a numpy float32 array when numpy is available, else a list."""
+        values = self._read_array(capi.vlm_session_prompt_logits, c_float)
+        try:
+            import numpy as np
+        except ImportError:
+            return list(values)
+        return np.ctypeslib.as_array(values).copy()
+
+    def _read_array(self, function, item_type):
+        pointer = self._ptr
+        count = c_size_t()
+        status = function(pointer, None, 0, byref(count))
+        if status not in (capi.VLM_OK, capi.VLM_ERR_BUFFER_TOO_SMALL):
+            check(status)
+        values = (item_type * count.value)()
+        if count.value:
+            check(function(pointer, values, count.value, byref(count)))
+        return values
+
     def __repr__(self):
         return "<vlm.Session>" if self.is_open else "<vlm.Session closed>"
+
+
+class ImagePlan(NamedTuple):
+    n_frames: int        # frames the vision encoder runs (tiles + global image)
+    rows: int            # tile grid; 0, 0 when not split
+    cols: int
+    frame_width: int
+    frame_height: int
+    n_image_tokens: int  # placeholder tokens in the prompt
+    work_bytes: int      # memory while preprocessing and encoding it
+    feature_bytes: int   # memory its features keep in the session
+
+
+class Timings(NamedTuple):
+    load_ms: float
+    preprocess_ms: float
+    encode_ms: float
+    prefill_ms: float
+    decode_ms: float
+    n_prompt_tokens: int
+    n_prefill_tokens: int
+    n_image_tokens: int
+    n_generated_tokens: int
+    prefill_tokens_per_s: float
+    decode_tokens_per_s: float
 
 
 class _ConsumerGone(Exception):

@@ -1,0 +1,256 @@
+/* vlm-bench: measures the machine (sgemm with the BLAS, read bandwidth) and
+ * libvlm's matmul kernels per tier at the decode and prefill/vision shapes
+ * of SmolVLM-256M, as the median of N runs with min and max.
+ *
+ *   vlm-bench [--threads N] [--reps N] [--json]
+ *
+ * It links the internal archive to reach every tier at once (the library
+ * itself picks one per process). */
+#include "dispatch.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(VLM_HAVE_OPENBLAS)
+#  include <cblas.h>
+#endif
+
+// ---- timing ----
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct stats {
+    double median, min, max; /* seconds */
+} stats;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static stats summarize(double *t, int n) {
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    stats s = {n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t[0], t[n - 1]};
+    return s;
+}
+
+// ---- output ----
+
+static bool json;
+static int n_results;
+
+/* One result; rate = work / time (work in GFLOP or GB). */
+static void report(const char *group, const char *name, const char *unit, double work,
+                   stats s) {
+    if (json) {
+        printf("%s    {\"group\": \"%s\", \"name\": \"%s\", \"unit\": \"%s\", "
+               "\"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"median_ms\": %.3f}",
+               n_results ? ",\n" : "", group, name, unit, work / s.median, work / s.max,
+               work / s.min, s.median * 1e3);
+    } else {
+        printf("%-8s %-34s %9.2f %-7s (min %.2f, max %.2f; %.3f ms)\n", group, name,
+               work / s.median, unit, work / s.max, work / s.min, s.median * 1e3);
+    }
+    n_results++;
+}
+
+// ---- machine: read bandwidth ----
+
+typedef struct read_job {
+    const uint64_t *data;
+    size_t n;
+    uint64_t sums[64];
+} read_job;
+
+static void read_band(void *ctx, size_t t, size_t n_threads) {
+    read_job *job = ctx;
+    size_t per = job->n / n_threads, i0 = t * per, i1 = t + 1 == n_threads ? job->n : i0 + per;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = i0; i + 4 <= i1; i += 4) {
+        a += job->data[i];
+        b += job->data[i + 1];
+        c += job->data[i + 2];
+        d += job->data[i + 3];
+    }
+    job->sums[t] = a + b + c + d;
+}
+
+static void bench_bandwidth(vlmi_threadpool *pool, int reps) {
+    size_t bytes = (size_t)512 << 20;
+    uint64_t *data = malloc(bytes);
+    if (data == NULL) return;
+    for (size_t i = 0; i < bytes / 8; i++) data[i] = i;
+    read_job job = {.data = data, .n = bytes / 8};
+    double t[64];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        vlmi_threadpool_run(pool, read_band, &job);
+        t[r] = now_s() - t0;
+    }
+    report("machine", "read bandwidth", "GB/s", (double)bytes * 1e-9, summarize(t, reps));
+    free(data);
+}
+
+// ---- machine: sgemm ----
+
+static void fill(float *x, size_t n) {
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)(s >> 8) * 0x1p-24f - 0.5f;
+    }
+}
+
+#if defined(VLM_HAVE_OPENBLAS)
+static void bench_sgemm(size_t n_threads, int reps) {
+    const size_t shapes[][3] = {{1024, 768, 3072}, {2048, 2048, 2048}};
+    openblas_set_num_threads((int)n_threads);
+    for (size_t s = 0; s < 2; s++) {
+        size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        float *a = malloc(m * k * 4), *b = malloc(n * k * 4), *c = malloc(m * n * 4);
+        fill(a, m * k);
+        fill(b, n * k);
+        double t[64];
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_s();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                        (int)k, b, (int)k, 0.0f, c, (int)n);
+            t[r] = now_s() - t0;
+        }
+        char name[96];
+        snprintf(name, sizeof name, "openblas sgemm %zux%zux%zu (%zu thr)", m, k, n, n_threads);
+        report("machine", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, summarize(t, reps));
+        free(a);
+        free(b);
+        free(c);
+    }
+    openblas_set_num_threads(1); /* as the library runs it: one per band */
+}
+#endif
+
+// ---- kernels ----
+
+/* The banded split vlmi_matmul makes, for a tier given explicitly. */
+typedef struct band_job {
+    const vlmi_kernel_table *tier;
+    bool blas;
+    float *out;
+    const float *x;
+    const void *xq;
+    const unsigned char *w;
+    vlm_dtype dtype;
+    size_t m, k, n;
+} band_job;
+
+static void run_band(void *ctx, size_t t, size_t n_threads) {
+    const band_job *j = ctx;
+    size_t n_bands = (j->n + 15) / 16, per = (n_bands + n_threads - 1) / n_threads;
+    size_t j0 = t * per * 16, j1 = j0 + per * 16 < j->n ? j0 + per * 16 : j->n;
+    if (j0 >= j1) return;
+    const unsigned char *w = j->w + j0 * vlmi_kernels_row_bytes(j->dtype, j->k);
+    if (j->blas)
+        vlmi_blas_matmul(j->out + j0, j->n, j->x, (const float *)(const void *)w, NULL, j->m,
+                         j->k, j1 - j0);
+    else if (j->xq)
+        j->tier->matmul_q8(j->out + j0, j->n, j->xq, w, j->dtype, NULL, j->m, j->k, j1 - j0);
+    else
+        j->tier->matmul(j->out + j0, j->n, j->x, w, j->dtype, NULL, j->m, j->k, j1 - j0);
+}
+
+static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
+                         const vlmi_kernel_table *tier, bool blas, vlm_dtype dtype,
+                         const char *dtype_name, size_t m, size_t k, size_t n, int reps) {
+    size_t w_bytes = vlmi_kernels_row_bytes(dtype, k) * n;
+    float *w_f32 = malloc(n * k * sizeof(float));
+    unsigned char *w = malloc(w_bytes);
+    float *x = malloc(m * k * sizeof(float)), *out = malloc(m * n * sizeof(float));
+    size_t xq_row = k / 32 * VLMI_Q8_0_BLOCK_BYTES;
+    unsigned char *xq = malloc(m * xq_row);
+    fill(w_f32, n * k);
+    fill(x, m * k);
+    if (dtype == VLM_DTYPE_F32) memcpy(w, w_f32, w_bytes);
+    else if (dtype == VLM_DTYPE_F16) vlmi_convert_f32_to_f16((uint16_t *)(void *)w, w_f32, n * k);
+    else for (size_t r = 0; r < n; r++) vlmi_kernels_tier(VLMI_KERNELS_REF)->quantize_q8_0(w + r * xq_row, w_f32 + r * k, k);
+    band_job job = {.tier = tier, .blas = blas, .out = out, .x = x, .w = w, .dtype = dtype,
+                    .m = m, .k = k, .n = n};
+    double t[64];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        job.xq = NULL;
+        if (dtype == VLM_DTYPE_Q8_0 && tier->quantizes_activations) {
+            for (size_t i = 0; i < m; i++) tier->quantize_q8_0(xq + i * xq_row, x + i * k, k);
+            job.xq = xq;
+        }
+        vlmi_threadpool_run(pool, run_band, &job);
+        t[r] = now_s() - t0;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s %s %zux%zux%zu", tier_name, dtype_name, m, k, n);
+    report("matmul", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, summarize(t, reps));
+    free(w_f32);
+    free(w);
+    free(x);
+    free(out);
+    free(xq);
+}
+
+int main(int argc, char **argv) {
+    size_t n_threads = 2;
+    int reps = 9;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) json = true;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = (size_t)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--json]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 1) reps = 1;
+    if (reps > 64) reps = 64;
+    if (n_threads < 1) n_threads = 1;
+    vlmi_threadpool *pool = NULL;
+    if (vlmi_threadpool_create(n_threads, &pool) != VLM_OK) return 1;
+
+    if (json) printf("{\n  \"threads\": %zu, \"reps\": %d, \"kernels\": \"%s\",\n  \"results\": [\n",
+                     n_threads, reps, vlmi_kernels_name());
+    else printf("vlm-bench: %zu threads, median of %d (ref: 3), best tier %s\n", n_threads, reps,
+                vlmi_kernels_name());
+
+    bench_bandwidth(pool, reps);
+#if defined(VLM_HAVE_OPENBLAS)
+    bench_sgemm(n_threads, reps);
+#endif
+    const size_t shapes[][3] = {{1, 576, 1536}, {1024, 768, 3072}};
+    const struct { vlm_dtype dtype; const char *name; } dtypes[] = {
+        {VLM_DTYPE_F32, "f32"}, {VLM_DTYPE_F16, "f16"}, {VLM_DTYPE_Q8_0, "q8_0"}};
+    for (size_t s = 0; s < 2; s++) {
+        size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        for (size_t d = 0; d < 3; d++) {
+            for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
+                const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
+                if (tier == NULL) continue;
+                /* the scalar reference is slow: fewer runs */
+                int r = t == VLMI_KERNELS_REF ? (reps < 3 ? reps : 3) : reps;
+                bench_matmul(pool, tier->name, tier, false, dtypes[d].dtype, dtypes[d].name, m,
+                             k, n, r);
+            }
+            if (dtypes[d].dtype == VLM_DTYPE_F32 && vlmi_blas_available())
+                bench_matmul(pool, "blas", vlmi_kernels(), true, VLM_DTYPE_F32, "f32", m, k, n,
+                             reps);
+        }
+    }
+    if (json) printf("\n  ]\n}\n");
+    vlmi_threadpool_free(pool);
+    return 0;
+}
