@@ -416,6 +416,30 @@ VLM_API void vlm_generate_params_init(vlm_generate_params *params);
 VLM_API vlm_status vlm_session_generate(vlm_session *session,
                                         const vlm_generate_params *params);
 
+/* Appends a turn about a video (SmolVLM2): n_frames frames the caller
+ * decoded, at timestamps_s[i] seconds from the start of a video lasting
+ * duration_s seconds (< 0: unknown; the last timestamp stands for it), then
+ * text. Each frame becomes one frame for the vision encoder; the prompt
+ * reads as SmolVLM2's processor writes it (frame count in words, a
+ * "Frame from MM:SS:" line per frame). Frames and timestamps are borrowed
+ * for the call only. Since 0.1. */
+VLM_API vlm_status vlm_session_add_video_turn(vlm_session *session, vlm_role role,
+                                              const char *text, vlm_image *const *frames,
+                                              const double *timestamps_s, size_t n_frames,
+                                              double duration_s);
+
+/* Which of a video's total_frames frames (at video_fps frames per second)
+ * to decode for vlm_session_add_video_turn, chosen as SmolVLM2's processor
+ * chooses them: fps frames per second (0: the model's video_sampling.fps,
+ * else 1), at most max_frames (0: the model's, else 64), evenly spaced,
+ * skipping a second at each end of long videos. Writes increasing indices;
+ * *n_indices receives their count (more than capacity:
+ * VLM_ERR_BUFFER_TOO_SMALL, nothing written). Since 0.1. */
+VLM_API vlm_status vlm_session_video_frames(const vlm_session *session, uint32_t total_frames,
+                                            double video_fps, double fps, uint32_t max_frames,
+                                            uint32_t *indices, size_t capacity,
+                                            size_t *n_indices);
+
 /* Since 0.1, how vlm_session_generate calls on_token: once per generated
  * token in order, an end token included (with an empty piece); the piece is
  * the text that token completed, less anything a stop string may still

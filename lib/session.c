@@ -26,13 +26,21 @@ typedef struct session_turn {
     vlm_role role;
     char *text;            /* owned */
     size_t n_images;       /* images placed before the text */
+    bool has_video;        /* a video placed before the images */
 } session_turn;
 
 typedef struct session_image {
     vlmi_idefics3_plan plan;
+    bool video_frame;      /* one frame of a video, not an image of its own */
     size_t first_row;      /* its first row in vlm_session.features */
     size_t n_rows;         /* n_frames * image_seq_len */
 } session_image;
+
+typedef struct session_video {
+    double *timestamps;    /* (n_frames) seconds, owned */
+    size_t n_frames;
+    double duration_s;     /* < 0: unknown */
+} session_video;
 
 struct vlm_session {
     vlm_model *model;
@@ -45,8 +53,11 @@ struct vlm_session {
     // conversation
     session_turn *turns;           /* (n_turns) */
     size_t n_turns, turns_capacity;
-    session_image *images;         /* (n_images) in prompt order */
+    session_image *images;         /* (n_images) images and video frames in prompt order */
     size_t n_images, images_capacity;
+    session_video *videos;         /* (n_videos) in prompt order */
+    size_t n_videos, videos_capacity;
+    vlmi_processor_config video_processor; /* settings for video frames */
     float *features;               /* (n_feature_rows, text dim) every image's rows */
     size_t n_feature_rows, feature_rows_capacity;
 
@@ -130,6 +141,8 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
         return vlmi_fail(VLM_ERR_FORMAT, "%s: the model has no preprocessor_config.json",
                          model->path);
     s->processor = &hub->processor;
+    vlmi_idefics3_video_config(&s->video_processor,
+                               hub->has_video_processor ? &hub->video_processor : &hub->processor);
     const vlmi_vit_hparams *vp = &s->net->vision.hp;
     if ((size_t)s->processor->max_image_size.longest_edge != vp->image_size)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor max_image_size.longest_edge %d differs "
@@ -204,6 +217,8 @@ void vlm_session_free(vlm_session *s) {
     if (s == NULL) return;
     for (size_t i = 0; i < s->n_turns; i++) free(s->turns[i].text);
     free(s->turns);
+    for (size_t i = 0; i < s->n_videos; i++) free(s->videos[i].timestamps);
+    free(s->videos);
     free(s->images);
     free(s->features);
     vlmi_decoder_state_free(s->decoder);
@@ -269,7 +284,8 @@ static vlm_status reserve_features(vlm_session *s, size_t extra_rows) {
 }
 
 /* Preprocesses and encodes image into the next feature rows. */
-static vlm_status encode_image(vlm_session *s, const vlm_image *image, session_image *out) {
+static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *config,
+                               const vlm_image *image, session_image *out) {
     const vlmi_vit_hparams *vp = &s->net->vision.hp;
     vlm_status st = VLM_OK;
     if (s->image_state == NULL) {
@@ -283,7 +299,7 @@ static vlm_status encode_image(vlm_session *s, const vlm_image *image, session_i
     }
     double start = vlmi_now_ms();
     vlmi_idefics3_frames frames;
-    st = vlmi_idefics3_frames_make(&frames, s->processor, image->pixels, image->width,
+    st = vlmi_idefics3_frames_make(&frames, config, image->pixels, image->width,
                                    image->height, s->max_image_tiles);
     if (st != VLM_OK) return st;
     size_t n_rows = frames.plan.n_frames * s->image_seq_len, dim = s->net->text.hp.dim;
@@ -291,7 +307,7 @@ static vlm_status encode_image(vlm_session *s, const vlm_image *image, session_i
     double preprocess_ms = vlmi_now_ms() - start, encode_ms = 0.0;
     for (uint32_t k = 0; st == VLM_OK && k < frames.plan.n_frames; k++) {
         double t0 = vlmi_now_ms();
-        vlmi_idefics3_frame_pixels(s->frame_pixels, &frames, s->processor, k);
+        vlmi_idefics3_frame_pixels(s->frame_pixels, &frames, config, k);
         double t1 = vlmi_now_ms();
         float *rows = s->features + (s->n_feature_rows + k * s->image_seq_len) * dim;
         st = vlmi_idefics3_encode_image(rows, s->image_state, s->net, s->frame_pixels,
@@ -301,6 +317,7 @@ static vlm_status encode_image(vlm_session *s, const vlm_image *image, session_i
     }
     if (st == VLM_OK) {
         out->plan = frames.plan;
+        out->video_frame = config != s->processor;
         out->first_row = s->n_feature_rows;
         out->n_rows = n_rows;
         s->n_feature_rows += n_rows;
@@ -315,7 +332,7 @@ static vlm_status encode_image(vlm_session *s, const vlm_image *image, session_i
 // turns
 
 static vlm_status append_turn(vlm_session *s, vlm_role role, const char *text, size_t len,
-                              size_t n_images) {
+                              size_t n_images, bool has_video) {
     if (s->n_turns == s->turns_capacity) {
         size_t capacity = s->turns_capacity ? s->turns_capacity * 2 : 8;
         session_turn *grown = vlmi_realloc(s->turns, capacity * sizeof *grown);
@@ -325,50 +342,134 @@ static vlm_status append_turn(vlm_session *s, vlm_role role, const char *text, s
     }
     char *copy = vlmi_strndup(text, len);
     if (copy == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    s->turns[s->n_turns++] = (session_turn){role, copy, n_images};
+    s->turns[s->n_turns++] = (session_turn){role, copy, n_images, has_video};
+    return VLM_OK;
+}
+
+static vlm_status reserve_images(vlm_session *s, size_t extra) {
+    if (s->n_images + extra <= s->images_capacity) return VLM_OK;
+    size_t capacity = s->images_capacity * 2 > s->n_images + extra ? s->images_capacity * 2
+                                                                   : s->n_images + extra + 4;
+    session_image *grown = vlmi_realloc(s->images, capacity * sizeof *grown);
+    if (grown == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    s->images = grown;
+    s->images_capacity = capacity;
+    return VLM_OK;
+}
+
+static vlm_status check_turn(vlm_session *s, vlm_role role, const char *text,
+                             vlm_image *const *images, size_t n_images, const char *what) {
+    if (s == NULL || text == NULL || (n_images > 0 && images == NULL))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: %s is NULL", what,
+                         s == NULL ? "session" : text == NULL ? "text" : "images");
+    if (role != VLM_ROLE_SYSTEM && role != VLM_ROLE_USER && role != VLM_ROLE_ASSISTANT)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: role %d", what, (int)role);
+    if (vlmi_utf8_invalid_offset(text, strlen(text)) != SIZE_MAX)
+        return vlmi_fail(VLM_ERR_INVALID_UTF8, "%s: text is not valid UTF-8", what);
+    for (size_t i = 0; i < n_images; i++)
+        if (images[i] == NULL)
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: image %zu is NULL", what, i);
+    return VLM_OK;
+}
+
+/* Encodes video_frames (then images) and appends the turn; on failure the
+ * conversation is as it was. */
+static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
+                           vlm_image *const *video_frames, size_t n_video_frames, bool has_video,
+                           vlm_image *const *images, size_t n_images) {
+    vlm_status st = reserve_images(s, n_video_frames + n_images);
+    if (st != VLM_OK) return st;
+    size_t rows_before = s->n_feature_rows;
+    double preprocess_before = s->pending_preprocess_ms, encode_before = s->pending_encode_ms;
+    session_image *next = s->images + s->n_images;
+    for (size_t i = 0; i < n_video_frames && st == VLM_OK; i++) {
+        st = encode_image(s, &s->video_processor, video_frames[i], next++);
+        if (st != VLM_OK) vlmi_fail_prefix(st, "video frame");
+    }
+    for (size_t i = 0; i < n_images && st == VLM_OK; i++) {
+        st = encode_image(s, s->processor, images[i], next++);
+        if (st != VLM_OK) vlmi_fail_prefix(st, "image");
+    }
+    if (st == VLM_OK) st = append_turn(s, role, text, strlen(text), n_images, has_video);
+    if (st != VLM_OK) {
+        s->n_feature_rows = rows_before;
+        s->pending_preprocess_ms = preprocess_before;
+        s->pending_encode_ms = encode_before;
+        return st;
+    }
+    s->n_images += n_video_frames + n_images;
     return VLM_OK;
 }
 
 vlm_status vlm_session_add_turn(vlm_session *s, vlm_role role, const char *text,
                                 vlm_image *const *images, size_t n_images) {
     vlmi_clear_error();
-    if (s == NULL || text == NULL || (n_images > 0 && images == NULL))
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: %s is NULL",
-                         s == NULL ? "session" : text == NULL ? "text" : "images");
-    if (role != VLM_ROLE_SYSTEM && role != VLM_ROLE_USER && role != VLM_ROLE_ASSISTANT)
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: role %d", (int)role);
-    size_t len = strlen(text);
-    if (vlmi_utf8_invalid_offset(text, len) != SIZE_MAX)
-        return vlmi_fail(VLM_ERR_INVALID_UTF8, "vlm_session_add_turn: text is not valid UTF-8");
-    for (size_t i = 0; i < n_images; i++)
-        if (images[i] == NULL)
-            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_add_turn: images[%zu] is NULL", i);
+    vlm_status st = check_turn(s, role, text, images, n_images, "vlm_session_add_turn");
+    if (st == VLM_OK) st = add_turn(s, role, text, NULL, 0, false, images, n_images);
+    return st == VLM_OK ? VLM_OK : vlmi_fail_prefix(st, "vlm_session_add_turn");
+}
 
-    if (s->n_images + n_images > s->images_capacity) {
-        size_t capacity = s->images_capacity * 2 > s->n_images + n_images
-                              ? s->images_capacity * 2 : s->n_images + n_images + 4;
-        session_image *grown = vlmi_realloc(s->images, capacity * sizeof *grown);
-        if (grown == NULL) return VLM_ERR_OUT_OF_MEMORY;
-        s->images = grown;
-        s->images_capacity = capacity;
+vlm_status vlm_session_add_video_turn(vlm_session *s, vlm_role role, const char *text,
+                                      vlm_image *const *frames, const double *timestamps_s,
+                                      size_t n_frames, double duration_s) {
+    vlmi_clear_error();
+    const char *what = "vlm_session_add_video_turn";
+    vlm_status st = check_turn(s, role, text, frames, n_frames, what);
+    if (st != VLM_OK) return st;
+    if (n_frames == 0 || timestamps_s == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: %s", what,
+                         n_frames == 0 ? "a video needs at least one frame" : "timestamps_s is NULL");
+    for (size_t i = 0; i < n_frames; i++)
+        if (!(timestamps_s[i] >= 0.0 && timestamps_s[i] < 1e9))
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: timestamps_s[%zu] is %g", what, i,
+                             timestamps_s[i]);
+    if (!(duration_s < 1e9))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: duration_s is %g", what, duration_s);
+    if (s->n_videos == s->videos_capacity) {
+        size_t capacity = s->videos_capacity ? s->videos_capacity * 2 : 4;
+        session_video *grown = vlmi_realloc(s->videos, capacity * sizeof *grown);
+        if (grown == NULL) return vlmi_fail_prefix(VLM_ERR_OUT_OF_MEMORY, what);
+        s->videos = grown;
+        s->videos_capacity = capacity;
     }
-    /* encode everything first, so a failure leaves the conversation as it was */
-    size_t rows_before = s->n_feature_rows;
-    double preprocess_before = s->pending_preprocess_ms, encode_before = s->pending_encode_ms;
-    vlm_status st = VLM_OK;
-    for (size_t i = 0; i < n_images && st == VLM_OK; i++) {
-        st = encode_image(s, images[i], &s->images[s->n_images + i]);
-        if (st != VLM_OK) vlmi_fail_prefix(st, "image");
-    }
-    if (st == VLM_OK) st = append_turn(s, role, text, len, n_images);
+    double *timestamps = vlmi_calloc(n_frames, sizeof *timestamps);
+    if (timestamps == NULL) return vlmi_fail_prefix(VLM_ERR_OUT_OF_MEMORY, what);
+    memcpy(timestamps, timestamps_s, n_frames * sizeof *timestamps);
+    st = add_turn(s, role, text, frames, n_frames, true, NULL, 0);
     if (st != VLM_OK) {
-        s->n_feature_rows = rows_before;
-        s->pending_preprocess_ms = preprocess_before;
-        s->pending_encode_ms = encode_before;
-        return vlmi_fail_prefix(st, "vlm_session_add_turn");
+        free(timestamps);
+        return vlmi_fail_prefix(st, what);
     }
-    s->n_images += n_images;
+    s->videos[s->n_videos++] = (session_video){timestamps, n_frames, duration_s < 0 ? -1.0 : duration_s};
     return VLM_OK;
+}
+
+vlm_status vlm_session_video_frames(const vlm_session *s, uint32_t total_frames, double video_fps,
+                                    double fps, uint32_t max_frames, uint32_t *indices,
+                                    size_t capacity, size_t *n_indices) {
+    vlmi_clear_error();
+    if (s == NULL || n_indices == NULL || (indices == NULL && capacity > 0))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_video_frames: NULL argument");
+    *n_indices = 0;
+    if (total_frames == 0 || !(video_fps > 0.0) || video_fps > 1e6 || !(fps >= 0.0) || fps > 1e6)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_video_frames: %u frames at %g fps, "
+                         "sampled at %g fps", total_frames, video_fps, fps);
+    const vlmi_video_sampling *vs = &s->video_processor.video_sampling;
+    if (fps == 0.0) fps = vs->present && vs->fps > 0 ? vs->fps : 1.0;
+    if (max_frames == 0) max_frames = vs->present && vs->max_frames > 0 ? (uint32_t)vs->max_frames : 64;
+    uint32_t *all = vlmi_calloc(max_frames, sizeof *all);
+    if (all == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    size_t n = vlmi_smolvlm_sample_frames(all, total_frames, video_fps, total_frames / video_fps,
+                                          fps, max_frames);
+    *n_indices = n;
+    vlm_status st = VLM_OK;
+    if (capacity < n)
+        st = vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_session_video_frames: %zu indices, room for %zu",
+                       n, capacity);
+    else if (n > 0)
+        memcpy(indices, all, n * sizeof *all);
+    free(all);
+    return st;
 }
 
 // ----------------------------------------------------------------------------
@@ -380,44 +481,65 @@ static vlm_status build_prompt_text(vlm_session *s, char **out) {
     vlmi_chat_message *messages = vlmi_calloc(s->n_turns, sizeof *messages);
     if (messages == NULL) return VLM_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < s->n_turns; i++)
-        messages[i] = (vlmi_chat_message){s->turns[i].role, s->turns[i].text, s->turns[i].n_images};
+        messages[i] = (vlmi_chat_message){s->turns[i].role, s->turns[i].text, s->turns[i].n_images,
+                                          s->turns[i].has_video};
     size_t chat_len = vlmi_idefics3_chat_render(NULL, 0, messages, s->n_turns, true);
     char *chat = vlmi_malloc(chat_len + 1);
     if (chat == NULL) { free(messages); return VLM_ERR_OUT_OF_MEMORY; }
     vlmi_idefics3_chat_render(chat, chat_len + 1, messages, s->n_turns, true);
     free(messages);
 
-    /* as the processor: the text must hold one "<image>" per image, which
-     * the caller's text can break by containing "<image>" itself */
-    static const char placeholder[] = "<image>";
-    const size_t placeholder_len = sizeof placeholder - 1;
-    size_t n_placeholders = 0, expanded_len = chat_len;
-    for (const char *p = strstr(chat, placeholder); p != NULL; p = strstr(p + placeholder_len, placeholder)) {
-        if (n_placeholders < s->n_images)
-            expanded_len += vlmi_idefics3_expand_image(NULL, 0, &s->images[n_placeholders].plan,
-                                                       s->image_seq_len) - placeholder_len;
-        n_placeholders++;
+    /* as the processor: the text must hold one "<image>" per image and one
+     * "<video>" per video, which the caller's text can break by holding them */
+    size_t n_placeholders[2], expanded_len = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        char *text = pass == 1 ? vlmi_malloc(expanded_len + 1) : NULL;
+        if (pass == 1 && text == NULL) { free(chat); return VLM_ERR_OUT_OF_MEMORY; }
+        size_t at = 0, next_image = 0, next_video = 0;
+        n_placeholders[0] = n_placeholders[1] = 0;
+        const char *from = chat;
+        for (;;) {
+            const char *image = strstr(from, "<image>"), *video = strstr(from, "<video>");
+            const char *p = image == NULL ? video : video == NULL || image < video ? image : video;
+            size_t literal = p != NULL ? (size_t)(p - from) : strlen(from);
+            if (text != NULL) memcpy(text + at, from, literal);
+            at += literal;
+            if (p == NULL) break;
+            char *dst = text != NULL ? text + at : NULL;
+            size_t room = text != NULL ? expanded_len + 1 - at : 0;
+            if (p == image) {
+                while (next_image < s->n_images && s->images[next_image].video_frame) next_image++;
+                if (next_image < s->n_images)
+                    at += vlmi_idefics3_expand_image(dst, room, &s->images[next_image++].plan,
+                                                     s->image_seq_len);
+                n_placeholders[0]++;
+            } else {
+                if (next_video < s->n_videos) {
+                    const session_video *v = &s->videos[next_video++];
+                    at += vlmi_idefics3_expand_video(dst, room, v->timestamps, v->n_frames,
+                                                     v->duration_s, s->image_seq_len);
+                }
+                n_placeholders[1]++;
+            }
+            from = p + 7; /* strlen("<image>") == strlen("<video>") */
+        }
+        if (pass == 0) {
+            size_t n_video_frames = 0;
+            for (size_t i = 0; i < s->n_images; i++) n_video_frames += s->images[i].video_frame;
+            if (n_placeholders[0] != s->n_images - n_video_frames || n_placeholders[1] != s->n_videos) {
+                free(chat);
+                return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the conversation's text holds %zu "
+                                 "\"<image>\" placeholders for %zu images and %zu \"<video>\" for %zu "
+                                 "videos (a turn's text may not contain them)", n_placeholders[0],
+                                 s->n_images - n_video_frames, n_placeholders[1], s->n_videos);
+            }
+            expanded_len = at;
+        } else {
+            text[at] = '\0';
+            *out = text;
+        }
     }
-    if (n_placeholders != s->n_images) {
-        free(chat);
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the conversation's text holds %zu \"<image>\" "
-                         "placeholders for %zu images (a turn's text may not contain \"<image>\")",
-                         n_placeholders, s->n_images);
-    }
-    char *text = vlmi_malloc(expanded_len + 1);
-    if (text == NULL) { free(chat); return VLM_ERR_OUT_OF_MEMORY; }
-    size_t at = 0, image = 0;
-    const char *from = chat;
-    for (const char *p = strstr(chat, placeholder); p != NULL; p = strstr(from, placeholder)) {
-        memcpy(text + at, from, (size_t)(p - from));
-        at += (size_t)(p - from);
-        at += vlmi_idefics3_expand_image(text + at, expanded_len + 1 - at, &s->images[image++].plan,
-                                         s->image_seq_len);
-        from = p + placeholder_len;
-    }
-    memcpy(text + at, from, strlen(from) + 1);
     free(chat);
-    *out = text;
     return VLM_OK;
 }
 
@@ -511,7 +633,7 @@ static vlm_status append_answer(vlm_session *s, const int32_t *ids, size_t n,
     while (skip < len && (text[skip] == ' ' || text[skip] == '\n' || text[skip] == '\t' ||
                           text[skip] == '\r'))
         skip++;
-    if (st == VLM_OK) st = append_turn(s, VLM_ROLE_ASSISTANT, text + skip, len - skip, 0);
+    if (st == VLM_OK) st = append_turn(s, VLM_ROLE_ASSISTANT, text + skip, len - skip, 0, false);
     free(text);
     return st;
 }

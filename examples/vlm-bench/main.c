@@ -224,7 +224,7 @@ int main(int argc, char **argv) {
 
     if (json) printf("{\n  \"threads\": %zu, \"reps\": %d, \"kernels\": \"%s\",\n  \"results\": [\n",
                      n_threads, reps, vlmi_kernels_name());
-    else printf("vlm-bench: %zu threads, median of %d (ref: 3), best tier %s\n", n_threads, reps,
+    else printf("vlm-bench: %zu threads, median of %d (ref: 3 at m=1, 1 above), best tier %s\n", n_threads, reps,
                 vlmi_kernels_name());
 
     bench_bandwidth(pool, reps);
@@ -241,7 +241,7 @@ int main(int argc, char **argv) {
                 const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
                 if (tier == NULL) continue;
                 /* the scalar reference is slow: fewer runs */
-                int r = t == VLMI_KERNELS_REF ? (reps < 3 ? reps : 3) : reps;
+                int r = t != VLMI_KERNELS_REF ? reps : m > 1 ? 1 : (reps < 3 ? reps : 3);
                 bench_matmul(pool, tier->name, tier, false, dtypes[d].dtype, dtypes[d].name, m,
                              k, n, r);
             }

@@ -31,7 +31,8 @@ size_t vlmi_idefics3_chat_render(char *buf, size_t cap, const vlmi_chat_message 
     for (size_t i = 0; i < n; i++) {
         const vlmi_chat_message *m = &messages[i];
         put(&o, role_name(m->role));
-        put(&o, m->n_images > 0 ? ":" : ": ");
+        put(&o, !m->video && m->n_images > 0 ? ":" : ": ");
+        if (m->video) put(&o, "<video>");
         for (size_t k = 0; k < m->n_images; k++) put(&o, "<image>");
         put(&o, m->text);
         put(&o, "<end_of_utterance>\n");

@@ -5,8 +5,9 @@
  *   <|im_start|>{Role}:{<image> per image}{text}<end_of_utterance>\n ...
  *   then "Assistant:" when a reply is asked for.
  *
- * Role is capitalized ("User"); the colon is followed by a space only when
- * the message starts with text. */
+ * Role is capitalized ("User"); the colon is followed by a space unless
+ * the message starts with an image. A video item (SmolVLM2) renders as
+ * "<video>". */
 #ifndef VLM_ARCH_IDEFICS3_CHAT_H
 #define VLM_ARCH_IDEFICS3_CHAT_H
 
@@ -18,6 +19,7 @@ typedef struct vlmi_chat_message {
     vlm_role role;
     const char *text;   /* UTF-8, NUL-terminated */
     size_t n_images;    /* images placed before the text */
+    bool video;         /* a "<video>" before the images (SmolVLM2's template) */
 } vlmi_chat_message;
 
 /* Renders messages (n of them). Writes up to cap bytes plus a NUL when

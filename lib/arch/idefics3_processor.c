@@ -274,3 +274,118 @@ size_t vlmi_idefics3_expand_image(char *buf, size_t cap, const vlmi_idefics3_pla
     if (cap > 0) buf[t.len < cap ? t.len : cap - 1] = '\0';
     return t.len;
 }
+
+// ----------------------------------------------------------------------------
+// SmolVLM2 video
+
+static const char *const small_numbers[20] = {
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen"};
+static const char *const tens_words[10] = {"", "", "twenty", "thirty", "forty", "fifty",
+                                           "sixty", "seventy", "eighty", "ninety"};
+
+/* 0 < n < 100 */
+static void put_below_hundred(text_out *t, unsigned n) {
+    if (n < 20) { put(t, small_numbers[n]); return; }
+    put(t, tens_words[n / 10]);
+    if (n % 10 != 0) { put(t, "-"); put(t, small_numbers[n % 10]); }
+}
+
+/* 0 < n < 1000 */
+static void put_below_thousand(text_out *t, unsigned n) {
+    if (n >= 100) {
+        put(t, small_numbers[n / 100]);
+        put(t, " hundred");
+        if (n % 100 != 0) put(t, " and ");
+    }
+    if (n % 100 != 0) put_below_hundred(t, n % 100);
+}
+
+size_t vlmi_number_to_words(char *buf, size_t cap, uint64_t n) {
+    text_out t = {buf, cap, 0};
+    if (n >= 1000000) {
+        char digits[24];
+        snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+        put(&t, digits);
+    } else if (n == 0) {
+        put(&t, "zero");
+    } else {
+        unsigned thousands = (unsigned)(n / 1000), rest = (unsigned)(n % 1000);
+        if (thousands > 0) {
+            put_below_thousand(&t, thousands);
+            put(&t, " thousand");
+            if (rest > 0) put(&t, rest < 100 ? " and " : ", ");
+        }
+        if (rest > 0) put_below_thousand(&t, rest);
+    }
+    if (cap > 0) buf[t.len < cap ? t.len : cap - 1] = '\0';
+    return t.len;
+}
+
+size_t vlmi_idefics3_expand_video(char *buf, size_t cap, const double *timestamps,
+                                  size_t n_frames, double duration_s, size_t image_seq_len) {
+    text_out t = {buf, cap, 0};
+    char words[256], line[96];
+    vlmi_number_to_words(words, sizeof words, n_frames);
+    double duration = duration_s >= 0.0 ? duration_s : n_frames > 0 ? timestamps[n_frames - 1] : 0.0;
+    /* str(timedelta(seconds=int(duration))) */
+    unsigned long long seconds = duration > 0.0 ? (unsigned long long)duration : 0;
+    put(&t, "You are provided the following series of ");
+    put(&t, words);
+    snprintf(line, sizeof line, " frames from a %llu:%02llu:%02llu [H:MM:SS] video.\n",
+             seconds / 3600, seconds / 60 % 60, seconds % 60);
+    put(&t, line);
+    vlmi_idefics3_plan single = {0};
+    for (size_t i = 0; i < n_frames; i++) {
+        double ts = timestamps[i] > 0.0 ? timestamps[i] : 0.0;
+        /* int(t // 60), int(t % 60) */
+        snprintf(line, sizeof line, "\nFrame from %02llu:%02llu:",
+                 (unsigned long long)floor(ts / 60.0), (unsigned long long)fmod(ts, 60.0));
+        put(&t, line);
+        size_t n = vlmi_idefics3_expand_image(t.len < cap ? buf + t.len : NULL,
+                                              t.len < cap ? cap - t.len : 0, &single, image_seq_len);
+        t.len += n;
+    }
+    put(&t, "\n\n");
+    if (cap > 0) buf[t.len < cap ? t.len : cap - 1] = '\0';
+    return t.len;
+}
+
+size_t vlmi_smolvlm_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
+                                  double duration_s, double fps, uint32_t max_frames) {
+    if (total_frames == 0 || !(video_fps > 0.0) || !(fps > 0.0) || max_frames == 0 ||
+        !(duration_s >= 0.0))
+        return 0;
+    /* int(round(fps * duration)): Python rounds half to even, as rint does */
+    double estimated = rint(fps * duration_s);
+    uint32_t desired = estimated < (double)max_frames ? (uint32_t)estimated : max_frames;
+    if (desired < 1) desired = 1;
+    int64_t start = 0, end = (int64_t)total_frames - 1;
+    const double skip_secs = 1.0;
+    if (duration_s - 2 * skip_secs > (double)max_frames * fps) {
+        start = (int64_t)(skip_secs * video_fps);
+        end = (int64_t)((double)total_frames - skip_secs * video_fps);
+    }
+    if (start < 0) start = 0;
+    if (end > (int64_t)total_frames - 1) end = (int64_t)total_frames - 1;
+    if (start >= end) { start = 0; end = (int64_t)total_frames - 1; }
+    /* np.linspace(start, end, desired, dtype=int), then np.unique */
+    size_t n = 0;
+    for (uint32_t i = 0; i < desired; i++) {
+        double value = desired == 1 ? (double)start
+                       : i == desired - 1 ? (double)end
+                       : (double)start + (double)i * ((double)(end - start) / (double)(desired - 1));
+        uint32_t index = (uint32_t)value;
+        if (n == 0 || index > indices[n - 1]) indices[n++] = index;
+    }
+    return n;
+}
+
+void vlmi_idefics3_video_config(vlmi_processor_config *out, const vlmi_processor_config *video_config) {
+    *out = *video_config;
+    out->do_image_splitting = false;
+    if (video_config->video_sampling.present && video_config->video_sampling.video_size.longest_edge > 0)
+        out->size.longest_edge = video_config->video_sampling.video_size.longest_edge;
+    if (out->resample == VLM_RESAMPLE_LANCZOS) out->resample = VLM_RESAMPLE_BICUBIC;
+}

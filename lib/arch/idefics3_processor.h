@@ -75,4 +75,38 @@ void vlmi_idefics3_frame_pixels(float *out, const vlmi_idefics3_frames *frames,
 size_t vlmi_idefics3_expand_image(char *buf, size_t cap, const vlmi_idefics3_plan *plan,
                                   size_t image_seq_len);
 
+/* ---- SmolVLM2 video ----
+ * A video is frames the caller decoded, each with its timestamp. Each frame
+ * is one unsplit frame (longest edge to the video size, then tile x tile),
+ * and the "<video>" placeholder becomes (SmolVLMProcessor.replace_video_token):
+ *   "You are provided the following series of {count in words} frames from a
+ *   {H:MM:SS} [H:MM:SS] video.\n"
+ *   then per frame "\nFrame from MM:SS:" + the unsplit image text,
+ *   then "\n\n". */
+
+/* n in English words as num2words writes them ("twenty-one", "one hundred
+ * and five", "two thousand, three hundred and forty-five"); decimal digits
+ * from a million up. Buffer as vlmi_idefics3_expand_image. */
+size_t vlmi_number_to_words(char *buf, size_t cap, uint64_t n);
+
+/* The text that replaces one "<video>" of n_frames frames at timestamps
+ * (seconds, >= 0) of a video lasting duration_s seconds (< 0: the last
+ * timestamp, as the reference does without a duration). */
+size_t vlmi_idefics3_expand_video(char *buf, size_t cap, const double *timestamps,
+                                  size_t n_frames, double duration_s, size_t image_seq_len);
+
+/* SmolVLMVideoProcessor.sample_frames: which of total_frames frames (at
+ * video_fps, lasting duration_s) to use for fps frames per second, at most
+ * max_frames, skipping a second at each end of long videos. Writes the
+ * increasing indices (up to max_frames of them) to indices; returns their
+ * count (0 if total_frames is 0 or an argument is not positive). */
+size_t vlmi_smolvlm_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
+                                  double duration_s, double fps, uint32_t max_frames);
+
+/* The processor settings for video frames: video_config (the video
+ * preprocessor's, or the image one) with splitting off, the video size as
+ * the longest edge, and LANCZOS replaced by BICUBIC as transformers' video
+ * path does. */
+void vlmi_idefics3_video_config(vlmi_processor_config *out, const vlmi_processor_config *video_config);
+
 #endif

@@ -175,7 +175,18 @@ int vlmi_byte_level_byte(uint32_t cp);
 
 typedef struct vlmi_bpe vlmi_bpe;
 
-vlm_status vlmi_bpe_parse(const cJSON *json, vlmi_bpe **out);
+/* model.vocab and model.merges as JSON text (read without cJSON, see
+ * json_scan.c); at is the text's byte offset in the file, for messages. */
+typedef struct vlmi_bpe_tables {
+    const char *vocab;    /* NULL: the model has no "vocab" */
+    size_t      vocab_len, vocab_at;
+    const char *merges;   /* NULL: the model has no "merges" */
+    size_t      merges_len, merges_at;
+} vlmi_bpe_tables;
+
+/* Options come from json (whose "vocab" and "merges" are ignored), the
+ * vocabulary and merges from tables. */
+vlm_status vlmi_bpe_parse(const cJSON *json, const vlmi_bpe_tables *tables, vlmi_bpe **out);
 void vlmi_bpe_free(vlmi_bpe *bpe);
 /* Appends the ids of one pre-token to *ids (growing it). */
 typedef struct vlmi_ids {
@@ -247,6 +258,27 @@ void vlmi_token_decoder_free(vlmi_decoder *decoder);
 /* Joins tokens into text as the decoder does (no decoder: joined by " "). */
 vlm_status vlmi_token_decoder_decode(const vlmi_decoder *decoder, vlmi_strlist *tokens,
                                vlmi_buf *out);
+
+/* ---- raw JSON for the big tables (json_scan.c) ---- */
+
+/* Where the last top-level "model" object's last "vocab" and "merges"
+ * values lie (byte offsets, end exclusive). False if the document's
+ * structure could not be walked (cJSON then reads all of it). */
+typedef struct vlmi_tokjson_spans {
+    bool   has_vocab, has_merges;
+    size_t vocab_start, vocab_end, merges_start, merges_end;
+} vlmi_tokjson_spans;
+bool vlmi_tokjson_locate(const char *json, size_t len, vlmi_tokjson_spans *out);
+
+/* First non-whitespace byte at or after p (or end). */
+const char *vlmi_jraw_ws(const char *p, const char *end);
+/* p at a '"': the byte after the closing quote, or NULL (no closing quote,
+ * or an unescaped control character). *escaped: a backslash was seen. */
+const char *vlmi_jraw_string_end(const char *p, const char *end, bool *escaped);
+/* Decodes a string body [p, end) (between the quotes) into dst, which has
+ * room for end - p bytes; returns the decoded length, or SIZE_MAX for a bad
+ * escape or an unpaired surrogate. */
+size_t vlmi_jraw_unescape(const char *p, const char *end, char *dst);
 
 /* ---- the tokenizer (tokenizer.c) ---- */
 

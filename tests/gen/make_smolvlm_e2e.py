@@ -25,6 +25,17 @@ Files (raw little-endian, described in expected.json):
                        transformers' logits warpers; repetition penalty output
   expected.json        the two generation cases: prompt ids, greedy ids
   logits_*.f32         prefill logits of the last prompt position (vocab)
+  video.json           SmolVLM2 video: num2words, sample_frames indices, and a
+                       three-frame video question (prompt ids, greedy ids,
+                       logits_video.f32)
+
+Video reference: transformers' SmolVLMProcessor.replace_video_token and
+SmolVLMVideoProcessor.sample_frames, called on stand-in objects (the video
+processor class needs torchvision, which the prompt and the frame choice do
+not use), and SmolVLM2's DEFAULT_CHAT_TEMPLATE. Video frame pixels come from
+the PIL image processor without splitting and with BICUBIC (transformers'
+torchvision video path resizes with torch, which is not PIL-exact; libvlm
+follows PIL).
 
 Synthetic images: pixel (x, y, channel c) of a W x H pattern image is
 (x*x + 3*y*y + 7*x*y + 50*c + (x ^ y)) mod 256; tests/smolvlm computes the same.
@@ -282,6 +293,87 @@ def e2e_cases(model_dir, data_dir, out):
             "one_image": one, "two_turns": two}
 
 
+# ---- SmolVLM2 video ----
+
+class _Stand:
+    """Attributes the reference methods read, without building the classes."""
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _reference_sample_frames():
+    """SmolVLMVideoProcessor.sample_frames, taken from transformers' source
+    file: importing that module needs torchvision, the method does not."""
+    import ast
+    import transformers.models.smolvlm as package
+    source = (Path(package.__file__).parent / "video_processing_smolvlm.py").read_text()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == "sample_frames":
+            node.decorator_list = []
+            namespace = {"np": np}
+            exec(compile(ast.Module([node], []), "video_processing_smolvlm.py", "exec"),
+                 namespace)
+            return namespace["sample_frames"]
+    raise RuntimeError("sample_frames not found")
+
+
+@torch.no_grad()
+def video_cases(model_dir, out):
+    from num2words import num2words
+    from transformers.models.smolvlm import processing_smolvlm
+    from transformers.video_utils import VideoMetadata
+    sample_frames = _reference_sample_frames()
+
+    numbers = [0, 1, 7, 13, 20, 21, 45, 64, 99, 100, 101, 110, 121, 200, 999, 1000, 1001, 1100,
+               2345, 12001, 123456, 999999]
+    words = {str(n): num2words(n) for n in numbers}
+
+    sampler = _Stand(num_frames=64, fps=1)
+    sampling = []
+    for total, vfps, fps, max_frames in [(300, 30.0, 1.0, 64), (3000, 30.0, 1.0, 64), (10, 5.0, 2.0, 8),
+                                         (1, 24.0, 1.0, 64), (7200, 24.0, 1.0, 64), (45, 30.0, 0.5, 64),
+                                         (100, 25.0, 3.0, 4)]:
+        md = VideoMetadata(total_num_frames=total, fps=vfps, duration=total / vfps)
+        idx = sample_frames(sampler, md, num_frames=max_frames, fps=fps)
+        sampling.append({"total_frames": total, "video_fps": vfps, "fps": fps, "max_frames": max_frames,
+                         "indices": [int(i) for i in idx]})
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    seq_len = json.loads((model_dir / "processor_config.json").read_text())["image_seq_len"]
+    sizes = [(60, 40), (62, 41), (64, 42)]
+    timestamps, duration = [0.0, 2.0, 65.7], 70.2
+    stand = _Stand(image_seq_len=seq_len, image_token="<image>", fake_image_token="<fake_token_around_image>",
+                   global_image_token="<global-img>")
+    md = VideoMetadata(total_num_frames=3, fps=1.0, duration=duration, timestamps=timestamps)
+    video_text = processing_smolvlm.SmolVLMProcessor.replace_video_token(
+        stand, {"pixel_values": np.zeros((1, len(sizes), 3, 1, 1)), "video_metadata": [md]}, 0)
+    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What happens?"}]}]
+    chat = tokenizer.apply_chat_template(messages, chat_template=processing_smolvlm.DEFAULT_CHAT_TEMPLATE,
+                                         tokenize=False, add_generation_prompt=True)
+    prompt = chat.replace("<video>", video_text)
+    ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+
+    cfg = json.loads((model_dir / "preprocessor_config.json").read_text())
+    ip = Idefics3ImageProcessorPil(**{k: v for k, v in cfg.items()
+                                      if k not in ("image_processor_type", "processor_class")})
+    frames = [Image.fromarray(pattern(w, h)) for w, h in sizes]
+    pv = ip(images=[frames], do_image_splitting=False, resample=Image.BICUBIC,
+            return_tensors="pt")["pixel_values"]
+    model = Idefics3ForConditionalGeneration.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    input_ids = torch.tensor([ids])
+    logits = model(input_ids=input_ids, pixel_values=pv).logits[0, -1]
+    write(out / "logits_video.f32", logits.numpy(), np.float32)
+    generated = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                               pixel_values=pv, max_new_tokens=8, do_sample=False)
+    video = {"numbers": words, "sampling": sampling, "frame_sizes": sizes, "timestamps": timestamps,
+             "duration": duration, "question": "What happens?", "prompt_text": prompt,
+             "prompt_ids": [int(i) for i in ids], "generated_ids": [int(t) for t in generated[0, len(ids):]],
+             "logits": "logits_video.f32"}
+    (out / "video.json").write_text(json.dumps(video) + "\n")
+    print(f"video: {len(ids)} prompt ids, {len(video['generated_ids'])} generated")
+
+
 def main():
     model_dir, data_dir, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)
@@ -289,6 +381,7 @@ def main():
     chat_cases(model_dir, out)
     sampler_cases(out)
     expected = e2e_cases(model_dir, data_dir, out)
+    video_cases(model_dir, out)
     expected.update({
         "generator": "tests/gen/make_smolvlm_e2e.py",
         "model": "tests/data/tiny-smolvlm",
@@ -296,6 +389,7 @@ def main():
                            "generator's own numpy + PIL reimplementation (identical arrays)",
         "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__,
         "pillow": PIL.__version__, "numpy": np.__version__,
+        "num2words": __import__("importlib.metadata").metadata.version("num2words"),
         "compute_dtype": "float32", "attn_implementation": "eager",
     })
     (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
