@@ -466,6 +466,17 @@ typedef struct vlm_image_plan {
 VLM_API vlm_status vlm_session_plan_image(const vlm_session *session, uint32_t width,
                                           uint32_t height, vlm_image_plan *plan);
 
+/* The pixel values the vision encoder would see for image in this session
+ * (its tile cap applied): n_frames frames of 3 x frame_height x frame_width
+ * f32, channels first, tiles row-major then the global image, as the
+ * model's Hugging Face processor makes pixel_values. Fills up to capacity
+ * floats; *n_values receives the count (more than capacity:
+ * VLM_ERR_BUFFER_TOO_SMALL, nothing written; vlm_session_plan_image gives
+ * the shape). For parity checks; nothing is encoded. Since 0.1. */
+VLM_API vlm_status vlm_session_image_pixel_values(const vlm_session *session,
+                                                  const vlm_image *image, float *pixel_values,
+                                                  size_t capacity, size_t *n_values);
+
 /* Timings and counts of the latest vlm_session_generate. */
 typedef struct vlm_timings {
     size_t  struct_size;

@@ -62,6 +62,7 @@ struct vlm_session {
     size_t n_feature_rows, feature_rows_capacity;
 
     // model state, allocated at create
+    vlmi_threadpool *pool;         /* splits the matrix products; NULL: one thread */
     vlmi_decoder_state *decoder;   /* KV cache of n_ctx tokens */
     int32_t *cached_ids;           /* (n_ctx) the ids whose keys/values are cached */
     float *embeddings;             /* (n_batch, text dim) one prefill chunk */
@@ -162,8 +163,12 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     s->max_image_tiles = p->max_image_tiles;
 
     size_t dim = s->net->text.hp.dim, n_vocab = s->net->text.hp.n_vocab;
-    vlm_status st = vlmi_decoder_state_create(&s->net->text, s->n_ctx, 0, &s->decoder);
-    if (st != VLM_OK) return st;
+    int32_t n_threads = p->n_threads > 0 ? p->n_threads : model->n_threads;
+    vlm_status st = VLM_OK;
+    if (n_threads > 1 && (st = vlmi_threadpool_create((size_t)n_threads, &s->pool)) != VLM_OK)
+        return st;
+    if ((st = vlmi_decoder_state_create(&s->net->text, s->n_ctx, 0, &s->decoder)) != VLM_OK)
+        return st;
     s->cached_ids = vlmi_calloc(s->n_ctx, sizeof *s->cached_ids);
     s->embeddings = vlmi_calloc(s->decoder->n_batch * dim, sizeof *s->embeddings);
     s->prompt_logits = vlmi_calloc(n_vocab, sizeof *s->prompt_logits);
@@ -222,6 +227,7 @@ void vlm_session_free(vlm_session *s) {
     free(s->images);
     free(s->features);
     vlmi_decoder_state_free(s->decoder);
+    vlmi_threadpool_free(s->pool);
     free(s->cached_ids);
     free(s->embeddings);
     free(s->prompt_logits);
@@ -270,6 +276,31 @@ vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t
     return VLM_OK;
 }
 
+vlm_status vlm_session_image_pixel_values(const vlm_session *s, const vlm_image *image,
+                                          float *pixel_values, size_t capacity, size_t *n_values) {
+    vlmi_clear_error();
+    if (s == NULL || image == NULL || n_values == NULL || (pixel_values == NULL && capacity > 0))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_image_pixel_values: NULL argument");
+    *n_values = 0;
+    vlmi_idefics3_plan plan;
+    vlm_status st = vlmi_idefics3_plan_image(&plan, s->processor, image->width, image->height,
+                                             s->max_image_tiles);
+    if (st != VLM_OK) return vlmi_fail_prefix(st, "vlm_session_image_pixel_values");
+    size_t frame = 3 * (size_t)plan.tile * plan.tile;
+    *n_values = plan.n_frames * frame;
+    if (capacity < *n_values)
+        return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_session_image_pixel_values: %zu values, "
+                         "room for %zu", *n_values, capacity);
+    vlmi_idefics3_frames frames;
+    st = vlmi_idefics3_frames_make(&frames, s->processor, image->pixels, image->width,
+                                   image->height, s->max_image_tiles);
+    if (st != VLM_OK) return vlmi_fail_prefix(st, "vlm_session_image_pixel_values");
+    for (uint32_t k = 0; k < frames.plan.n_frames; k++)
+        vlmi_idefics3_frame_pixels(pixel_values + k * frame, &frames, s->processor, k);
+    vlmi_idefics3_frames_free(&frames);
+    return VLM_OK;
+}
+
 static vlm_status reserve_features(vlm_session *s, size_t extra_rows) {
     size_t dim = s->net->text.hp.dim, need = s->n_feature_rows + extra_rows;
     if (need <= s->feature_rows_capacity) return VLM_OK;
@@ -310,8 +341,8 @@ static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *conf
         vlmi_idefics3_frame_pixels(s->frame_pixels, &frames, config, k);
         double t1 = vlmi_now_ms();
         float *rows = s->features + (s->n_feature_rows + k * s->image_seq_len) * dim;
-        st = vlmi_idefics3_encode_image(rows, s->image_state, s->net, s->frame_pixels,
-                                        vp->image_size, vp->image_size);
+        st = vlmi_idefics3_encode_image_pool(rows, s->image_state, s->net, s->frame_pixels,
+                                             vp->image_size, vp->image_size, s->pool);
         preprocess_ms += t1 - t0;
         encode_ms += vlmi_now_ms() - t1;
     }
@@ -563,8 +594,8 @@ static vlm_status tokenize_prompt(vlm_session *s) {
     return st;
 }
 
-/* Runs prompt_ids[from ..) through the decoder after the first `from`, which
- * the cache holds, chunk by chunk with their image rows spliced in. */
+/* Runs prompt_ids[from ..) through the decoder (the cache already holds the
+ * first `from`), chunk by chunk, with their image rows spliced in. */
 static vlm_status prefill(vlm_session *s, size_t from) {
     const vlmi_idefics3 *net = s->net;
     size_t n = s->n_prompt_ids, chunk = s->decoder->n_batch;
@@ -579,7 +610,8 @@ static vlm_status prefill(vlm_session *s, size_t from) {
         vlm_status st = vlmi_idefics3_embed(s->embeddings, net, s->prompt_ids + start, count,
                                             s->features + image_row * net->text.hp.dim, rows);
         if (st == VLM_OK)
-            st = vlmi_decoder_forward(s->decoder, &net->text, s->embeddings, count, NULL);
+            st = vlmi_decoder_forward_pool(s->decoder, &net->text, s->embeddings, count, NULL,
+                                           s->pool);
         if (st != VLM_OK) return st;
         memcpy(s->cached_ids + start, s->prompt_ids + start, count * sizeof *s->cached_ids);
         image_row += rows;
@@ -690,7 +722,7 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     t->n_prompt_tokens = (int32_t)n_prompt;
     t->n_prefill_tokens = (int32_t)(n_prompt - shared);
     t->n_image_tokens = (int32_t)n_image_tokens;
-    t->prefill_tokens_per_s = t->prefill_ms > 0 ? (n_prompt - shared) / (t->prefill_ms * 1e-3) : 0;
+    t->prefill_tokens_per_s = t->prefill_ms > 0 ? (double)(n_prompt - shared) / (t->prefill_ms * 1e-3) : 0;
 
     // decode token by token: nothing below allocates
     size_t n_generated = 0;
@@ -722,7 +754,7 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
 
         // the new token into the cache, its logits out
         st = vlmi_decoder_embed(s->embeddings, &net->text, &token, 1);
-        if (st == VLM_OK) st = vlmi_decoder_forward(dec, &net->text, s->embeddings, 1, NULL);
+        if (st == VLM_OK) st = vlmi_decoder_forward_pool(dec, &net->text, s->embeddings, 1, NULL, s->pool);
         if (st == VLM_OK) s->cached_ids[dec->n_past - 1] = token;
     }
     if (st == VLM_OK && !stopped_by_string) {
@@ -740,7 +772,7 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     double t2 = vlmi_now_ms();
     t->decode_ms = t2 - t1;
     t->n_generated_tokens = (int32_t)n_generated;
-    t->decode_tokens_per_s = t->decode_ms > 0 ? n_generated / (t->decode_ms * 1e-3) : 0;
+    t->decode_tokens_per_s = t->decode_ms > 0 ? (double)n_generated / (t->decode_ms * 1e-3) : 0;
 
     if (st == VLM_OK) {
         size_t n_text = n_generated > 0 && is_stop_id(s, generated[n_generated - 1])

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,11 @@ typedef struct ask_options {
     const char *stops[MAX_STOPS];
     int n_stops;
     const char *dump_logits;
+    const char *dump_pixel_values; /* of the first image */
+    const char *frames_dir;   /* --frames: a video as numbered image files */
+    double frames_fps;        /* --fps: the rate the files were extracted at */
     bool json;
+    bool chat;                /* --chat: more questions from stdin, one per line */
     vlm_session_params session;
     vlm_generate_params generate;
 } ask_options;
@@ -132,6 +137,7 @@ static int parse_args(int argc, char **argv, ask_options *o) {
             if (o->n_stops == MAX_STOPS) { fprintf(stderr, "vlm-cli: at most %d --stop\n", MAX_STOPS); return 2; }
             o->stops[o->n_stops++] = value;
         } else if (strcmp(a, "--dump-logits") == 0 && value) o->dump_logits = value;
+        else if (strcmp(a, "--dump-pixel-values") == 0 && value) o->dump_pixel_values = value;
         else if (strcmp(a, "--max-tokens") == 0 && value && number_arg(a, value, &x)) o->generate.max_tokens = (int32_t)x;
         else if (strcmp(a, "--temp") == 0 && value && number_arg(a, value, &x)) o->generate.temperature = (float)x;
         else if (strcmp(a, "--top-k") == 0 && value && number_arg(a, value, &x)) o->generate.top_k = (int32_t)x;
@@ -141,15 +147,30 @@ static int parse_args(int argc, char **argv, ask_options *o) {
         else if (strcmp(a, "--seed") == 0 && value && number_arg(a, value, &x)) o->generate.seed = (uint64_t)x;
         else if (strcmp(a, "--max-tiles") == 0 && value && number_arg(a, value, &x)) o->session.max_image_tiles = (int32_t)x;
         else if (strcmp(a, "--ctx") == 0 && value && number_arg(a, value, &x)) o->session.n_ctx = (int32_t)x;
+        else if (strcmp(a, "--frames") == 0 && value) o->frames_dir = value;
+        else if (strcmp(a, "--fps") == 0 && value && number_arg(a, value, &x)) o->frames_fps = x;
         else if (strcmp(a, "--json") == 0) { o->json = true; takes_value = false; }
+        else if (strcmp(a, "--chat") == 0) { o->chat = true; takes_value = false; }
         else {
             fprintf(stderr, "vlm-cli: unknown or incomplete argument '%s'\n", a);
             return 2;
         }
         if (takes_value) i++;
     }
-    if (o->model_path == NULL || o->prompt == NULL) {
-        fprintf(stderr, "vlm-cli: need -m MODEL (or VLM_MODEL) and -p PROMPT\n");
+    if (o->model_path == NULL || (o->prompt == NULL && !o->chat)) {
+        fprintf(stderr, "vlm-cli: need -m MODEL (or VLM_MODEL) and -p PROMPT (or --chat)\n");
+        return 2;
+    }
+    if (o->frames_dir != NULL && !(o->frames_fps > 0.0)) {
+        fprintf(stderr, "vlm-cli: --frames needs --fps F, the rate the frames were taken at\n");
+        return 2;
+    }
+    if (o->dump_pixel_values != NULL && o->n_images == 0) {
+        fprintf(stderr, "vlm-cli: --dump-pixel-values needs an --image\n");
+        return 2;
+    }
+    if (o->chat && o->json) {
+        fprintf(stderr, "vlm-cli: --chat and --json do not go together\n");
         return 2;
     }
     o->generate.stop_strings = o->stops;
@@ -180,6 +201,25 @@ static vlm_status dump_logits(const vlm_session *s, const char *path, size_t *n_
     return st;
 }
 
+/* --dump-pixel-values: the first image's processor output, little-endian f32
+ * (n_frames, 3, height, width). */
+static vlm_status dump_pixel_values(const vlm_session *s, const vlm_image *image, const char *path,
+                                    size_t *n_values) {
+    vlm_status st = vlm_session_image_pixel_values(s, image, NULL, 0, n_values);
+    if (st != VLM_ERR_BUFFER_TOO_SMALL) return st;
+    float *values = malloc(*n_values * sizeof *values);
+    if (values == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    st = vlm_session_image_pixel_values(s, image, values, *n_values, n_values);
+    FILE *f = st == VLM_OK ? fopen(path, "wb") : NULL;
+    if (st == VLM_OK && (f == NULL || fwrite(values, sizeof *values, *n_values, f) != *n_values)) {
+        fprintf(stderr, "vlm-cli: cannot write %s\n", path);
+        st = VLM_ERR_IO;
+    }
+    if (f != NULL) fclose(f);
+    free(values);
+    return st;
+}
+
 static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int n_images,
                              const answer *a, const ask_options *o, size_t n_logits) {
     size_t n_prompt = 0;
@@ -202,6 +242,14 @@ static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int
         cJSON_AddNumberToObject(image, "cols", plan.cols);
         cJSON_AddNumberToObject(image, "n_frames", plan.n_frames);
         cJSON_AddNumberToObject(image, "n_image_tokens", plan.n_image_tokens);
+        if (i == 0 && o->dump_pixel_values != NULL) {
+            cJSON *dump = cJSON_AddObjectToObject(image, "pixel_values");
+            cJSON_AddStringToObject(dump, "file", o->dump_pixel_values);
+            cJSON *shape = cJSON_AddArrayToObject(dump, "shape");
+            const double dims[4] = {plan.n_frames, 3, plan.frame_height, plan.frame_width};
+            for (int d = 0; d < 4; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber(dims[d]));
+            cJSON_AddStringToObject(dump, "dtype", "f32le");
+        }
         cJSON_AddItemToArray(image_array, image);
     }
     cJSON_AddItemToObject(out, "generated_ids", ids_array(a->ids, a->n_ids));
@@ -229,6 +277,74 @@ static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int
     free(printed);
     cJSON_Delete(out);
     free(prompt);
+    return st;
+}
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --frames DIR --fps F: the files of DIR in name order are the video's frames
+ * at F per second; the model's sampling picks which to use. */
+static vlm_status add_video(vlm_session *session, const ask_options *o, const char *question) {
+    DIR *dir = opendir(o->frames_dir);
+    if (dir == NULL) {
+        fprintf(stderr, "vlm-cli: cannot open the frames directory %s\n", o->frames_dir);
+        return VLM_ERR_IO;
+    }
+    char **names = NULL;
+    size_t n_names = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        char **grown = realloc(names, (n_names + 1) * sizeof *names);
+        if (grown == NULL) break;
+        names = grown;
+        names[n_names++] = strdup(entry->d_name);
+    }
+    closedir(dir);
+    qsort(names, n_names, sizeof *names, compare_names);
+    vlm_status st = n_names > 0 ? VLM_OK : VLM_ERR_IO;
+    if (n_names == 0) fprintf(stderr, "vlm-cli: no frames in %s\n", o->frames_dir);
+    size_t n_chosen = 0;
+    uint32_t *chosen = n_names ? malloc(n_names * sizeof *chosen) : NULL;
+    if (st == VLM_OK)
+        st = vlm_session_video_frames(session, (uint32_t)n_names, o->frames_fps, 0.0, 0, chosen,
+                                      n_names, &n_chosen);
+    vlm_image **frames = calloc(n_chosen ? n_chosen : 1, sizeof *frames);
+    double *timestamps = calloc(n_chosen ? n_chosen : 1, sizeof *timestamps);
+    for (size_t i = 0; st == VLM_OK && i < n_chosen; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", o->frames_dir, names[chosen[i]]);
+        st = vlm_image_load_file(path, NULL, &frames[i]);
+        if (st != VLM_OK) cli_report(path, st);
+        timestamps[i] = chosen[i] / o->frames_fps;
+    }
+    if (st == VLM_OK)
+        st = vlm_session_add_video_turn(session, VLM_ROLE_USER, question, frames, timestamps,
+                                        n_chosen, n_names / o->frames_fps);
+    for (size_t i = 0; i < n_chosen; i++) vlm_image_free(frames[i]);
+    for (size_t i = 0; i < n_names; i++) free(names[i]);
+    free(names);
+    free(frames);
+    free(timestamps);
+    free(chosen);
+    return st;
+}
+
+/* --chat: each further line of stdin is a question in the same conversation. */
+static vlm_status chat_loop(vlm_session *session, vlm_generate_params *gp) {
+    char line[8192];
+    vlm_status st = VLM_OK;
+    while (st == VLM_OK) {
+        fputs("> ", stderr);
+        if (fgets(line, sizeof line, stdin) == NULL) break;
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '\0') continue;
+        st = vlm_session_add_turn(session, VLM_ROLE_USER, line, NULL, 0);
+        if (st == VLM_OK) st = vlm_session_generate(session, gp);
+        fputc('\n', stdout);
+    }
     return st;
 }
 
@@ -262,19 +378,33 @@ int cli_ask(int argc, char **argv) {
         stage = "system prompt";
         st = vlm_session_add_turn(session, VLM_ROLE_SYSTEM, o.system, NULL, 0);
     }
-    if (st == VLM_OK) {
-        stage = "cannot add the question";
-        st = vlm_session_add_turn(session, VLM_ROLE_USER, o.prompt, images, (size_t)o.n_images);
+    if (st == VLM_OK && o.frames_dir != NULL) {
+        stage = "cannot add the video";
+        st = add_video(session, &o, o.prompt != NULL ? o.prompt : "");
     }
-    if (st == VLM_OK) {
+    if (st == VLM_OK && (o.prompt != NULL || o.n_images > 0) && o.frames_dir == NULL) {
+        stage = "cannot add the question";
+        st = vlm_session_add_turn(session, VLM_ROLE_USER, o.prompt != NULL ? o.prompt : "",
+                                  images, (size_t)o.n_images);
+    }
+    if (st == VLM_OK && (o.prompt != NULL || o.n_images > 0 || o.frames_dir != NULL)) {
         stage = "cannot answer";
         st = vlm_session_generate(session, &o.generate);
         if (!o.json) fputc('\n', stdout);
+    }
+    if (st == VLM_OK && o.chat) {
+        stage = "chat";
+        st = chat_loop(session, &o.generate);
     }
     size_t n_logits = 0;
     if (st == VLM_OK && o.dump_logits != NULL) {
         stage = "--dump-logits";
         st = dump_logits(session, o.dump_logits, &n_logits);
+    }
+    if (st == VLM_OK && o.dump_pixel_values != NULL) {
+        stage = "--dump-pixel-values";
+        size_t n_values = 0;
+        st = dump_pixel_values(session, images[0], o.dump_pixel_values, &n_values);
     }
     if (st == VLM_OK && o.json) {
         stage = "--json";

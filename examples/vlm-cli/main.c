@@ -2,7 +2,7 @@
  *
  *   vlm-cli inspect PATH                       what a model, weights file or image holds
  *   vlm-cli tokenize -m MODEL [--pieces] [--special]   JSON lines in, ids out
- *   vlm-cli -m MODEL --image PATH -p PROMPT    ask about an image
+ *   vlm-cli -m MODEL --image PATH -p PROMPT    ask about an image (or a video, or chat)
  */
 #include "cli.h"
 
@@ -12,7 +12,11 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: vlm-cli inspect PATH [--compact]\n"
             "       vlm-cli tokenize -m MODEL_DIR|tokenizer.json [--pieces] [--special] [--no-add-special]\n"
-            "       vlm-cli [ask] -m MODEL_DIR --image PATH|- -p PROMPT [--json]\n"
+            "       vlm-cli [ask] -m MODEL_DIR [--image PATH|-]... [-p PROMPT] [--chat]\n"
+            "               [--frames DIR --fps F] [--system TEXT] [--json] [--dump-logits FILE]\n"
+            "               [--dump-pixel-values FILE]\n"
+            "               [--max-tokens N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
+            "               [--repeat-penalty R] [--seed S] [--stop STR]... [--max-tiles N] [--ctx N]\n"
             "       vlm-cli --version\n");
 }
 

@@ -50,119 +50,108 @@ static vlm_status dup_option(const cJSON *model, const char *key, char **out, si
     return VLM_OK;
 }
 
-static vlm_status parse_vocab(vlmi_bpe *bpe, const cJSON *vocab) {
-    if (!cJSON_IsObject(vocab))
-        return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.vocab must be an object");
-    size_t count = 0, bytes = 0;
-    int32_t max_id = -1;
-    for (const cJSON *e = vocab->child; e != NULL; e = e->next) {
-        double d = e->valuedouble;
-        if (!cJSON_IsNumber(e) || !(d >= 0) || d > (double)INT32_MAX || (double)(int32_t)d != d)
-            return vlmi_fail(VLM_ERR_FORMAT,
-                             "tokenizer.json: model.vocab[\"%.40s\"] must be an id in [0, 2^31)",
-                             e->string ? e->string : "");
-        if ((int32_t)d > max_id) max_id = (int32_t)d;
-        count++;
-        bytes += strlen(e->string) + 1;
+/* The vocabulary and merges come read from the JSON text (json_scan.c):
+ * one arena for the strings, no node per entry. */
+
+static vlm_status table_error(const vlmi_table_status *st, const char *field) {
+    switch (st->code) {
+    case VLMI_TABLE_OK: return VLM_OK;
+    case VLMI_TABLE_NO_MEMORY: return VLM_ERR_OUT_OF_MEMORY;
+    case VLMI_TABLE_ABSENT:
+    case VLMI_TABLE_WRONG_TYPE:
+        return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.%s must be an %s", field,
+                         field[0] == 'v' ? "object" : "array");
+    case VLMI_TABLE_MALFORMED:
+        return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.%s: malformed JSON near byte %zu", field,
+                         st->at);
+    case VLMI_TABLE_BAD_ID:
+        return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.vocab[\"%.40s\"] must be an id in [0, 2^31)",
+                         st->text);
+    case VLMI_TABLE_BAD_MERGE:
+        return vlmi_fail(VLM_ERR_FORMAT,
+                         "tokenizer.json: model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", st->index);
+    case VLMI_TABLE_NOT_TWO:
+        return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu] \"%.60s\" is not two tokens",
+                         st->index, st->text);
     }
+    return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.%s is invalid", field);
+}
+
+static vlm_status parse_vocab(vlmi_bpe *bpe, vlmi_bpe_tables *t) {
+    vlm_status st = table_error(&t->vocab_status, "vocab");
+    if (st != VLM_OK) return st;
+    const vlmi_vocab_entry *e = t->entries;
+    size_t count = t->n_entries;
+    bpe->arena = t->arena;
+    t->arena = NULL;
+    int32_t max_id = -1;
+    for (size_t i = 0; i < count; i++)
+        if (e[i].id > max_id) max_id = e[i].id;
     if (max_id >= 0 && (size_t)max_id > count * 16 + MAX_ID_SLACK)
         return vlmi_fail(VLM_ERR_LIMIT, "tokenizer.json: model.vocab ids reach %d for %zu tokens",
                          (int)max_id, count);
-    bpe->arena = vlmi_malloc(bytes ? bytes : 1);
     bpe->id_str = vlmi_calloc((size_t)max_id + 1, sizeof *bpe->id_str);
     bpe->id_len = vlmi_calloc((size_t)max_id + 1, sizeof *bpe->id_len);
-    if (!bpe->arena || !bpe->id_str || !bpe->id_len) return VLM_ERR_OUT_OF_MEMORY;
-    vlm_status st = vlmi_strmap_init(&bpe->vocab, count);
-    if (st != VLM_OK) return st;
+    if (!bpe->id_str || !bpe->id_len) return VLM_ERR_OUT_OF_MEMORY;
+    if ((st = vlmi_strmap_init(&bpe->vocab, count)) != VLM_OK) return st;
     bpe->max_id = max_id;
-    size_t used = 0;
-    for (const cJSON *e = vocab->child; e != NULL; e = e->next) {
-        size_t len = strlen(e->string);
-        char *key = bpe->arena + used;
-        memcpy(key, e->string, len + 1);
-        used += len + 1;
-        int32_t id = (int32_t)e->valuedouble;
-        if ((st = vlmi_strmap_put(&bpe->vocab, key, len, id)) != VLM_OK) return st;
-        bpe->id_str[id] = key;
-        bpe->id_len[id] = (uint32_t)len;
+    bool duplicates = false;
+    for (size_t i = 0; i < count && st == VLM_OK; i++) {
+        const char *key = bpe->arena + e[i].off;
+        size_t before = bpe->vocab.n_used;
+        st = vlmi_strmap_put(&bpe->vocab, key, e[i].len, e[i].id);
+        duplicates |= bpe->vocab.n_used == before;
+        bpe->id_str[e[i].id] = key;
+        bpe->id_len[e[i].id] = e[i].len;
+    }
+    if (st == VLM_OK && duplicates) {
+        /* A repeated string keeps its last id (serde's HashMap), and the
+         * ids it lost have no string (tokenizers' vocab_r). */
+        memset(bpe->id_str, 0, ((size_t)max_id + 1) * sizeof *bpe->id_str);
+        for (size_t i = 0; i < count; i++) {
+            const char *key = bpe->arena + e[i].off;
+            if (vlmi_strmap_get(&bpe->vocab, key, e[i].len) != e[i].id) continue;
+            bpe->id_str[e[i].id] = key;
+            bpe->id_len[e[i].id] = e[i].len;
+        }
     }
     bpe->vocab_size = bpe->vocab.n_used;
-    return VLM_OK;
+    return st;
 }
 
-/* One merge given as "a b" or ["a", "b"]. */
-static vlm_status merge_parts(const cJSON *m, size_t rank, const char **a, size_t *a_len,
-                              const char **b, size_t *b_len) {
-    if (cJSON_IsString(m)) {
-        /* tokenizers splits on every space and wants exactly two parts. */
-        const char *s = m->valuestring, *space = strchr(s, ' ');
-        if (space == NULL || strchr(space + 1, ' ') != NULL)
-            return vlmi_fail(VLM_ERR_FORMAT,
-                             "tokenizer.json: model.merges[%zu] \"%.60s\" is not two tokens", rank, s);
-        *a = s;
-        *a_len = (size_t)(space - s);
-        *b = space + 1;
-        *b_len = strlen(space + 1);
-        return VLM_OK;
-    }
-    if (cJSON_IsArray(m) && cJSON_GetArraySize(m) == 2 && cJSON_IsString(m->child) &&
-        cJSON_IsString(m->child->next)) {
-        *a = m->child->valuestring;
-        *a_len = strlen(*a);
-        *b = m->child->next->valuestring;
-        *b_len = strlen(*b);
-        return VLM_OK;
-    }
-    return vlmi_fail(VLM_ERR_FORMAT,
-                     "tokenizer.json: model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", rank);
-}
-
-static vlm_status parse_merges(vlmi_bpe *bpe, const cJSON *merges) {
-    if (merges == NULL || cJSON_IsNull(merges)) return vlmi_u64map_init(&bpe->merges, 0);
-    if (!cJSON_IsArray(merges))
-        return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges must be an array");
-    vlm_status st = vlmi_u64map_init(&bpe->merges, (size_t)cJSON_GetArraySize(merges));
-    vlmi_buf joined = { 0 };
-    size_t rank = 0;
-    for (const cJSON *m = merges->child; m != NULL && st == VLM_OK; m = m->next) {
-        /* Legacy merges.txt headers are skipped without taking a rank. */
-        if (cJSON_IsString(m) && strncmp(m->valuestring, "#version", 8) == 0) continue;
-        const char *a = NULL, *b = NULL;
-        size_t a_len = 0, b_len = 0;
-        if ((st = merge_parts(m, rank, &a, &a_len, &b, &b_len)) != VLM_OK) break;
+static vlm_status parse_merges(vlmi_bpe *bpe, const vlmi_bpe_tables *t) {
+    if (t->merges_status.code == VLMI_TABLE_ABSENT) return vlmi_u64map_init(&bpe->merges, 0);
+    vlm_status st = table_error(&t->merges_status, "merges");
+    if (st == VLM_OK) st = vlmi_u64map_init(&bpe->merges, t->n_merges);
+    for (size_t rank = 0; rank < t->n_merges && st == VLM_OK; rank++) {
+        const vlmi_merge_strings *m = &t->merges[rank];
+        const char *a = vlmi_bpe_tables_string(t, m->a), *b = vlmi_bpe_tables_string(t, m->b);
+        size_t a_len = m->a_len, b_len = m->b_len;
         int32_t a_id = vlmi_strmap_get(&bpe->vocab, a, a_len);
         int32_t b_id = vlmi_strmap_get(&bpe->vocab, b, b_len);
-        if (a_id < 0 || b_id < 0) {
-            st = vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu]: \"%.*s\" is not in the vocabulary",
-                           rank, (int)(a_id < 0 ? (a_len > 60 ? 60 : a_len) : (b_len > 60 ? 60 : b_len)),
-                           a_id < 0 ? a : b);
-            break;
-        }
+        if (a_id < 0 || b_id < 0)
+            return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu]: \"%.*s\" is not in the vocabulary",
+                             rank, (int)(a_id < 0 ? (a_len > 60 ? 60 : a_len) : (b_len > 60 ? 60 : b_len)),
+                             a_id < 0 ? a : b);
         /* The merged token drops the right part's continuing-subword prefix. */
-        if (b_len < bpe->prefix_len) {
-            st = vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu]: right part shorter than continuing_subword_prefix", rank);
-            break;
-        }
-        joined.len = 0;
-        if ((st = vlmi_buf_append(&joined, a, a_len)) != VLM_OK ||
-            (st = vlmi_buf_append(&joined, b + bpe->prefix_len, b_len - bpe->prefix_len)) != VLM_OK)
-            break;
-        int32_t new_id = vlmi_strmap_get(&bpe->vocab, joined.data, joined.len);
+        if (b_len < bpe->prefix_len)
+            return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu]: right part shorter than continuing_subword_prefix", rank);
+        b += bpe->prefix_len;
+        b_len -= bpe->prefix_len;
+        int32_t new_id = vlmi_strmap_get2(&bpe->vocab, a, a_len, b, b_len);
         if (new_id < 0) {
-            st = vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu]: \"%.60s\" is not in the vocabulary",
-                           rank, joined.data);
-            break;
+            int shown_a = (int)(a_len > 60 ? 60 : a_len), shown_b = (int)(b_len > 60 - (size_t)shown_a ? 60 - (size_t)shown_a : b_len);
+            return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: model.merges[%zu]: \"%.*s%.*s\" is not in the vocabulary",
+                             rank, shown_a, a, shown_b, b);
         }
         /* A repeated pair keeps its last rank, as tokenizers' HashMap does. */
         st = vlmi_u64map_put(&bpe->merges, (uint64_t)(uint32_t)a_id << 32 | (uint32_t)b_id,
                              (uint32_t)rank, (uint32_t)new_id);
-        rank++;
     }
-    vlmi_buf_free(&joined);
     return st;
 }
 
-vlm_status vlmi_bpe_parse(const cJSON *model, vlmi_bpe **out) {
+vlm_status vlmi_bpe_parse(const cJSON *model, vlmi_bpe_tables *tables, vlmi_bpe **out) {
     static const char *const keys[] = { "type", "dropout", "unk_token", "continuing_subword_prefix",
                                          "end_of_word_suffix", "fuse_unk", "byte_fallback",
                                          "ignore_merges", "vocab", "merges", NULL };
@@ -188,8 +177,7 @@ vlm_status vlmi_bpe_parse(const cJSON *model, vlmi_bpe **out) {
         (st = dup_option(model, "unk_token", &bpe->unk_token, NULL)) != VLM_OK ||
         (st = dup_option(model, "continuing_subword_prefix", &bpe->prefix, &bpe->prefix_len)) != VLM_OK ||
         (st = dup_option(model, "end_of_word_suffix", &bpe->suffix, &bpe->suffix_len)) != VLM_OK ||
-        (st = parse_vocab(bpe, cJSON_GetObjectItemCaseSensitive(model, "vocab"))) != VLM_OK ||
-        (st = parse_merges(bpe, cJSON_GetObjectItemCaseSensitive(model, "merges"))) != VLM_OK) {
+        (st = parse_vocab(bpe, tables)) != VLM_OK || (st = parse_merges(bpe, tables)) != VLM_OK) {
         vlmi_bpe_free(bpe);
         return st;
     }
@@ -225,12 +213,30 @@ typedef struct merge {
     int32_t  pos;
 } merge;
 
+/* Most words fit in the local arrays: no malloc per word. */
+#define WORD_LOCAL 64
+
 typedef struct word {
     symbol *symbols;
     size_t  n, cap;
     merge  *heap;
     size_t  heap_n, heap_cap;
+    symbol  local_symbols[WORD_LOCAL];
+    merge   local_heap[WORD_LOCAL];
 } word;
+
+/* Doubles an array that may still be the word's local one. */
+static void *grow(void *items, const void *local, size_t *cap, size_t size) {
+    size_t new_cap = *cap * 2;
+    void *p;
+    if (items == local) {
+        if ((p = vlmi_malloc(new_cap * size)) != NULL) memcpy(p, items, *cap * size);
+    } else {
+        p = vlmi_realloc(items, new_cap * size);
+    }
+    if (p != NULL) *cap = new_cap;
+    return p;
+}
 
 static bool merge_before(const merge *x, const merge *y) {
     return x->rank != y->rank ? x->rank < y->rank : x->pos < y->pos;
@@ -238,11 +244,9 @@ static bool merge_before(const merge *x, const merge *y) {
 
 static vlm_status heap_push(word *w, merge m) {
     if (w->heap_n == w->heap_cap) {
-        size_t cap = w->heap_cap ? w->heap_cap * 2 : 16;
-        merge *p = vlmi_realloc(w->heap, cap * sizeof *p);
+        merge *p = grow(w->heap, w->local_heap, &w->heap_cap, sizeof *p);
         if (p == NULL) return VLM_ERR_OUT_OF_MEMORY;
         w->heap = p;
-        w->heap_cap = cap;
     }
     size_t i = w->heap_n++;
     while (i > 0) {
@@ -272,11 +276,9 @@ static merge heap_pop(word *w) {
 
 static vlm_status word_add(word *w, int32_t id, size_t len) {
     if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 32;
-        symbol *p = vlmi_realloc(w->symbols, cap * sizeof *p);
+        symbol *p = grow(w->symbols, w->local_symbols, &w->cap, sizeof *p);
         if (p == NULL) return VLM_ERR_OUT_OF_MEMORY;
         w->symbols = p;
-        w->cap = cap;
     }
     int32_t n = (int32_t)w->n;
     if (n > 0) w->symbols[n - 1].next = n;
@@ -338,12 +340,18 @@ static vlm_status split_chars(const vlmi_bpe *bpe, const char *s, size_t len, wo
         i += vlmi_utf8_seq_len((unsigned char)s[i]);
         if (i > len) i = len;
         size_t byte_len = i - start;
-        sym->len = 0;
-        if (start > 0 && bpe->prefix) st = vlmi_buf_append(sym, bpe->prefix, bpe->prefix_len);
-        if (st == VLM_OK) st = vlmi_buf_append(sym, s + start, byte_len);
-        if (st == VLM_OK && i == len && bpe->suffix) st = vlmi_buf_append(sym, bpe->suffix, bpe->suffix_len);
-        if (st != VLM_OK) break;
-        int32_t id = vlmi_strmap_get(&bpe->vocab, sym->data, sym->len);
+        const char *sym_s = s + start;
+        size_t sym_len = byte_len;
+        if ((start > 0 && bpe->prefix_len > 0) || (i == len && bpe->suffix_len > 0)) {
+            sym->len = 0;
+            if (start > 0 && bpe->prefix) st = vlmi_buf_append(sym, bpe->prefix, bpe->prefix_len);
+            if (st == VLM_OK) st = vlmi_buf_append(sym, s + start, byte_len);
+            if (st == VLM_OK && i == len && bpe->suffix) st = vlmi_buf_append(sym, bpe->suffix, bpe->suffix_len);
+            if (st != VLM_OK) break;
+            sym_s = sym->data;
+            sym_len = sym->len;
+        }
+        int32_t id = vlmi_strmap_get(&bpe->vocab, sym_s, sym_len);
         if (id >= 0) {
             if (unk_pending) {
                 if ((st = word_add(w, unk_id, unk_len)) != VLM_OK) break;
@@ -356,11 +364,11 @@ static vlm_status split_chars(const vlmi_bpe *bpe, const char *s, size_t len, wo
             /* All bytes must have a <0xXX> token, or none is used. Like
              * tokenizers, a pending unk is not flushed first. */
             bool all = true;
-            for (size_t k = 0; k < sym->len && all; k++)
-                all = byte_fallback_id(bpe, (unsigned char)sym->data[k]) >= 0;
+            for (size_t k = 0; k < sym_len && all; k++)
+                all = byte_fallback_id(bpe, (unsigned char)sym_s[k]) >= 0;
             if (all) {
-                for (size_t k = 0; k < sym->len && st == VLM_OK; k++)
-                    st = word_add(w, byte_fallback_id(bpe, (unsigned char)sym->data[k]), 1);
+                for (size_t k = 0; k < sym_len && st == VLM_OK; k++)
+                    st = word_add(w, byte_fallback_id(bpe, (unsigned char)sym_s[k]), 1);
                 continue;
             }
         }
@@ -388,14 +396,18 @@ vlm_status vlmi_bpe_tokenize(const vlmi_bpe *bpe, const char *s, size_t len, vlm
         int32_t id = vlmi_strmap_get(&bpe->vocab, s, len);
         if (id >= 0) return vlmi_ids_push(ids, id);
     }
-    word w = { 0 };
+    word w;
+    w.symbols = w.local_symbols;
+    w.heap = w.local_heap;
+    w.n = w.heap_n = 0;
+    w.cap = w.heap_cap = WORD_LOCAL;
     vlmi_buf sym = { 0 };
     vlm_status st = split_chars(bpe, s, len, &w, &sym);
     if (st == VLM_OK) st = merge_all(bpe, &w);
     for (size_t i = 0; i < w.n && st == VLM_OK; i++)
         if (w.symbols[i].len != 0) st = vlmi_ids_push(ids, w.symbols[i].id);
-    free(w.symbols);
-    free(w.heap);
+    if (w.symbols != w.local_symbols) free(w.symbols);
+    if (w.heap != w.local_heap) free(w.heap);
     vlmi_buf_free(&sym);
     return st;
 }

@@ -19,17 +19,24 @@ struct vlmi_u64map_slot {
     bool     used;
 };
 
-static uint32_t hash_bytes(const char *s, size_t len) {
-    /* FNV-1a, 32 bit, then a final mix: vocab keys are short. */
-    uint32_t h = 2166136261u;
+/* FNV-1a, 32 bit, then a final mix: vocab keys are short. */
+static uint32_t fnv_bytes(uint32_t h, const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)s[i];
         h *= 16777619u;
     }
+    return h;
+}
+
+static uint32_t hash_mix(uint32_t h) {
     h ^= h >> 15;
     h *= 0x2c1b3c6du;
     h ^= h >> 12;
     return h;
+}
+
+static uint32_t hash_bytes(const char *s, size_t len) {
+    return hash_mix(fnv_bytes(2166136261u, s, len));
 }
 
 static uint64_t hash_u64(uint64_t x) {
@@ -104,6 +111,20 @@ int32_t vlmi_strmap_get(const vlmi_strmap *map, const char *key, size_t key_len)
     if (map->slots == NULL) return -1;
     const struct vlmi_strmap_slot *s = strmap_find(map, key, key_len, hash_bytes(key, key_len));
     return s->key ? s->value : -1;
+}
+
+int32_t vlmi_strmap_get2(const vlmi_strmap *map, const char *a, size_t a_len, const char *b,
+                         size_t b_len) {
+    if (map->slots == NULL) return -1;
+    uint32_t h = hash_mix(fnv_bytes(fnv_bytes(2166136261u, a, a_len), b, b_len));
+    size_t mask = map->n_slots - 1, len = a_len + b_len;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const struct vlmi_strmap_slot *s = &map->slots[i];
+        if (s->key == NULL) return -1;
+        if (s->hash == h && s->key_len == len && memcmp(s->key, a, a_len) == 0 &&
+            memcmp(s->key + a_len, b, b_len) == 0)
+            return s->value;
+    }
 }
 
 void vlmi_strmap_free(vlmi_strmap *map) {

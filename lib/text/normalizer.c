@@ -112,6 +112,18 @@ vlm_status vlmi_normalizer_parse(const cJSON *json, vlmi_normalizer **out) {
 
 static vlm_status unicode_form(const char *s, size_t len, utf8proc_option_t options,
                                vlmi_buf *out) {
+    /* ASCII is its own NFC, NFD, NFKC and NFKD: skip utf8proc (and its
+     * malloc) for it. */
+    size_t ascii = 0;
+    while (ascii < len && (unsigned char)s[ascii] < 0x80) ascii++;
+    if (ascii == len) {
+        if (out->data != NULL && s == out->data) {
+            out->len = len;
+            return VLM_OK;
+        }
+        out->len = 0;
+        return vlmi_buf_append(out, s, len);
+    }
     utf8proc_uint8_t *mapped = NULL;
     utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len,
                                       &mapped, options | UTF8PROC_STABLE);

@@ -40,21 +40,20 @@ static bool byte_is_printable(unsigned b) {
 
 uint32_t vlmi_byte_level_char(uint8_t byte) {
     if (byte_is_printable(byte)) return byte;
-    /* The others get 256, 257, ... in byte order. */
-    uint32_t n = 0;
-    for (unsigned b = 0; b < byte; b++) n += !byte_is_printable(b);
-    return 256 + n;
+    /* The others get 256, 257, ... in byte order: 0x00-0x20 (33 of them),
+     * 0x7F-0xA0 (34), 0xAD. */
+    if (byte <= 0x20) return 256u + byte;
+    if (byte <= 0xA0) return 256u + 33u + (byte - 0x7Fu);
+    return 256u + 67u;
 }
 
 int vlmi_byte_level_byte(uint32_t cp) {
     if (cp < 256) return byte_is_printable(cp) ? (int)cp : -1;
     if (cp >= 256 + 68) return -1;  /* 68 bytes are not printable */
     uint32_t n = cp - 256;
-    for (unsigned b = 0; b < 256; b++) {
-        if (byte_is_printable(b)) continue;
-        if (n-- == 0) return (int)b;
-    }
-    return -1;
+    if (n < 33) return (int)n;
+    if (n < 67) return (int)(0x7F + n - 33);
+    return 0xAD;
 }
 
 /* ---- parsing ---- */
@@ -268,15 +267,22 @@ static vlm_status push_spans(const vlmi_spans *spans, const char *s, bool at_ori
 
 static vlm_status push_byte_level(const char *s, size_t len, bool at_origin, vlmi_pieces *out) {
     if (len == 0) return VLM_OK;
-    vlmi_buf mapped = { 0 };
-    vlm_status st = vlmi_buf_reserve(&mapped, len * 2);
-    for (size_t i = 0; i < len && st == VLM_OK; i++) {
-        char enc[4];
-        size_t n = vlmi_utf8_encode(vlmi_byte_level_char((uint8_t)s[i]), enc);
-        st = vlmi_buf_append(&mapped, enc, n);
+    /* Every byte maps to a character below U+0800: two bytes at most. */
+    char local[512] = "";   /* (initialized: gcc cannot see n > 0) */
+    char *mapped = len <= sizeof local / 2 ? local : vlmi_malloc(len * 2);
+    if (mapped == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t cp = vlmi_byte_level_char((uint8_t)s[i]);
+        if (cp < 0x80) {
+            mapped[n++] = (char)cp;
+        } else {
+            mapped[n++] = (char)(0xC0 | cp >> 6);
+            mapped[n++] = (char)(0x80 | (cp & 0x3F));
+        }
     }
-    if (st == VLM_OK) st = vlmi_pieces_push(out, mapped.data, mapped.len, -1, at_origin);
-    vlmi_buf_free(&mapped);
+    vlm_status st = vlmi_pieces_push(out, mapped, n, -1, at_origin);
+    if (len > sizeof local / 2) free(mapped);
     return st;
 }
 

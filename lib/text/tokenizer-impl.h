@@ -63,6 +63,9 @@ vlm_status vlmi_strmap_put(vlmi_strmap *map, const char *key, size_t key_len,
                            int32_t value);
 /* Value for key, or -1. */
 int32_t vlmi_strmap_get(const vlmi_strmap *map, const char *key, size_t key_len);
+/* Value for the key a followed by b, or -1. */
+int32_t vlmi_strmap_get2(const vlmi_strmap *map, const char *a, size_t a_len, const char *b,
+                         size_t b_len);
 void vlmi_strmap_free(vlmi_strmap *map);
 
 /* uint64 -> two uint32 (a merge rank and its result, or a trie edge). */
@@ -175,18 +178,64 @@ int vlmi_byte_level_byte(uint32_t cp);
 
 typedef struct vlmi_bpe vlmi_bpe;
 
-/* model.vocab and model.merges as JSON text (read without cJSON, see
- * json_scan.c); at is the text's byte offset in the file, for messages. */
+/* model.vocab and model.merges as read from the JSON text (json_scan.c). */
+typedef enum vlmi_table_error {
+    VLMI_TABLE_OK = 0,
+    VLMI_TABLE_ABSENT,       /* no such key in the model */
+    VLMI_TABLE_WRONG_TYPE,   /* not an object (vocab) or array (merges) */
+    VLMI_TABLE_MALFORMED,    /* bad JSON at byte at */
+    VLMI_TABLE_BAD_ID,       /* vocab: the value of key text is not an id */
+    VLMI_TABLE_BAD_MERGE,    /* merges[index] is neither "a b" nor ["a", "b"] */
+    VLMI_TABLE_NOT_TWO,      /* merges[index] "text" does not split in two */
+    VLMI_TABLE_NO_MEMORY
+} vlmi_table_error;
+
+typedef struct vlmi_table_status {
+    vlmi_table_error code;
+    size_t at, index;   /* byte offset in the file; entry index */
+    char   text[64];
+} vlmi_table_status;
+
+typedef struct vlmi_vocab_entry {
+    size_t   off;      /* of the NUL-terminated string in the arena */
+    uint32_t len;
+    int32_t  id;
+} vlmi_vocab_entry;
+
+typedef struct vlmi_merge_strings {
+    size_t   a, b;     /* string offsets, see vlmi_bpe_tables_string */
+    uint32_t a_len, b_len;
+} vlmi_merge_strings;
+
 typedef struct vlmi_bpe_tables {
-    const char *vocab;    /* NULL: the model has no "vocab" */
-    size_t      vocab_len, vocab_at;
-    const char *merges;   /* NULL: the model has no "merges" */
-    size_t      merges_len, merges_at;
+    vlmi_table_status   vocab_status, merges_status;
+    char               *arena;      /* the vocabulary's strings */
+    vlmi_vocab_entry   *entries;    /* in file order */
+    size_t              n_entries;
+    const char         *merges_text;   /* the merges' JSON (borrowed) */
+    vlmi_buf            escapes;       /* merge strings that had escapes */
+    vlmi_merge_strings *merges;     /* in rank order */
+    size_t              n_merges, merges_cap;
+    vlmi_span           cut[2];     /* vocab, merges values in the file (is_match: present) */
 } vlmi_bpe_tables;
 
+/* Walks a tokenizer.json once, reading the last top-level "model" object's
+ * last "vocab" and "merges" into *t (errors in them are recorded in the
+ * statuses). False if the document's structure could not be walked; *t
+ * is then empty. */
+bool vlmi_tokjson_read(const char *json, size_t len, vlmi_bpe_tables *t);
+/* Reads one table (vocab or merges) at p into *t, replacing what was
+ * there; at is p's offset in the file. Returns the end of the value, or
+ * NULL if it could not even be delimited. */
+const char *vlmi_bpe_tables_read(vlmi_bpe_tables *t, bool vocab, const char *p, const char *end,
+                                 size_t at);
+/* The string of a merge at offset off. */
+const char *vlmi_bpe_tables_string(const vlmi_bpe_tables *t, size_t off);
+void vlmi_bpe_tables_free(vlmi_bpe_tables *t);
+
 /* Options come from json (whose "vocab" and "merges" are ignored), the
- * vocabulary and merges from tables. */
-vlm_status vlmi_bpe_parse(const cJSON *json, const vlmi_bpe_tables *tables, vlmi_bpe **out);
+ * vocabulary and merges from tables (whose arena bpe takes over). */
+vlm_status vlmi_bpe_parse(const cJSON *json, vlmi_bpe_tables *tables, vlmi_bpe **out);
 void vlmi_bpe_free(vlmi_bpe *bpe);
 /* Appends the ids of one pre-token to *ids (growing it). */
 typedef struct vlmi_ids {
@@ -260,15 +309,6 @@ vlm_status vlmi_token_decoder_decode(const vlmi_decoder *decoder, vlmi_strlist *
                                vlmi_buf *out);
 
 /* ---- raw JSON for the big tables (json_scan.c) ---- */
-
-/* Where the last top-level "model" object's last "vocab" and "merges"
- * values lie (byte offsets, end exclusive). False if the document's
- * structure could not be walked (cJSON then reads all of it). */
-typedef struct vlmi_tokjson_spans {
-    bool   has_vocab, has_merges;
-    size_t vocab_start, vocab_end, merges_start, merges_end;
-} vlmi_tokjson_spans;
-bool vlmi_tokjson_locate(const char *json, size_t len, vlmi_tokjson_spans *out);
 
 /* First non-whitespace byte at or after p (or end). */
 const char *vlmi_jraw_ws(const char *p, const char *end);

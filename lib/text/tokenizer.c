@@ -30,14 +30,38 @@ static vlm_status check_null(const cJSON *root, const char *key) {
     return VLM_OK;
 }
 
-static vlm_status load_json(const cJSON *root, vlm_tokenizer *tok) {
+/* Drops every member of obj whose key comes again later: tokenizers reads
+ * the top level and the model with serde visitors, where the last
+ * duplicate wins. */
+static vlm_status keep_last_duplicates(cJSON *obj) {
+    if (!cJSON_IsObject(obj) || obj->child == NULL || obj->child->next == NULL) return VLM_OK;
+    vlmi_strmap seen;
+    vlm_status st = vlmi_strmap_init(&seen, (size_t)cJSON_GetArraySize(obj));
+    cJSON *item = obj->child->prev;   /* cJSON: the first child's prev is the last */
+    while (item != NULL && st == VLM_OK) {
+        cJSON *prev = item == obj->child ? NULL : item->prev;
+        const char *key = item->string ? item->string : "";
+        size_t len = strlen(key);
+        if (vlmi_strmap_get(&seen, key, len) >= 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, item));
+        else
+            st = vlmi_strmap_put(&seen, key, len, 1);
+        item = prev;
+    }
+    vlmi_strmap_free(&seen);
+    return st;
+}
+
+static vlm_status load_json(cJSON *root, vlmi_bpe_tables *tables, vlm_tokenizer *tok) {
     if (!cJSON_IsObject(root))
         return vlmi_fail(VLM_ERR_FORMAT, "tokenizer.json: the top level must be an object");
     vlm_status st;
+    cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if ((st = keep_last_duplicates(model)) != VLM_OK) return st;
     if ((st = check_null(root, "truncation")) != VLM_OK || (st = check_null(root, "padding")) != VLM_OK)
         return st;
     /* The model and normalizer come first: added tokens need both. */
-    if ((st = vlmi_bpe_parse(cJSON_GetObjectItemCaseSensitive(root, "model"), &tok->model)) != VLM_OK ||
+    if ((st = vlmi_bpe_parse(model, tables, &tok->model)) != VLM_OK ||
         (st = vlmi_normalizer_parse(cJSON_GetObjectItemCaseSensitive(root, "normalizer"),
                                     &tok->normalizer)) != VLM_OK ||
         (st = vlmi_added_vocab_parse(cJSON_GetObjectItemCaseSensitive(root, "added_tokens"),
@@ -55,18 +79,112 @@ static vlm_status load_json(const cJSON *root, vlm_tokenizer *tok) {
     return VLM_OK;
 }
 
+/* The document without model.vocab and model.merges, which become {} and
+ * [] (bpe.c reads them from the original text): cJSON then builds a few
+ * thousand nodes instead of a million. */
+typedef struct cut_doc {
+    char  *text;
+    size_t len;
+    size_t cut_at[2], cut_len[2];   /* in text: replacement offset, bytes removed - 2 */
+    int    n_cuts;
+} cut_doc;
+
+static vlm_status make_cut_doc(const char *json, size_t len, const vlmi_span cut[2], cut_doc *out) {
+    size_t start[2], end[2];
+    const char *with[2];
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!cut[i].is_match) continue;
+        start[n] = cut[i].start;
+        end[n] = cut[i].end;
+        with[n++] = i == 0 ? "{}" : "[]";
+    }
+    if (n == 2 && start[1] < start[0]) {
+        size_t s = start[0], e = end[0];
+        const char *w = with[0];
+        start[0] = start[1]; end[0] = end[1]; with[0] = with[1];
+        start[1] = s; end[1] = e; with[1] = w;
+    }
+    size_t removed = 0;
+    for (int i = 0; i < n; i++) removed += end[i] - start[i];
+    out->text = vlmi_malloc(len - removed + 2 * (size_t)n + 1);
+    if (out->text == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    size_t from = 0, to = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(out->text + to, json + from, start[i] - from);
+        to += start[i] - from;
+        out->cut_at[i] = to;
+        out->cut_len[i] = end[i] - start[i] - 2;
+        memcpy(out->text + to, with[i], 2);
+        to += 2;
+        from = end[i];
+    }
+    memcpy(out->text + to, json + from, len - from);
+    to += len - from;
+    out->text[to] = '\0';
+    out->len = to;
+    out->n_cuts = n;
+    return VLM_OK;
+}
+
+/* A byte offset of the cut document in the original one. */
+static size_t original_offset(const cut_doc *doc, size_t at) {
+    size_t shift = 0;
+    for (int i = 0; i < doc->n_cuts; i++)
+        if (at >= doc->cut_at[i] + 2) shift += doc->cut_len[i];
+        else if (at > doc->cut_at[i]) at = doc->cut_at[i];
+    return at + shift;
+}
+
+/* When the walk gave up and cJSON read the whole document, the tables are
+ * printed back from cJSON's tree and read from that text. */
+static vlm_status read_table(cJSON *model, bool vocab, vlmi_bpe_tables *tables, char **printed) {
+    cJSON *item = cJSON_GetObjectItemCaseSensitive(model, vocab ? "vocab" : "merges");
+    if (item == NULL) return VLM_OK;
+    if ((*printed = cJSON_PrintUnformatted(item)) == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    size_t len = strlen(*printed);
+    vlmi_bpe_tables_read(tables, vocab, *printed, *printed + len, 0);
+    return VLM_OK;
+}
+
 vlm_status vlmi_tokenizer_load_memory(const char *json, size_t len, const char *source,
                                       vlm_tokenizer **out) {
     *out = NULL;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    if (root == NULL) {
-        size_t at = end && end >= json ? (size_t)(end - json) : 0;
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: malformed JSON near byte %zu", source, at);
+    vlmi_bpe_tables tables = { 0 };
+    cut_doc doc = { 0 };
+    vlm_status st = VLM_OK;
+    bool walked = vlmi_tokjson_read(json, len, &tables);
+    if (walked && (st = make_cut_doc(json, len, tables.cut, &doc)) != VLM_OK) {
+        vlmi_bpe_tables_free(&tables);
+        return st;
     }
-    vlm_tokenizer *tok = vlmi_calloc(1, sizeof *tok);
-    vlm_status st = tok ? load_json(root, tok) : VLM_ERR_OUT_OF_MEMORY;
+    const char *text = walked ? doc.text : json, *end = NULL;
+    size_t text_len = walked ? doc.len : len;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, text_len, &end, 0);
+    if (root == NULL) {
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        free(doc.text);
+        vlmi_bpe_tables_free(&tables);
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: malformed JSON near byte %zu", source,
+                         walked ? original_offset(&doc, at) : at);
+    }
+    free(doc.text);
+    char *printed_vocab = NULL, *printed_merges = NULL;
+    if ((st = keep_last_duplicates(root)) == VLM_OK && !walked) {
+        cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+        if (cJSON_IsObject(model) && (st = keep_last_duplicates(model)) == VLM_OK &&
+            (st = read_table(model, true, &tables, &printed_vocab)) == VLM_OK)
+            st = read_table(model, false, &tables, &printed_merges);
+    }
+    vlm_tokenizer *tok = NULL;
+    if (st == VLM_OK) {
+        tok = vlmi_calloc(1, sizeof *tok);
+        st = tok ? load_json(root, &tables, tok) : VLM_ERR_OUT_OF_MEMORY;
+    }
     cJSON_Delete(root);
+    vlmi_bpe_tables_free(&tables);
+    cJSON_free(printed_vocab);
+    cJSON_free(printed_merges);
     if (st != VLM_OK) {
         vlm_tokenizer_free(tok);
         return st;

@@ -310,7 +310,8 @@ def _reference_sample_frames():
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef) and node.name == "sample_frames":
             node.decorator_list = []
-            namespace = {"np": np}
+            from transformers.video_utils import VideoMetadata
+            namespace = {"np": np, "VideoMetadata": VideoMetadata, "Union": __import__("typing").Union}
             exec(compile(ast.Module([node], []), "video_processing_smolvlm.py", "exec"),
                  namespace)
             return namespace["sample_frames"]
@@ -344,7 +345,8 @@ def video_cases(model_dir, out):
     timestamps, duration = [0.0, 2.0, 65.7], 70.2
     stand = _Stand(image_seq_len=seq_len, image_token="<image>", fake_image_token="<fake_token_around_image>",
                    global_image_token="<global-img>")
-    md = VideoMetadata(total_num_frames=3, fps=1.0, duration=duration, timestamps=timestamps)
+    md = VideoMetadata(total_num_frames=703, fps=10.0, duration=duration, frames_indices=[0, 20, 657])
+    assert md.timestamps == timestamps
     video_text = processing_smolvlm.SmolVLMProcessor.replace_video_token(
         stand, {"pixel_values": np.zeros((1, len(sizes), 3, 1, 1)), "video_metadata": [md]}, 0)
     messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What happens?"}]}]

@@ -104,11 +104,97 @@ static void test_reference(vlm_model *model, const cJSON *expected, vlm_image *i
     CHECK(plan.n_frames == 5 && plan.rows == 2 && plan.cols == 2 && plan.n_image_tokens == 320);
     CHECK(plan.frame_width == 512 && plan.feature_bytes == 320u * 16 * 4 && plan.work_bytes > 0);
 
+    size_t n_values = 0;
+    CHECK_STATUS(VLM_ERR_BUFFER_TOO_SMALL, vlm_session_image_pixel_values(s, image, NULL, 0, &n_values));
+    CHECK(n_values == 5u * 3 * 512 * 512);
+    float *pixel_values = malloc(n_values * sizeof *pixel_values);
+    CHECK_OK(vlm_session_image_pixel_values(s, image, pixel_values, n_values, &n_values));
+    CHECK(pixel_values[0] >= -1.0f && pixel_values[0] <= 1.0f);
+    free(pixel_values);
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_image_pixel_values(s, NULL, NULL, 0, &n_values));
+
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, sv_string(expected, "question"), &image, 1));
     generate_and_compare(s, expected, "one_image", n_vocab);
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, sv_string(expected, "follow_up"), NULL, 0));
     generate_and_compare(s, expected, "two_turns", n_vocab);
     vlm_session_free(s);
+}
+
+/* A SmolVLM2-style video question: three frames with timestamps. */
+static void test_video(vlm_model *model) {
+    cJSON *video = sv_read_json("smolvlm-e2e/video.json");
+    if (video == NULL) return;
+    vlm_image *frames[3] = {0};
+    double timestamps[3];
+    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(video, "frame_sizes");
+    for (int i = 0; i < 3; i++) {
+        const cJSON *wh = cJSON_GetArrayItem(sizes, i);
+        frames[i] = sv_pattern_image((uint32_t)cJSON_GetArrayItem(wh, 0)->valueint,
+                                     (uint32_t)cJSON_GetArrayItem(wh, 1)->valueint);
+        timestamps[i] = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(video, "timestamps"), i)->valuedouble;
+    }
+    vlm_session *s = NULL;
+    CHECK_OK(vlm_session_create(model, NULL, &s));
+    double duration = cJSON_GetObjectItemCaseSensitive(video, "duration")->valuedouble;
+    CHECK_OK(vlm_session_add_video_turn(s, VLM_ROLE_USER, sv_string(video, "question"), frames,
+                                        timestamps, 3, duration));
+    vlm_generate_params gp;
+    vlm_generate_params_init(&gp);
+    gp.max_tokens = 8;
+    collected got = {0};
+    gp.on_token = collect;
+    gp.user_data = &got;
+    CHECK_OK(vlm_session_generate(s, &gp));
+    size_t n_want, n_gen_want, n_prompt = 0;
+    int32_t *want = sv_ids(cJSON_GetObjectItemCaseSensitive(video, "prompt_ids"), &n_want);
+    int32_t *want_gen = sv_ids(cJSON_GetObjectItemCaseSensitive(video, "generated_ids"), &n_gen_want);
+    int32_t *prompt = malloc((n_want + 1) * sizeof *prompt);
+    vlm_status st = vlm_session_prompt_tokens(s, prompt, n_want, &n_prompt);
+    CHECK_MSG(st == VLM_OK && n_prompt == n_want && memcmp(prompt, want, n_want * 4) == 0,
+              "video prompt ids differ (%zu vs %zu)", n_prompt, n_want);
+    CHECK_MSG(got.n == n_gen_want && memcmp(got.ids, want_gen, n_gen_want * 4) == 0,
+              "video generated ids differ");
+    size_t n_vocab = vlm_tokenizer_n_vocab(vlm_model_tokenizer(model)), n_logits = 0;
+    float *want_logits = sv_read_array("smolvlm-e2e/logits_video.f32", n_vocab, sizeof(float));
+    float *logits = malloc(n_vocab * sizeof *logits);
+    CHECK_OK(vlm_session_prompt_logits(s, logits, n_vocab, &n_logits));
+    if (want_logits != NULL) {
+        float diff = sv_max_abs_diff(logits, want_logits, n_vocab);
+        printf("video: prefill logits max |diff| %.3g\n", diff);
+        CHECK_MSG(diff <= LOGITS_TOLERANCE, "video prefill logits max |diff| %g", diff);
+        if (diff > worst_logits_diff) worst_logits_diff = diff;
+    }
+
+    /* frame choice through the API, and bad videos */
+    uint32_t indices[64];
+    size_t n = 0;
+    CHECK_OK(vlm_session_video_frames(s, 300, 30.0, 1.0, 64, indices, 64, &n));
+    CHECK(n == 10 && indices[0] == 0 && indices[1] == 33 && indices[9] == 299);
+    CHECK_STATUS(VLM_ERR_BUFFER_TOO_SMALL, vlm_session_video_frames(s, 300, 30.0, 1.0, 64, indices, 2, &n));
+    CHECK(n == 10);
+    CHECK_OK(vlm_session_video_frames(s, 300, 30.0, 0.0, 0, indices, 64, &n)); /* model defaults */
+    CHECK(n == 10);
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_video_frames(s, 0, 30.0, 1.0, 8, indices, 64, &n));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_add_video_turn(s, VLM_ROLE_USER, "x", frames, timestamps, 0, 1.0));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_add_video_turn(s, VLM_ROLE_USER, "x", frames, NULL, 3, 1.0));
+    double bad_ts[3] = {0.0, -1.0, 2.0};
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_add_video_turn(s, VLM_ROLE_USER, "x", frames, bad_ts, 3, 1.0));
+    /* a "<video>" typed by the user has no video */
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "and <video>?", NULL, 0));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_generate(s, &gp));
+    CHECK(strstr(vlm_last_error(), "2 \"<video>\" for 1 videos") != NULL);
+
+    free(logits);
+    free(want_logits);
+    free(prompt);
+    free(want);
+    free(want_gen);
+    vlm_session_free(s);
+    for (int i = 0; i < 3; i++) vlm_image_free(frames[i]);
+    cJSON_Delete(video);
 }
 
 static void test_bad_requests(vlm_model *model, vlm_image *image) {
@@ -212,6 +298,7 @@ int main(void) {
     if (expected != NULL && model != NULL && image != NULL) {
         test_reference(model, expected, image);
         test_bad_requests(model, image);
+        test_video(model);
         printf("worst prefill logits max |diff| %.3g\n", worst_logits_diff);
     }
     vlm_image_free(image);

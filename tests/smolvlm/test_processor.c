@@ -165,6 +165,63 @@ static void test_errors(const vlmi_processor_config *real) {
     CHECK(plan.n_frames == 1 && plan.grid_width == 512 && plan.grid_height == 512);
 }
 
+/* SmolVLM2 video: num2words, sample_frames, and the "<video>" text
+ * (smolvlm-e2e/video.json; the whole prompt's ids are checked in test_e2e). */
+static void test_video(void) {
+    cJSON *video = sv_read_json("smolvlm-e2e/video.json");
+    if (video == NULL) return;
+    const cJSON *item;
+    int n_numbers = 0;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(video, "numbers")) {
+        char words[256];
+        uint64_t n = strtoull(item->string, NULL, 10);
+        size_t len = vlmi_number_to_words(words, sizeof words, n);
+        CHECK_MSG(len == strlen(item->valuestring) && strcmp(words, item->valuestring) == 0,
+                  "%llu: '%s', expected '%s'", (unsigned long long)n, words, item->valuestring);
+        n_numbers++;
+    }
+    CHECK(n_numbers >= 20);
+    int n_sampling = 0;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(video, "sampling")) {
+        uint32_t indices[256];
+        uint32_t total = (uint32_t)sv_int(item, "total_frames"), max = (uint32_t)sv_int(item, "max_frames");
+        double video_fps = cJSON_GetObjectItemCaseSensitive(item, "video_fps")->valuedouble;
+        double fps = cJSON_GetObjectItemCaseSensitive(item, "fps")->valuedouble;
+        size_t n = vlmi_smolvlm_sample_frames(indices, total, video_fps, total / video_fps, fps, max);
+        size_t n_want;
+        int32_t *want = sv_ids(cJSON_GetObjectItemCaseSensitive(item, "indices"), &n_want);
+        bool same = n == n_want;
+        for (size_t i = 0; same && i < n; i++) same = indices[i] == (uint32_t)want[i];
+        CHECK_MSG(same, "sample_frames(%u frames at %g fps, %g fps, max %u): %zu indices, expected %zu",
+                  total, video_fps, fps, max, n, n_want);
+        free(want);
+        n_sampling++;
+    }
+    CHECK(n_sampling >= 6);
+    uint32_t none[4];
+    CHECK(vlmi_smolvlm_sample_frames(none, 0, 30.0, 0.0, 1.0, 4) == 0);
+    CHECK(vlmi_smolvlm_sample_frames(none, 10, 0.0, 1.0, 1.0, 4) == 0);
+
+    /* the "<video>" text is the reference prompt between "User: " and the question */
+    const char *prompt = sv_string(video, "prompt_text");
+    const char *start = strstr(prompt, "You are provided"), *end = strstr(prompt, "What happens?");
+    const cJSON *ts_json = cJSON_GetObjectItemCaseSensitive(video, "timestamps");
+    double timestamps[8];
+    size_t n_ts = 0;
+    cJSON_ArrayForEach(item, ts_json) if (n_ts < 8) timestamps[n_ts++] = item->valuedouble;
+    double duration = cJSON_GetObjectItemCaseSensitive(video, "duration")->valuedouble;
+    size_t len = vlmi_idefics3_expand_video(NULL, 0, timestamps, n_ts, duration, 64);
+    char *text = malloc(len + 1);
+    CHECK(vlmi_idefics3_expand_video(text, len + 1, timestamps, n_ts, duration, 64) == len);
+    CHECK_MSG(start != NULL && end != NULL && (size_t)(end - start) == len &&
+              memcmp(text, start, len) == 0, "video text differs");
+    /* without a duration the last timestamp stands for it: 65.7 s is 0:01:05 */
+    vlmi_idefics3_expand_video(text, len + 1, timestamps, n_ts, -1.0, 64);
+    CHECK(strstr(text, "three frames from a 0:01:05 [H:MM:SS] video.") != NULL);
+    free(text);
+    cJSON_Delete(video);
+}
+
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
     vlmi_processor_config small, real;
@@ -186,6 +243,7 @@ int main(void) {
         printf("%d image cases, pixel_values max |diff| %.3g\n", n, worst_pixel_diff);
         CHECK(n >= 10);
         test_errors(&real);
+        test_video();
     }
     vlm_tokenizer_free(tok);
     cJSON_Delete(cases);

@@ -103,16 +103,19 @@ expected = json.load(open(os.path.join(data, "smolvlm-e2e", "expected.json")))
 one = expected["one_image"]
 with tempfile.TemporaryDirectory() as tmp:
     logits_file = os.path.join(tmp, "logits.f32")
+    pixels_file = os.path.join(tmp, "pixels.f32")
     r = run("-m", model, "--image", sample, "-p", expected["question"], "--json",
             "--max-tokens", str(expected["max_new_tokens"]),
-            "--max-tiles", str(expected["max_image_tiles"]), "--dump-logits", logits_file)
+            "--max-tiles", str(expected["max_image_tiles"]), "--dump-logits", logits_file,
+            "--dump-pixel-values", pixels_file)
     check(r.returncode == 0, f"ask --json exit {r.returncode}: {r.stderr}")
     if r.returncode == 0:
         got = json.loads(r.stdout)
         check(got["prompt_ids"] == one["prompt_ids"], "ask --json prompt ids")
         check(got["generated_ids"] == one["generated_ids"], "ask --json generated ids")
         check(got["text"].lstrip() == one["answer"], f"ask --json text {got['text']!r}")
-        check(got["images"] == [{"width": 320, "height": 240, "rows": 2, "cols": 2,
+        check([{k: v for k, v in i.items() if k != "pixel_values"} for i in got["images"]]
+              == [{"width": 320, "height": 240, "rows": 2, "cols": 2,
                                  "n_frames": one["n_frames"], "n_image_tokens": one["n_frames"] * 64}],
               f"ask --json images {got['images']}")
         t = got["timings"]
@@ -125,6 +128,20 @@ with tempfile.TemporaryDirectory() as tmp:
         dumped = array.array("f", open(logits_file, "rb").read())
         check(n_vocab == len(want) == len(dumped)
               and max(abs(a - b) for a, b in zip(dumped, want)) <= 1e-3, "ask --dump-logits")
+        # pixel values: the processor reference's per-frame sums and sampled values
+        ref = next(c for c in json.load(open(os.path.join(data, "smolvlm-e2e", "processor.json")))["cases"]
+                   if c["name"] == "sample_jpg_capped")
+        shape = got["images"][0]["pixel_values"]["shape"]
+        pixels = array.array("f", open(pixels_file, "rb").read())
+        frame = 3 * 512 * 512
+        check(shape == [ref["n_frames"], 3, 512, 512] and len(pixels) == ref["n_frames"] * frame,
+              f"ask --dump-pixel-values shape {shape}")
+        if len(pixels) == ref["n_frames"] * frame:
+            sums_ok = all(abs(sum(pixels[k * frame:(k + 1) * frame]) - s) <= 1e-6 * frame
+                          for k, s in enumerate(ref["frame_sums"]))
+            samples_ok = all(abs(pixels[i] - v) <= 1e-5
+                             for i, v in zip(ref["sample_index"], ref["sample_value"]))
+            check(sums_ok and samples_ok, "ask --dump-pixel-values values")
 
 # streaming: the answer on stdout, nothing else
 r = run("-m", model, "--image", sample, "-p", "What is in this image?", "--max-tokens", "6",
@@ -139,6 +156,22 @@ r2 = run("-m", model, "--image", sample, "-p", "Hi", "--max-tokens", "4", "--max
 check(r.returncode == 0 and r2.returncode == 0
       and json.loads(r.stdout)["generated_ids"] == json.loads(r2.stdout)["generated_ids"],
       f"sampling is deterministic for a seed: {r.stderr!r}")
+
+# a video as a folder of frames: the model's sampling (1 fps here) picks 3 of
+# 6 frames at 2 fps, each one 64-token frame
+with tempfile.TemporaryDirectory() as tmp:
+    for i in range(6):
+        open(os.path.join(tmp, f"frame{i:02d}.jpg"), "wb").write(open(sample, "rb").read())
+    r = run("-m", model, "--frames", tmp, "--fps", "2", "-p", "What happens?", "--max-tokens", "3",
+            "--json")
+    check(r.returncode == 0 and json.loads(r.stdout)["timings"]["n_image_tokens"] == 3 * 64,
+          f"ask --frames: {r.returncode} {r.stderr!r}")
+    r = run("-m", model, "--frames", tmp, "-p", "x")
+    check(r.returncode == 2 and "--fps" in r.stderr, f"--frames without --fps: {r.stderr!r}")
+
+# chat: one answer per line of stdin, in one conversation
+r = run("-m", model, "--chat", "--max-tokens", "3", stdin="Hello\nAnd then?\n")
+check(r.returncode == 0 and r.stdout.count("\n") == 2, f"ask --chat: {r.returncode} {r.stdout!r}")
 
 # bad requests: a clear message, non-zero exit
 r = run("-m", model, "--image", os.path.join(data, "no-such.jpg"), "-p", "x")

@@ -23,11 +23,17 @@ public final class Session: @unchecked Sendable {
         public init() {}
     }
 
+    /// vlm_timings of the latest generate, every field.
     public struct Timings: Sendable {
         public let preprocessMilliseconds, encodeMilliseconds, prefillMilliseconds,
                    decodeMilliseconds: Double
         public let promptTokens, imageTokens, generatedTokens: Int32
         public let decodeTokensPerSecond: Double
+        /// vlm_model_load of the session's model.
+        public let loadMilliseconds: Double
+        /// Prompt tokens computed by this generate (the rest came from the cache).
+        public let prefillTokens: Int32
+        public let prefillTokensPerSecond: Double
     }
 
     public init(model: Model, contextLength: Int32 = 0, threads: Int32 = 0,
@@ -133,6 +139,8 @@ public final class Session: @unchecked Sendable {
                        prefillMilliseconds: t.prefill_ms, decodeMilliseconds: t.decode_ms,
                        promptTokens: t.n_prompt_tokens, imageTokens: t.n_image_tokens,
                        generatedTokens: t.n_generated_tokens,
-                       decodeTokensPerSecond: t.decode_tokens_per_s)
+                       decodeTokensPerSecond: t.decode_tokens_per_s,
+                       loadMilliseconds: t.load_ms, prefillTokens: t.n_prefill_tokens,
+                       prefillTokensPerSecond: t.prefill_tokens_per_s)
     }
 }

@@ -2,6 +2,8 @@
 // tool. One image, one question, the answer streamed, then timings.
 //
 //   vlm-snap MODEL IMAGE "QUESTION" [--max-tokens N]
+// The image plan (tiles, tokens, memory) goes to stderr before generating,
+// the timings of vlm_session_timings after it.
 import Foundation
 import VLM
 
@@ -31,6 +33,14 @@ do {
     let image = try Image(contentsOfFile: imagePath)
     let decodeTime = milliseconds(since: start)
     let session = try Session(model: model)
+    // What the image will cost, known before any pixel is encoded.
+    let plan = try session.planImage(image)
+    FileHandle.standardError.write(Data("""
+        image plan: \(plan.frames) frame(s) of \(plan.frameWidth)x\(plan.frameHeight) \
+        (\(plan.rows)x\(plan.columns) tiles), \(plan.imageTokens) image tokens, \
+        \(plan.workBytes / 1024) KiB while encoding, \(plan.featureBytes / 1024) KiB kept
+
+        """.utf8))
 
     start = Date()
     var firstPiece: String?
@@ -54,11 +64,13 @@ do {
     if let failure { throw failure }
     let t = try session.timings()
     func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
+    // Wall-clock times measured here, then the library's own (vlm_session_timings).
     FileHandle.standardError.write(Data("""
-        load \(loadTime), image \(image.width)x\(image.height) decoded in \(decodeTime), \
+        load \(loadTime) (libvlm: \(ms(t.loadMilliseconds))), image \(image.width)x\(image.height) decoded in \(decodeTime), \
         first piece after \(firstPiece ?? "-"), total \(milliseconds(since: start))
         preprocess \(ms(t.preprocessMilliseconds)), encode \(ms(t.encodeMilliseconds)), \
-        prefill \(ms(t.prefillMilliseconds)) (\(t.promptTokens) tokens), \
+        prefill \(ms(t.prefillMilliseconds)) (\(t.prefillTokens) of \(t.promptTokens) tokens, \
+        \(t.imageTokens) for the image, \(String(format: "%.1f", t.prefillTokensPerSecond)) tok/s), \
         decode \(ms(t.decodeMilliseconds)) (\(t.generatedTokens) tokens, \
         \(String(format: "%.1f", t.decodeTokensPerSecond)) tok/s)
 
