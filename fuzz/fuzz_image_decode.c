@@ -9,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vlm_image_params params;
-    vlm_image_params_init(&params);
+    vlm_image_params_init(&params, sizeof params);
     params.max_pixels = 512u * 1024;
     params.apply_exif_orientation = size > 0 && (data[size - 1] & 1);  /* both paths */
     vlm_image *image = NULL;

@@ -12,7 +12,7 @@
  *     vlm_image_load_file("photo.jpg", NULL, &image);
  *     vlm_session_add_turn(session, VLM_ROLE_USER, "What is in this image?",
  *                          &image, 1);
- *     vlm_generate_params gp;  vlm_generate_params_init(&gp);
+ *     vlm_generate_params gp;  vlm_generate_params_init(&gp, sizeof gp);
  *     gp.on_token = print_piece;                   // streams the answer
  *     vlm_session_generate(session, &gp);
  *     vlm_image_free(image);  vlm_session_free(session);  vlm_model_free(model);
@@ -27,9 +27,12 @@
  *   they came from and must not be freed. Every free function accepts NULL.
  *   Out-pointers are set to NULL on failure.
  * - Parameters: structs whose first field is struct_size are filled by their
- *   vlm_*_params_init(); new fields are only ever appended, so a caller
- *   compiled against an older header keeps working. Passing NULL means the
- *   defaults.
+ *   vlm_*_params_init(&p, sizeof p), which writes the defaults into the
+ *   caller's sizeof bytes only. New fields are only ever appended, so a
+ *   caller compiled against an older header keeps working with a newer
+ *   library. Passing NULL means the defaults. Output structs (tensor info,
+ *   image plan, timings) work the same way: the caller sets struct_size and
+ *   the library fills that many bytes at most.
  * - Caller buffers: functions writing text take (buf, buf_size, out_len).
  *   *out_len always receives the full length without the terminating NUL.
  *   If buf_size <= *out_len the call returns VLM_ERR_BUFFER_TOO_SMALL and
@@ -187,8 +190,8 @@ typedef struct vlm_image_params {
     bool     apply_exif_orientation; /* default true */
 } vlm_image_params;
 
-/* Fills defaults and struct_size. Since 0.1. */
-VLM_API void vlm_image_params_init(vlm_image_params *params);
+VLM_API void vlm_image_params_init(vlm_image_params *params,
+                                   size_t struct_size);
 
 /* Decodes a JPEG or PNG file. Caller owns *out (vlm_image_free). Any thread.
  * Since 0.1. */
@@ -199,11 +202,13 @@ VLM_API vlm_status vlm_image_load_file(const char *path,
 VLM_API vlm_status vlm_image_load_memory(const void *data, size_t size,
                                          const vlm_image_params *params,
                                          vlm_image **out);
-/* Copies a caller's frame (camera buffer). stride_bytes is the distance
+/* Copies a caller's frame (camera buffer) of pixels_size bytes, which must
+ * hold stride_bytes * (height - 1) + one row. stride_bytes is the distance
  * between rows (0: tightly packed). Alpha is composited over white.
  * Since 0.1. */
-VLM_API vlm_status vlm_image_from_pixels(const void *pixels, uint32_t width,
-                                         uint32_t height, size_t stride_bytes,
+VLM_API vlm_status vlm_image_from_pixels(const void *pixels, size_t pixels_size,
+                                         uint32_t width, uint32_t height,
+                                         size_t stride_bytes,
                                          vlm_pixel_format format,
                                          vlm_image **out);
 VLM_API uint32_t vlm_image_width(const vlm_image *image);   /* 0 if NULL */
@@ -240,7 +245,8 @@ typedef struct vlm_model_params {
     void           *progress_user_data;
 } vlm_model_params;
 
-VLM_API void vlm_model_params_init(vlm_model_params *params);
+VLM_API void vlm_model_params_init(vlm_model_params *params,
+                                   size_t struct_size);
 
 /* Loads a Hugging Face hub directory (config.json, *.safetensors, tokenizer
  * and processor files) or a GGUF file. Weights are memory-mapped. Caller owns
@@ -359,7 +365,8 @@ typedef struct vlm_session_params {
     int32_t max_image_tiles; /* token budget per image; 0 = the model's */
 } vlm_session_params;
 
-VLM_API void vlm_session_params_init(vlm_session_params *params);
+VLM_API void vlm_session_params_init(vlm_session_params *params,
+                                     size_t struct_size);
 
 /* Opens a conversation on model (which must outlive it). Caller owns *out
  * (vlm_session_free). Any thread; the session then belongs to one thread
@@ -409,7 +416,8 @@ typedef struct vlm_generate_params {
     size_t       n_stop_strings;
 } vlm_generate_params;
 
-VLM_API void vlm_generate_params_init(vlm_generate_params *params);
+VLM_API void vlm_generate_params_init(vlm_generate_params *params,
+                                      size_t struct_size);
 
 /* Generates the assistant's answer to the turns so far, streaming it through
  * params->on_token, and appends it to the conversation. Since 0.1. */

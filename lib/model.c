@@ -14,10 +14,9 @@ double vlmi_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-void vlm_model_params_init(vlm_model_params *params) {
-    if (params == NULL) return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
+void vlm_model_params_init(vlm_model_params *params, size_t struct_size) {
+    vlm_model_params defaults = { .struct_size = sizeof defaults };
+    vlmi_params_defaults(params, struct_size, &defaults, sizeof defaults);
 }
 
 void vlm_model_free(vlm_model *model) {
@@ -139,18 +138,17 @@ vlm_status vlm_model_tensor_info(const vlm_model *model, size_t index, vlm_tenso
     if (model == NULL || info == NULL)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_tensor_info: %s is NULL",
                          model == NULL ? "model" : "info");
-    if (info->struct_size < sizeof *info)
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
-                         "vlm_model_tensor_info: info->struct_size is %zu, expected %zu",
-                         info->struct_size, sizeof *info);
     if (index >= model->n_tensors)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_tensor_info: index %zu >= %zu tensors",
                          index, model->n_tensors);
     const vlmi_tensor_info *t = model->tensors[index];
-    info->name = t->name;
-    info->dtype = t->dtype;
-    info->n_dims = t->n_dims;
-    memcpy(info->shape, t->shape, sizeof info->shape);
-    info->n_bytes = t->n_bytes;
+    vlm_tensor_info ours = {
+        .struct_size = sizeof ours, .name = t->name, .dtype = t->dtype, .n_dims = t->n_dims,
+        .n_bytes = t->n_bytes,
+    };
+    memcpy(ours.shape, t->shape, sizeof ours.shape);
+    if (!vlmi_write_out_struct(info, &ours, sizeof ours))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_tensor_info: info->struct_size is %zu",
+                         info->struct_size);
     return VLM_OK;
 }

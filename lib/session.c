@@ -89,20 +89,20 @@ struct vlm_session {
 // ----------------------------------------------------------------------------
 // parameters
 
-void vlm_session_params_init(vlm_session_params *params) {
-    if (params == NULL) return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
+void vlm_session_params_init(vlm_session_params *params, size_t struct_size) {
+    vlm_session_params defaults = { .struct_size = sizeof defaults };
+    vlmi_params_defaults(params, struct_size, &defaults, sizeof defaults);
 }
 
-void vlm_generate_params_init(vlm_generate_params *params) {
-    if (params == NULL) return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
-    params->max_tokens = 256;
-    params->temperature = 0.0f;
-    params->top_p = 1.0f;
-    params->repeat_penalty = 1.0f;
+void vlm_generate_params_init(vlm_generate_params *params, size_t struct_size) {
+    vlm_generate_params defaults = {
+        .struct_size = sizeof defaults,
+        .max_tokens = 256,
+        .temperature = 0.0f,
+        .top_p = 1.0f,
+        .repeat_penalty = 1.0f,
+    };
+    vlmi_params_defaults(params, struct_size, &defaults, sizeof defaults);
 }
 
 // ----------------------------------------------------------------------------
@@ -250,10 +250,9 @@ vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t
     if (s == NULL || out == NULL)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_plan_image: %s is NULL",
                          s == NULL ? "session" : "plan");
-    if (out->struct_size < sizeof *out)
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
-                         "vlm_session_plan_image: plan->struct_size is %zu, expected %zu",
-                         out->struct_size, sizeof *out);
+    if (out->struct_size < sizeof(size_t))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_plan_image: plan->struct_size is %zu",
+                         out->struct_size);
     vlmi_idefics3_plan plan;
     vlm_status st = vlmi_idefics3_plan_image(&plan, s->processor, width, height,
                                              s->max_image_tiles);
@@ -262,17 +261,17 @@ vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t
     uint64_t resized = (uint64_t)plan.resized_width * plan.resized_height * 3;
     uint64_t grid = (uint64_t)plan.grid_width * plan.grid_height * 3;
     uint64_t global = plan.rows > 0 ? tile * tile * 3 : 0;
-    memset(out, 0, sizeof *out);
-    out->struct_size = sizeof *out;
-    out->n_frames = plan.n_frames;
-    out->rows = plan.rows;
-    out->cols = plan.cols;
-    out->frame_width = out->frame_height = plan.tile;
-    out->n_image_tokens = (uint32_t)(plan.n_frames * s->image_seq_len);
+    vlm_image_plan ours = { .struct_size = sizeof ours };
+    ours.n_frames = plan.n_frames;
+    ours.rows = plan.rows;
+    ours.cols = plan.cols;
+    ours.frame_width = ours.frame_height = plan.tile;
+    ours.n_image_tokens = (uint32_t)(plan.n_frames * s->image_seq_len);
     /* step 1 and 2 images exist together, then the grid, global and one frame */
     uint64_t frame = 3 * tile * tile * sizeof(float);
-    out->work_bytes = (resized + grid > grid + global + frame ? resized + grid : grid + global + frame);
-    out->feature_bytes = (uint64_t)out->n_image_tokens * dim * sizeof(float);
+    ours.work_bytes = (resized + grid > grid + global + frame ? resized + grid : grid + global + frame);
+    ours.feature_bytes = (uint64_t)ours.n_image_tokens * dim * sizeof(float);
+    vlmi_write_out_struct(out, &ours, sizeof ours);
     return VLM_OK;
 }
 
@@ -806,12 +805,9 @@ vlm_status vlm_session_timings(const vlm_session *s, vlm_timings *out) {
     if (s == NULL || out == NULL)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_timings: %s is NULL",
                          s == NULL ? "session" : "timings");
-    if (out->struct_size < sizeof(size_t))
+    if (!vlmi_write_out_struct(out, &s->timings, sizeof s->timings))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_timings: timings->struct_size is %zu",
                          out->struct_size);
-    size_t size = out->struct_size < sizeof *out ? out->struct_size : sizeof *out;
-    memcpy(out, &s->timings, size);
-    out->struct_size = size;
     return VLM_OK;
 }
 

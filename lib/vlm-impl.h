@@ -6,6 +6,7 @@
 #include "vlm.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -49,9 +50,22 @@ void *vlmi_realloc(void *ptr, size_t size);
 char *vlmi_strdup(const char *s);
 char *vlmi_strndup(const char *s, size_t n);
 
-/* Reads the params struct a caller passed (possibly compiled against an older
- * header, so shorter than ours): copies min(caller size, ours) bytes over the
- * defaults. memcpy keeps it free of aliasing assumptions about src. */
+/* ---- size-prefixed structs ----
+ * A caller compiled against an older header has shorter structs, and says so
+ * in struct_size; the library never touches a byte past it. */
+
+/* vlm_*_params_init: writes min(caller_size, our_size) bytes of defaults
+ * (our own struct, struct_size included) and records the caller's size. */
+static inline void vlmi_params_defaults(void *params, size_t caller_size,
+                                        const void *defaults, size_t our_size) {
+    if (params == NULL || caller_size < sizeof(size_t)) return;
+    memcpy(params, defaults, caller_size < our_size ? caller_size : our_size);
+    memcpy(params, &caller_size, sizeof caller_size);
+}
+
+/* Reads the params struct a caller passed over our defaults: copies
+ * min(caller size, ours) bytes. memcpy keeps it free of aliasing
+ * assumptions about src. */
 static inline void vlmi_read_params(void *dst, size_t dst_size, const void *src) {
     if (src == NULL) return;
     size_t caller_size;
@@ -60,6 +74,18 @@ static inline void vlmi_read_params(void *dst, size_t dst_size, const void *src)
     memcpy(dst, &dst_size, sizeof dst_size);
 }
 #define VLMI_READ_PARAMS(dst, src, init_fn) \
-    do { init_fn(&(dst)); vlmi_read_params(&(dst), sizeof(dst), (src)); } while (0)
+    do { init_fn(&(dst), sizeof(dst)); vlmi_read_params(&(dst), sizeof(dst), (src)); } while (0)
+
+/* Fills a caller's output struct (whose struct_size the caller set) from
+ * ours: min(its size, ours) bytes, its struct_size kept. False if the
+ * caller's struct_size cannot be a struct of ours (< sizeof(size_t)). */
+static inline bool vlmi_write_out_struct(void *dst, const void *src, size_t our_size) {
+    size_t caller_size;
+    memcpy(&caller_size, dst, sizeof caller_size);
+    if (caller_size < sizeof(size_t)) return false;
+    memcpy(dst, src, caller_size < our_size ? caller_size : our_size);
+    memcpy(dst, &caller_size, sizeof caller_size);
+    return true;
+}
 
 #endif

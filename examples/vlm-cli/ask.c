@@ -121,8 +121,8 @@ static bool number_arg(const char *name, const char *value, double *out) {
 static int parse_args(int argc, char **argv, ask_options *o) {
     memset(o, 0, sizeof *o);
     o->model_path = getenv("VLM_MODEL");
-    vlm_session_params_init(&o->session);
-    vlm_generate_params_init(&o->generate);
+    vlm_session_params_init(&o->session, sizeof o->session);
+    vlm_generate_params_init(&o->generate, sizeof o->generate);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0.0;
@@ -354,7 +354,7 @@ int cli_ask(int argc, char **argv) {
     if (usage_rc != 0) return usage_rc;
 
     vlm_model_params mp;
-    vlm_model_params_init(&mp);
+    vlm_model_params_init(&mp, sizeof mp);
     if (isatty(STDERR_FILENO) && !o.json) mp.progress = print_progress;
     vlm_model *model = NULL;
     vlm_status st = vlm_model_load(o.model_path, &mp, &model);

@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void vlm_image_params_init(vlm_image_params *params) {
-    if (params == NULL) return;
-    memset(params, 0, sizeof *params);
-    params->struct_size = sizeof *params;
-    params->max_pixels = VLMI_IMAGE_DEFAULT_MAX_PIXELS;
-    params->apply_exif_orientation = true;
+void vlm_image_params_init(vlm_image_params *params, size_t struct_size) {
+    vlm_image_params defaults = {
+        .struct_size = sizeof defaults,
+        .max_pixels = VLMI_IMAGE_DEFAULT_MAX_PIXELS,
+        .apply_exif_orientation = true,
+    };
+    vlmi_params_defaults(params, struct_size, &defaults, sizeof defaults);
 }
 
 vlm_status vlmi_image_check_size(uint64_t width, uint64_t height, uint64_t max_pixels,
@@ -104,8 +105,8 @@ static int bytes_per_pixel(vlm_pixel_format format) {
     return 0;
 }
 
-vlm_status vlm_image_from_pixels(const void *pixels, uint32_t width, uint32_t height,
-                                 size_t stride_bytes, vlm_pixel_format format,
+vlm_status vlm_image_from_pixels(const void *pixels, size_t pixels_size, uint32_t width,
+                                 uint32_t height, size_t stride_bytes, vlm_pixel_format format,
                                  vlm_image **out) {
     vlmi_clear_error();
     static const char fn[] = "vlm_image_from_pixels";
@@ -129,6 +130,10 @@ vlm_status vlm_image_from_pixels(const void *pixels, uint32_t width, uint32_t he
     if (vlmi_mul_overflow(stride_bytes, (size_t)height - 1, &span) ||
         vlmi_add_overflow(span, row_bytes, &span))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: frame size overflows", fn);
+    if (pixels_size < span)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "%s: %zu bytes cannot hold %ux%u pixels at stride %zu (%zu needed)", fn,
+                         pixels_size, width, height, stride_bytes, span);
     vlm_image *image;
     vlm_status st = vlmi_image_new(width, height, VLM_IMAGE_FORMAT_RAW, UINT64_MAX, fn, &image);
     if (st != VLM_OK) return st;

@@ -52,7 +52,7 @@ static void check_orientation_off(void) {
     unsigned char *ref = fixture_read("exif_orientation_1_13x7.jpg.rgb", &ref_size);
     CHECK(ref != NULL && ref_size == 13 * 7 * 3);
     vlm_image_params params;
-    vlm_image_params_init(&params);
+    vlm_image_params_init(&params, sizeof params);
     params.apply_exif_orientation = false;
     for (size_t i = 0; ref != NULL && i < sizeof names / sizeof names[0]; i++) {
         vlm_image *image = NULL;

@@ -17,25 +17,31 @@ static void check_arguments(void) {
     CHECK(image == NULL);
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_load_memory(px, 10, NULL, NULL));
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
-                 vlm_image_from_pixels(NULL, 2, 2, 0, VLM_PIXEL_RGB8, &image));
-    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, 2, 2, 0, VLM_PIXEL_RGB8, NULL));
-    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, 0, 2, 0, VLM_PIXEL_RGB8, &image));
-    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, 2, 0, 0, VLM_PIXEL_RGB8, &image));
-    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, 2, 2, 5, VLM_PIXEL_RGB8, &image));
+                 vlm_image_from_pixels(NULL, 12, 2, 2, 0, VLM_PIXEL_RGB8, &image));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, sizeof px, 2, 2, 0, VLM_PIXEL_RGB8, NULL));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, sizeof px, 0, 2, 0, VLM_PIXEL_RGB8, &image));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, sizeof px, 2, 0, 0, VLM_PIXEL_RGB8, &image));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_image_from_pixels(px, sizeof px, 2, 2, 5, VLM_PIXEL_RGB8, &image));
     CHECK(strstr(vlm_last_error(), "stride") != NULL);
+    /* a buffer one byte short of the last row is refused before any read */
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
-                 vlm_image_from_pixels(px, 2, 2, 0, (vlm_pixel_format)99, &image));
+                 vlm_image_from_pixels(px, sizeof px - 1, 2, 2, 0, VLM_PIXEL_RGB8, &image));
+    CHECK(strstr(vlm_last_error(), "11 bytes") != NULL);
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
-                 vlm_image_from_pixels(px, UINT32_MAX, 2, SIZE_MAX, VLM_PIXEL_RGBA8, &image));
+                 vlm_image_from_pixels(px, 8, 1, 2, 8, VLM_PIXEL_RGB8, &image));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_image_from_pixels(px, sizeof px, 2, 2, 0, (vlm_pixel_format)99, &image));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_image_from_pixels(px, sizeof px, UINT32_MAX, 2, SIZE_MAX, VLM_PIXEL_RGBA8, &image));
     CHECK(image == NULL);
     /* Accessors and free accept NULL. */
     CHECK(vlm_image_width(NULL) == 0 && vlm_image_height(NULL) == 0);
     CHECK(vlm_image_pixels(NULL) == NULL);
     CHECK(vlm_image_source_format(NULL) == VLM_IMAGE_FORMAT_RAW);
     vlm_image_free(NULL);
-    vlm_image_params_init(NULL);
+    vlm_image_params_init(NULL, 0);
     vlm_image_params params;
-    vlm_image_params_init(&params);
+    vlm_image_params_init(&params, sizeof params);
     CHECK(params.struct_size == sizeof params && params.max_pixels == 64u * 1024 * 1024 &&
           params.apply_exif_orientation);
 }
@@ -113,7 +119,7 @@ static void check_limits(void) {
     }
     /* A small limit refuses a small image; exactly its size passes. */
     vlm_image_params params;
-    vlm_image_params_init(&params);
+    vlm_image_params_init(&params, sizeof params);
     params.max_pixels = 37 * 23 - 1;
     static const char *files[] = {"rgb_420_37x23.jpg", "rgb_37x23.png", "rgb_interlaced_37x23.png"};
     for (int i = 0; i < 3; i++) {
@@ -127,7 +133,7 @@ static void check_limits(void) {
     /* A caller built against an older, shorter params struct gets defaults
      * for the fields it does not know (orientation on). */
     vlm_image_params old;
-    vlm_image_params_init(&old);
+    vlm_image_params_init(&old, sizeof old);
     old.struct_size = offsetof(vlm_image_params, apply_exif_orientation);
     old.apply_exif_orientation = false;
     vlm_image *image = NULL;
@@ -156,8 +162,8 @@ static void check_from_pixels(void) {
             q[0] = p[2]; q[1] = p[1]; q[2] = p[0]; q[3] = p[3];
         }
     vlm_image *a = NULL, *b = NULL;
-    CHECK_OK(vlm_image_from_pixels(rgba, w, h, stride, VLM_PIXEL_RGBA8, &a));
-    CHECK_OK(vlm_image_from_pixels(bgra, w, h, stride, VLM_PIXEL_BGRA8, &b));
+    CHECK_OK(vlm_image_from_pixels(rgba, stride * h, w, h, stride, VLM_PIXEL_RGBA8, &a));
+    CHECK_OK(vlm_image_from_pixels(bgra, stride * h, w, h, stride, VLM_PIXEL_BGRA8, &b));
     if (a != NULL && b != NULL) {
         CHECK(vlm_image_source_format(a) == VLM_IMAGE_FORMAT_RAW);
         CHECK_MSG(max_abs_diff(vlm_image_pixels(a), ref, ref_size) == 0, "RGBA8 composite");
@@ -172,16 +178,16 @@ static void check_from_pixels(void) {
     uint8_t gray[2 * 3] = {10, 20, 99, 30, 40, 99};
     static const uint8_t want_rgb[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     static const uint8_t want_gray[12] = {10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40};
-    CHECK_OK(vlm_image_from_pixels(rgb, 2, 2, 8, VLM_PIXEL_RGB8, &a));
+    CHECK_OK(vlm_image_from_pixels(rgb, sizeof rgb, 2, 2, 8, VLM_PIXEL_RGB8, &a));
     CHECK(a != NULL && memcmp(vlm_image_pixels(a), want_rgb, 12) == 0);
     vlm_image_free(a);
-    CHECK_OK(vlm_image_from_pixels(bgr, 2, 2, 8, VLM_PIXEL_BGR8, &a));
+    CHECK_OK(vlm_image_from_pixels(bgr, sizeof bgr, 2, 2, 8, VLM_PIXEL_BGR8, &a));
     CHECK(a != NULL && memcmp(vlm_image_pixels(a), want_rgb, 12) == 0);
     vlm_image_free(a);
-    CHECK_OK(vlm_image_from_pixels(gray, 2, 2, 3, VLM_PIXEL_GRAY8, &a));
+    CHECK_OK(vlm_image_from_pixels(gray, sizeof gray, 2, 2, 3, VLM_PIXEL_GRAY8, &a));
     CHECK(a != NULL && memcmp(vlm_image_pixels(a), want_gray, 12) == 0);
     vlm_image_free(a);
-    CHECK_OK(vlm_image_from_pixels(want_rgb, 2, 2, 0, VLM_PIXEL_RGB8, &a));
+    CHECK_OK(vlm_image_from_pixels(want_rgb, sizeof want_rgb, 2, 2, 0, VLM_PIXEL_RGB8, &a));
     CHECK(a != NULL && vlm_image_width(a) == 2 && memcmp(vlm_image_pixels(a), want_rgb, 12) == 0);
     vlm_image_free(a);
     free(rgba);

@@ -48,7 +48,7 @@ static void check_case(const char *src_name, uint32_t sw, uint32_t sh, int filte
         return;
     }
     vlm_image *image = NULL, *resized = NULL;
-    CHECK_OK(vlm_image_from_pixels(src, sw, sh, 0, VLM_PIXEL_RGB8, &image));
+    CHECK_OK(vlm_image_from_pixels(src, src_size, sw, sh, 0, VLM_PIXEL_RGB8, &image));
     CHECK_OK(vlm_image_resize(image, dw, dh, (vlm_resample)filter, &resized));
     if (resized != NULL) {
         CHECK(vlm_image_width(resized) == dw && vlm_image_height(resized) == dh);
@@ -69,7 +69,7 @@ static void check_case(const char *src_name, uint32_t sw, uint32_t sh, int filte
 static void check_edges(void) {
     uint8_t px[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     vlm_image *image = NULL, *out = NULL;
-    CHECK_OK(vlm_image_from_pixels(px, 2, 2, 0, VLM_PIXEL_RGB8, &image));
+    CHECK_OK(vlm_image_from_pixels(px, sizeof px, 2, 2, 0, VLM_PIXEL_RGB8, &image));
     for (int f = 0; f <= 5; f++) {
         CHECK_OK(vlm_image_resize(image, 2, 2, (vlm_resample)f, &out));
         CHECK(out != NULL && memcmp(vlm_image_pixels(out), px, sizeof px) == 0);

@@ -74,7 +74,7 @@ static inline vlm_image *sv_pattern_image(uint32_t width, uint32_t height) {
                 rgb[(y * width + x) * 3 + c] =
                     (uint8_t)((x * x + 3 * y * y + 7 * x * y + 50 * c + (x ^ y)) % 256);
     vlm_image *image = NULL;
-    CHECK_OK(vlm_image_from_pixels(rgb, width, height, 0, VLM_PIXEL_RGB8, &image));
+    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)width * height * 3, width, height, 0, VLM_PIXEL_RGB8, &image));
     free(rgb);
     return image;
 }

@@ -33,7 +33,7 @@ static void generate_and_compare(vlm_session *s, const cJSON *expected, const ch
                                  size_t n_vocab) {
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(expected, name);
     vlm_generate_params gp;
-    vlm_generate_params_init(&gp);
+    vlm_generate_params_init(&gp, sizeof gp);
     gp.max_tokens = sv_int(expected, "max_new_tokens");
     collected got = {0};
     gp.on_token = collect;
@@ -92,7 +92,7 @@ static void generate_and_compare(vlm_session *s, const cJSON *expected, const ch
 
 static void test_reference(vlm_model *model, const cJSON *expected, vlm_image *image) {
     vlm_session_params sp;
-    vlm_session_params_init(&sp);
+    vlm_session_params_init(&sp, sizeof sp);
     sp.max_image_tiles = sv_int(expected, "max_image_tiles");
     vlm_session *s = NULL;
     CHECK_OK(vlm_session_create(model, &sp, &s));
@@ -139,7 +139,7 @@ static void test_video(vlm_model *model) {
     CHECK_OK(vlm_session_add_video_turn(s, VLM_ROLE_USER, sv_string(video, "question"), frames,
                                         timestamps, 3, duration));
     vlm_generate_params gp;
-    vlm_generate_params_init(&gp);
+    vlm_generate_params_init(&gp, sizeof gp);
     gp.max_tokens = 8;
     collected got = {0};
     gp.on_token = collect;
@@ -200,7 +200,7 @@ static void test_video(vlm_model *model) {
 static void test_bad_requests(vlm_model *model, vlm_image *image) {
     vlm_session *s = NULL;
     vlm_generate_params gp;
-    vlm_generate_params_init(&gp);
+    vlm_generate_params_init(&gp, sizeof gp);
     gp.max_tokens = 4;
 
     /* nothing to answer yet */
@@ -221,7 +221,7 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
 
     /* a prompt longer than the context */
     vlm_session_params sp;
-    vlm_session_params_init(&sp);
+    vlm_session_params_init(&sp, sizeof sp);
     sp.n_ctx = 64;
     sp.max_image_tiles = 1;
     CHECK_OK(vlm_session_create(model, &sp, &s));

@@ -66,6 +66,65 @@ int main(void) {
         CHECK(tok == NULL);
     }
 
+    /* model.vocab and model.merges are read without cJSON: their errors
+     * name the field. */
+    const struct { const char *doc, *needle; } table_errors[] = {
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,}}}", "model.vocab: malformed JSON near byte 38" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\\q\":0}}}", "model.vocab: malformed JSON" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\\ud800\":0}}}", "model.vocab: malformed JSON" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\\udc00\\ud800\":0}}}", "model.vocab: malformed JSON" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\x01\":0}}}", "model.vocab: malformed JSON" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":1.0}}}", "model.vocab[\"a\"] must be an id" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":2147483648}}}", "model.vocab[\"a\"] must be an id" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"0\"}}}", "model.vocab[\"a\"] must be an id" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":[]}}", "model.vocab must be an object" },
+        { "{\"model\":{\"type\":\"BPE\"}}", "model.vocab must be an object" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":{}}}", "model.merges must be an array" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a a\",[\"a\"]]}}", "model.merges[1] must be" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a a\" \"a a\"]}}", "model.merges: malformed JSON" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a a a\"]}}", "model.merges[0] \"a a a\" is not two tokens" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[[\"a\",\"b\"]]}}", "merges[0]: \"b\" is not in the vocabulary" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a a\"]}}", "merges[0]: \"aa\" is not in the vocabulary" },
+        /* A table error does not hide an unsupported model type. */
+        { "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0.0]]}}", "model type 'Unigram' is not supported" },
+        /* cJSON still reads everything else: errors there give the byte in the file. */
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"added_tokens\":[1,]}", "malformed JSON near byte 70" },
+    };
+    for (size_t i = 0; i < sizeof table_errors / sizeof table_errors[0]; i++) {
+        tok = (vlm_tokenizer *)1;
+        vlm_status st = vlmi_tokenizer_load_memory(table_errors[i].doc, strlen(table_errors[i].doc), "t", &tok);
+        CHECK_MSG(st == VLM_ERR_FORMAT || st == VLM_ERR_UNSUPPORTED, "table error %zu: %s", i, vlm_status_string(st));
+        CHECK(tok == NULL);
+        CHECK_MSG(strstr(vlm_last_error(), table_errors[i].needle) != NULL, "table error %zu: \"%s\" lacks \"%s\"",
+                  i, vlm_last_error(), table_errors[i].needle);
+    }
+    /* Escapes (a surrogate pair too), "#version" headers, null merges, and
+     * duplicate keys: the last wins, as in tokenizers (serde). */
+    const char *escaped =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"x\":9}},\"model\":{\"type\":\"BPE\",\"unk_token\":null,"
+        "\"vocab\":{\"\\u00e9\":0,\"\\ud83d\\ude42\":1,\"\\u00e9\\ud83d\\ude42\":2,\"a\\\"\":3,\"b\":4,\"b\":5},"
+        "\"merges\":[\"#version: 0.2\",\"\\u00e9 \\ud83d\\ude42\"],\"vocab\":{\"\\u00e9\":0,\"\\ud83d\\ude42\":1,"
+        "\"\\u00e9\\ud83d\\ude42\":2,\"a\\\"\":3,\"b\":4,\"b\":5}}}";
+    CHECK_OK(vlmi_tokenizer_load_memory(escaped, strlen(escaped), "t", &tok));
+    if (tok) {
+        int32_t got[4];
+        size_t n_got = 0;
+        CHECK_OK(vlm_tokenize(tok, "\xc3\xa9\xf0\x9f\x99\x82" "a\"b", 9, 0, got, 4, &n_got));
+        /* 'a' and '"' are not tokens (only "a\"" is): dropped. */
+        CHECK_MSG(n_got == 2 && got[0] == 2 && got[1] == 5, "escaped: %zu ids", n_got);
+        CHECK(vlm_token_lookup(tok, "a\"") == 3);
+        CHECK(vlm_token_lookup(tok, "x") == -1);
+        char piece[16];
+        size_t piece_len;
+        /* "b" moved to id 5: id 4 has no string any more. */
+        CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_token_to_piece(tok, 4, piece, sizeof piece, &piece_len));
+        CHECK_OK(vlm_token_to_piece(tok, 5, piece, sizeof piece, &piece_len));
+        vlm_tokenizer_free(tok);
+    }
+    const char *null_merges = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":null}}";
+    CHECK_OK(vlmi_tokenizer_load_memory(null_merges, strlen(null_merges), "t", &tok));
+    vlm_tokenizer_free(tok);
+
     expect_load_error(VLM_ERR_UNSUPPORTED, "pre_tokenizer type 'BertPreTokenizer' is not supported",
                       "null", "{\"type\":\"BertPreTokenizer\"}", "null", "null", "");
     expect_load_error(VLM_ERR_UNSUPPORTED, "normalizer type 'BertNormalizer'",

@@ -79,22 +79,31 @@ int main(void) {
     /* params init sets struct_size and the documented defaults */
     vlm_generate_params gp;
     memset(&gp, 0xff, sizeof gp);
-    vlm_generate_params_init(&gp);
+    vlm_generate_params_init(&gp, sizeof gp);
     CHECK(gp.struct_size == sizeof gp);
     CHECK(gp.max_tokens == 256 && gp.temperature == 0.0f && gp.top_k == 0);
     CHECK(gp.top_p == 1.0f && gp.min_p == 0.0f && gp.repeat_penalty == 1.0f);
     CHECK(gp.on_token == NULL && gp.user_data == NULL);
     vlm_model_params mp;
-    vlm_model_params_init(&mp);
+    vlm_model_params_init(&mp, sizeof mp);
     CHECK(mp.struct_size == sizeof mp && mp.n_threads == 0 && mp.progress == NULL);
     vlm_session_params sp;
-    vlm_session_params_init(&sp);
+    vlm_session_params_init(&sp, sizeof sp);
     CHECK(sp.struct_size == sizeof sp && sp.n_ctx == 0);
     vlm_image_params ip;
-    vlm_image_params_init(&ip);
+    vlm_image_params_init(&ip, sizeof ip);
     CHECK(ip.struct_size == sizeof ip && ip.apply_exif_orientation && ip.max_pixels > 0);
-    vlm_generate_params_init(NULL); /* must not crash */
+    vlm_generate_params_init(NULL, 0); /* must not crash */
 
+    /* an older caller's shorter struct: init fills only its bytes, the
+     * library reads its fields and defaults the rest */
+    struct { old_generate_params params; unsigned char canary[64]; } guarded;
+    memset(&guarded, 0xAB, sizeof guarded);
+    vlm_generate_params_init((vlm_generate_params *)(void *)&guarded.params, sizeof guarded.params);
+    CHECK(guarded.params.struct_size == sizeof guarded.params && guarded.params.max_tokens == 256);
+    int canary_intact = 1;
+    for (size_t i = 0; i < sizeof guarded.canary; i++) canary_intact &= guarded.canary[i] == 0xAB;
+    CHECK(canary_intact);
     /* an older caller's shorter struct: its fields are read, the rest default */
     old_generate_params old = { sizeof old, 5 };
     vlm_generate_params merged;

@@ -2,6 +2,7 @@
  * tensors as the reference safetensors package lists them, and a clear
  * status + message for every way a model directory can be wrong. */
 #include "vlm.h"
+#include <stddef.h>
 #include "test.h"
 
 #include <cjson/cJSON.h>
@@ -101,7 +102,7 @@ int main(void) {
 
     /* a good directory loads; what it holds matches the reference listing */
     vlm_model_params params;
-    vlm_model_params_init(&params);
+    vlm_model_params_init(&params, sizeof params);
     float last = 0.0f;
     params.progress = count_progress;
     params.progress_user_data = &last;
@@ -114,6 +115,15 @@ int main(void) {
     vlm_tensor_info info = { .struct_size = sizeof info };
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_model_tensor_info(model, 100000, &info));
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_model_tensor_info(model, 0, NULL));
+    /* an older caller's shorter info struct: only its bytes are written */
+    vlm_tensor_info short_info;
+    memset(&short_info, 0xAB, sizeof short_info);
+    short_info.struct_size = offsetof(vlm_tensor_info, dtype);
+    CHECK_OK(vlm_model_tensor_info(model, 0, &short_info));
+    CHECK(short_info.name != NULL && short_info.struct_size == offsetof(vlm_tensor_info, dtype));
+    CHECK(short_info.n_dims == 0xABABABABu);
+    short_info.struct_size = 0;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_model_tensor_info(model, 0, &short_info));
     const vlm_tokenizer *tok = vlm_model_tokenizer(model);
     CHECK(tok != NULL && vlm_tokenizer_n_vocab(tok) == 49280);
     CHECK(vlm_token_lookup(tok, "<image>") == 49190);

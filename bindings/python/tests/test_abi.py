@@ -179,14 +179,17 @@ def test_generate_defaults_are_the_documented_ones():
     assert not p.stop_strings and p.n_stop_strings == 0 and not p.on_token
 
 
-def test_tensor_info_size_equals_c_sizeof(model_dir):
-    # vlm_tensor_info has no _init; the library refuses a struct_size below
-    # its sizeof, so ours must be accepted and ours - 1 refused.
+def test_tensor_info_is_filled_to_our_size_only(model_dir):
+    # vlm_tensor_info is an output struct: the library writes at most the
+    # struct_size we declare, so a binding built for a shorter struct is safe.
     model = vlm.Model(model_dir)
-    info = capi.vlm_tensor_info()
+    buffer = (ctypes.c_uint8 * (ctypes.sizeof(capi.vlm_tensor_info) + 64))(*([0xAB] * (ctypes.sizeof(capi.vlm_tensor_info) + 64)))
+    info = capi.vlm_tensor_info.from_buffer(buffer)
     info.struct_size = ctypes.sizeof(info)
     assert capi.vlm_model_tensor_info(model._ptr, 0, byref(info)) == capi.VLM_OK
-    info.struct_size = ctypes.sizeof(info) - 1
+    assert info.name and info.n_dims > 0
+    assert all(b == 0xAB for b in buffer[ctypes.sizeof(info):])
+    info.struct_size = 0
     assert capi.vlm_model_tensor_info(model._ptr, 0, byref(info)) == capi.VLM_ERR_INVALID_ARGUMENT
     model.close()
 

@@ -191,8 +191,10 @@ class vlm_image_params(Structure):
     ]
 
 
-# VLM_API void vlm_image_params_init(vlm_image_params *params);
-vlm_image_params_init = _bind("vlm_image_params_init", [POINTER(vlm_image_params)], None)
+# VLM_API void vlm_image_params_init(vlm_image_params *params,
+#                                 size_t struct_size);
+vlm_image_params_init = _bind("vlm_image_params_init",
+                             [POINTER(vlm_image_params), c_size_t], None)
 # VLM_API vlm_status vlm_image_load_file(const char *path,
 #                                        const vlm_image_params *params,
 #                                        vlm_image **out);
@@ -206,12 +208,13 @@ vlm_image_load_memory = _bind("vlm_image_load_memory",
                               [c_void_p, c_size_t, POINTER(vlm_image_params),
                                POINTER(POINTER(vlm_image))],
                               vlm_status)
-# VLM_API vlm_status vlm_image_from_pixels(const void *pixels, uint32_t width,
-#                                          uint32_t height, size_t stride_bytes,
+# VLM_API vlm_status vlm_image_from_pixels(const void *pixels, size_t pixels_size,
+#                                          uint32_t width, uint32_t height,
+#                                          size_t stride_bytes,
 #                                          vlm_pixel_format format,
 #                                          vlm_image **out);
 vlm_image_from_pixels = _bind("vlm_image_from_pixels",
-                              [c_void_p, c_uint32, c_uint32, c_size_t, vlm_pixel_format,
+                              [c_void_p, c_size_t, c_uint32, c_uint32, c_size_t, vlm_pixel_format,
                                POINTER(POINTER(vlm_image))],
                               vlm_status)
 # VLM_API uint32_t vlm_image_width(const vlm_image *image);
@@ -261,8 +264,10 @@ class vlm_model_params(Structure):
     ]
 
 
-# VLM_API void vlm_model_params_init(vlm_model_params *params);
-vlm_model_params_init = _bind("vlm_model_params_init", [POINTER(vlm_model_params)], None)
+# VLM_API void vlm_model_params_init(vlm_model_params *params,
+#                                 size_t struct_size);
+vlm_model_params_init = _bind("vlm_model_params_init",
+                             [POINTER(vlm_model_params), c_size_t], None)
 # VLM_API vlm_status vlm_model_load(const char *path,
 #                                   const vlm_model_params *params,
 #                                   vlm_model **out);
@@ -431,8 +436,10 @@ class vlm_session_params(Structure):
     ]
 
 
-# VLM_API void vlm_session_params_init(vlm_session_params *params);
-vlm_session_params_init = _bind("vlm_session_params_init", [POINTER(vlm_session_params)], None)
+# VLM_API void vlm_session_params_init(vlm_session_params *params,
+#                                 size_t struct_size);
+vlm_session_params_init = _bind("vlm_session_params_init",
+                               [POINTER(vlm_session_params), c_size_t], None)
 # VLM_API vlm_status vlm_session_create(vlm_model *model,
 #                                       const vlm_session_params *params,
 #                                       vlm_session **out);
@@ -495,8 +502,10 @@ class vlm_generate_params(Structure):
     ]
 
 
-# VLM_API void vlm_generate_params_init(vlm_generate_params *params);
-vlm_generate_params_init = _bind("vlm_generate_params_init", [POINTER(vlm_generate_params)], None)
+# VLM_API void vlm_generate_params_init(vlm_generate_params *params,
+#                                 size_t struct_size);
+vlm_generate_params_init = _bind("vlm_generate_params_init",
+                                [POINTER(vlm_generate_params), c_size_t], None)
 # VLM_API vlm_status vlm_session_generate(vlm_session *session,
 #                                         const vlm_generate_params *params);
 vlm_session_generate = _bind("vlm_session_generate",
@@ -584,22 +593,50 @@ vlm_session_prompt_logits = _bind("vlm_session_prompt_logits",
 
 
 def new_params(struct_type, init_function):
-    """A params struct filled with the library's defaults, safe across
-    versions: the library's *_params_init writes its own sizeof, which is
-    larger than ours when the library is newer, so it runs on a generous
-    scratch buffer; struct_size then tells the library which fields we know."""
-    scratch = (c_uint8 * max(4096, 4 * ctypes.sizeof(struct_type)))()
-    init_function(ctypes.cast(scratch, POINTER(struct_type)))
-    params = struct_type.from_buffer_copy(scratch, 0)
-    params.struct_size = ctypes.sizeof(struct_type)
+    """A params struct filled with the library's defaults; the library writes
+    only the sizeof(struct_type) bytes we know of."""
+    params = struct_type()
+    init_function(ctypes.byref(params), ctypes.sizeof(struct_type))
     return params
 
 
+# VLM_API vlm_status vlm_session_image_pixel_values(const vlm_session *session,
+#                                                   const vlm_image *image, float *pixel_values,
+#                                                   size_t capacity, size_t *n_values);
+vlm_session_image_pixel_values = _bind("vlm_session_image_pixel_values",
+                                       [POINTER(vlm_session), POINTER(vlm_image),
+                                        POINTER(c_float), c_size_t, POINTER(c_size_t)],
+                                       vlm_status)
+# VLM_API vlm_status vlm_session_add_video_turn(vlm_session *session, vlm_role role,
+#                                               const char *text, vlm_image *const *frames,
+#                                               const double *timestamps_s, size_t n_frames,
+#                                               double duration_s);
+vlm_session_add_video_turn = _bind("vlm_session_add_video_turn",
+                                   [POINTER(vlm_session), vlm_role, c_char_p,
+                                    POINTER(POINTER(vlm_image)), POINTER(c_double), c_size_t,
+                                    c_double],
+                                   vlm_status)
+# VLM_API vlm_status vlm_session_video_frames(const vlm_session *session, uint32_t total_frames,
+#                                             double video_fps, double fps, uint32_t max_frames,
+#                                             uint32_t *indices, size_t capacity,
+#                                             size_t *n_indices);
+vlm_session_video_frames = _bind("vlm_session_video_frames",
+                                 [POINTER(vlm_session), c_uint32, c_double, c_double, c_uint32,
+                                  POINTER(c_uint32), c_size_t, POINTER(c_size_t)],
+                                 vlm_status)
+
+
 def library_struct_size(struct_type, init_function):
-    """The struct_size the library's *_params_init writes (its sizeof)."""
-    scratch = (c_uint8 * max(4096, 4 * ctypes.sizeof(struct_type)))()
-    init_function(ctypes.cast(scratch, POINTER(struct_type)))
-    return c_size_t.from_buffer(scratch).value
+    """The library's sizeof(struct_type): how many bytes its *_params_init
+    writes when told the caller's struct is larger (found with two fill
+    patterns, so a default equal to one fill byte cannot hide)."""
+    written = 0
+    for fill in (0xAB, 0xCD):
+        scratch = (c_uint8 * 4096)(*([fill] * 4096))
+        init_function(ctypes.cast(scratch, POINTER(struct_type)), 4096)
+        changed = [i for i in range(4096) if scratch[i] != fill]
+        written = max(written, changed[-1] + 1 if changed else 0)
+    return written
 
 
 # Every function bound above, by C name (the ABI test walks this).

@@ -212,8 +212,8 @@ def _load_memory(data, max_pixels, apply_exif_orientation):
 
 
 def _from_pixels(data, width, height, pixel_format, stride, size=None):
-    # vlm_image_from_pixels takes no buffer size, so the binding checks that
-    # the rows it will read lie inside the caller's buffer.
+    # The library checks the extent too; checking here gives the Python
+    # message before any pointer is handed over.
     if size is None:
         pointer, available, keep_alive = _readable_pointer(data)
     else:  # data is an address whose extent the caller already knows
@@ -227,7 +227,8 @@ def _from_pixels(data, width, height, pixel_format, stride, size=None):
             f"{width}x{height} {pixel_format.name} with stride {stride} needs {needed} bytes, "
             f"the buffer has {available}")
     out = POINTER(capi.vlm_image)()
-    check(capi.vlm_image_from_pixels(pointer, width, height, stride, pixel_format, byref(out)))
+    check(capi.vlm_image_from_pixels(pointer, available, width, height, stride, pixel_format,
+                                     byref(out)))
     del keep_alive
     return out
 

@@ -28,7 +28,7 @@ public final class Image: @unchecked Sendable {
 
     private static func params(maxPixels: UInt64?, applyExifOrientation: Bool) -> vlm_image_params {
         var params = vlm_image_params()
-        vlm_image_params_init(&params)
+        vlm_image_params_init(&params, MemoryLayout<vlm_image_params>.size)
         if let maxPixels { params.max_pixels = maxPixels }
         params.apply_exif_orientation = applyExifOrientation
         return params
@@ -73,7 +73,7 @@ public final class Image: @unchecked Sendable {
 
     private static func copyPixels(_ pixels: UnsafeRawBufferPointer, width: Int, height: Int,
                                    bytesPerRow: Int, format: PixelFormat) throws -> OpaquePointer {
-        // vlm_image_from_pixels takes no buffer size: check the rows it reads.
+        // The library checks the extent too; this gives the Swift message first.
         let row = width * format.bytesPerPixel
         if bytesPerRow != 0 && bytesPerRow < row {
             throw VLMError.invalidArgument("bytesPerRow \(bytesPerRow) is less than a row (\(row) bytes)")
@@ -88,7 +88,7 @@ public final class Image: @unchecked Sendable {
             throw VLMError.invalidArgument("image size \(width)x\(height) out of range")
         }
         var out: OpaquePointer?
-        try check(vlm_image_from_pixels(pixels.baseAddress, width32, height32, bytesPerRow,
+        try check(vlm_image_from_pixels(pixels.baseAddress, pixels.count, width32, height32, bytesPerRow,
                                         vlm_pixel_format(rawValue: format.rawValue), &out))
         return out!
     }

@@ -23,7 +23,7 @@ public final class Model: @unchecked Sendable {
     /// VLMError.cancelled.
     public init(path: String, threads: Int32 = 0, progress: ((Float) -> Bool)? = nil) throws {
         var params = vlm_model_params()
-        vlm_model_params_init(&params)
+        vlm_model_params_init(&params, MemoryLayout<vlm_model_params>.size)
         params.n_threads = threads
         var box: ProgressBox?
         if let progress {

@@ -39,7 +39,7 @@ public final class Session: @unchecked Sendable {
     public init(model: Model, contextLength: Int32 = 0, threads: Int32 = 0,
                 maxImageTiles: Int32 = 0) throws {
         var params = vlm_session_params()
-        vlm_session_params_init(&params)
+        vlm_session_params_init(&params, MemoryLayout<vlm_session_params>.size)
         params.n_ctx = contextLength
         params.n_threads = threads
         params.max_image_tiles = maxImageTiles
@@ -102,7 +102,7 @@ public final class Session: @unchecked Sendable {
 
     private func run(_ options: GenerateOptions, _ sink: TokenSink) throws {
         var params = vlm_generate_params()
-        vlm_generate_params_init(&params)
+        vlm_generate_params_init(&params, MemoryLayout<vlm_generate_params>.size)
         params.max_tokens = options.maxTokens
         params.temperature = options.temperature
         params.top_k = options.topK
