@@ -12,6 +12,7 @@ the released checkpoint): normal(0, 0.02) matrices, unit norm weights, zero
 biases. Needs numpy and the safetensors package only (no torch): numpy has
 no bfloat16, so the f32 randoms are rounded to BF16 bit patterns here and
 written through safetensors.serialize_file.
+Tested with numpy 2.4 and safetensors 0.8.
 """
 import argparse
 import json
@@ -19,7 +20,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from safetensors import serialize_file
+import safetensors
 
 SOURCE = "HuggingFaceTB__SmolVLM-256M-Instruct"
 COPIED = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -78,11 +79,20 @@ def tensor_shapes(config):
     return out
 
 
-def bf16_bytes(x):
-    """f32 array -> BF16 bytes, rounded to nearest even (as torch rounds)."""
+def bf16(x):
+    """f32 array -> BF16 bit patterns (uint16), rounded to nearest even."""
     bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
     rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-    return rounded.astype("<u2").tobytes()
+    return rounded.astype("<u2")
+
+
+def spec(array, shape):
+    """One tensor for serialize_file: a TensorSpec in safetensors >= 0.8
+    (which points at array's memory: keep it alive), a dict before."""
+    if hasattr(safetensors, "TensorSpec"):
+        return safetensors.TensorSpec(dtype="bfloat16", shape=list(shape),
+                                      data_ptr=array.ctypes.data, data_len=array.nbytes)
+    return {"dtype": "bfloat16", "shape": list(shape), "data": array.tobytes()}
 
 
 def main():
@@ -99,7 +109,7 @@ def main():
     config = json.loads((assets / "config.json").read_text())
 
     rng = np.random.default_rng(args.seed)
-    tensors, n_params = {}, 0
+    tensors, arrays, n_params = {}, [], 0
     for name, (shape, kind) in sorted(tensor_shapes(config).items()):
         n = int(np.prod(shape))
         n_params += n
@@ -109,8 +119,9 @@ def main():
             values = np.ones(n, dtype=np.float32)
         else:
             values = np.zeros(n, dtype=np.float32)
-        tensors[name] = {"dtype": "bfloat16", "shape": list(shape), "data": bf16_bytes(values)}
-    serialize_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+        arrays.append(bf16(values))
+        tensors[name] = spec(arrays[-1], shape)
+    safetensors.serialize_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
     print(f"{out}: {len(tensors)} tensors, {n_params / 1e6:.1f} M parameters (BF16)")
 
 
