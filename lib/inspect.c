@@ -85,6 +85,7 @@ static cJSON *gguf_value_json(const vlmi_gguf_value *v) {
     bool b;
     const char *s;
     size_t len;
+    char digits[24];
     switch (v->type) {
     case VLMI_GGUF_STRING:
         if (!vlmi_gguf_value_string(v, &s, &len)) return cJSON_CreateNull();
@@ -98,7 +99,10 @@ static cJSON *gguf_value_json(const vlmi_gguf_value *v) {
     case VLMI_GGUF_FLOAT64:
         return vlmi_gguf_value_float(v, &d) ? cJSON_CreateNumber(d) : cJSON_CreateNull();
     case VLMI_GGUF_UINT64:
-        return vlmi_gguf_value_uint(v, &u) ? cJSON_CreateNumber((double)u) : cJSON_CreateNull();
+        if (!vlmi_gguf_value_uint(v, &u)) return cJSON_CreateNull();
+        /* printed as the integer itself: a double would round above 2^53 */
+        snprintf(digits, sizeof digits, "%llu", (unsigned long long)u);
+        return cJSON_CreateRaw(digits);
     case VLMI_GGUF_ARRAY: {
         bool summarise = v->n_elems > INSPECT_MAX_ARRAY;
         cJSON *items = cJSON_CreateArray();
@@ -115,7 +119,9 @@ static cJSON *gguf_value_json(const vlmi_gguf_value *v) {
         return o;
     }
     default:
-        return vlmi_gguf_value_int(v, &i) ? cJSON_CreateNumber((double)i) : cJSON_CreateNull();
+        if (!vlmi_gguf_value_int(v, &i)) return cJSON_CreateNull();
+        snprintf(digits, sizeof digits, "%lld", (long long)i);
+        return cJSON_CreateRaw(digits);
     }
 }
 

@@ -47,6 +47,49 @@ def jpeg_size(path):
     raise ValueError("no frame header")
 
 
+def gguf_read(path):
+    """A minimal independent GGUF reader: metadata and tensor names/shapes."""
+    b = open(path, "rb").read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from("<" + fmt, b, pos)
+        pos += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def string():
+        nonlocal pos
+        n = take("Q")
+        pos += n
+        return b[pos - n:pos].decode("utf-8")
+
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+    def value(t):
+        if t in scalar:
+            return take(scalar[t])
+        if t == 8:
+            return string()
+        elem, n = take("I"), take("Q")
+        return [value(elem) for _ in range(n)]
+
+    assert b[:4] == b"GGUF"
+    pos = 4
+    version, n_tensors, n_kv = take("I"), take("Q"), take("Q")
+    meta = {}
+    for _ in range(n_kv):
+        key = string()
+        meta[key] = value(take("I"))
+    tensors = []
+    for _ in range(n_tensors):
+        name, n_dims = string(), take("I")
+        ne = [take("Q") for _ in range(n_dims)]
+        take("I"), take("Q")
+        tensors.append((name, list(reversed(ne))))
+    return version, meta, tensors
+
+
 # safetensors file: every tensor, dtype, shape and absolute byte range
 weights = os.path.join(data, "tiny-smolvlm", "model.safetensors")
 r = run("inspect", weights)
@@ -62,6 +105,24 @@ for t in got["tensors"]:
         check(t["dtype"] == ref["dtype"] and t["shape"] == ref["shape"], f"{t['name']} dtype/shape")
         check(t["byte_range"] == [base + ref["data_offsets"][0], base + ref["data_offsets"][1]],
               f"{t['name']} byte range")
+
+# GGUF file: metadata values and tensors as an independent reader sees them
+gguf = os.path.join(data, "io", "all_types.gguf")
+r = run("inspect", gguf)
+check(r.returncode == 0, f"inspect gguf exit {r.returncode}: {r.stderr}")
+got = json.loads(r.stdout)
+version, meta, tensors = gguf_read(gguf)
+check(got["kind"] == "gguf" and got["version"] == version, "gguf kind and version")
+check(sorted(got["metadata"]) == sorted(meta), "gguf metadata keys")
+for key, ref in meta.items():
+    mine = got["metadata"].get(key)
+    if isinstance(ref, float):
+        check(isinstance(mine, (int, float)) and abs(mine - ref) <= 1e-6 * max(1.0, abs(ref)), f"gguf {key}")
+    elif isinstance(ref, list) and len(ref) > 64:
+        check(mine["length"] == len(ref), f"gguf {key} length")
+    elif not any(isinstance(x, float) for x in (ref if isinstance(ref, list) else [])):
+        check(mine == ref, f"gguf {key}: {mine!r} != {ref!r}")
+check([(t["name"], t["shape"]) for t in got["tensors"]] == tensors, "gguf tensors")
 
 # model directory: config summary and the same tensors
 model = os.path.join(data, "tiny-smolvlm")
