@@ -243,6 +243,13 @@ typedef struct vlm_model_params {
     int32_t         n_threads;          /* 0 = number of cores (default) */
     vlm_progress_fn progress;           /* may be NULL (default) */
     void           *progress_user_data;
+    /* Since 0.1: bytes of encoded image features the model keeps for all its
+     * sessions, so that adding the same picture again (a follow-up in a new
+     * turn or a new session, same tile cap) skips preprocessing and the
+     * vision encoder. Keyed by a hash of the decoded pixels and the
+     * processing settings; least recently used entries go first. Default
+     * 64 MiB (a 4x4-tile SmolVLM-256M image takes 2.5 MB); 0 disables. */
+    uint64_t        image_cache_bytes;
 } vlm_model_params;
 
 VLM_API void vlm_model_params_init(vlm_model_params *params,
@@ -360,9 +367,23 @@ typedef struct vlm_session vlm_session;
 
 typedef struct vlm_session_params {
     size_t  struct_size;
-    int32_t n_ctx;         /* context length in tokens; 0 = the model's */
+    /* Context length in tokens: the KV cache is allocated for this many at
+     * create (SmolVLM-256M: 46 KB per token in f32). 0 = the default,
+     * min(the model's max_position_embeddings, 4096): room for three 4x4-tile
+     * images and their conversation, while a 256M model's 8192 would take
+     * 377 MB. Set it to the model's length for longer conversations. */
+    int32_t n_ctx;
     int32_t n_threads;     /* 0 = the model's */
     int32_t max_image_tiles; /* token budget per image; 0 = the model's */
+    /* Since 0.1: called on the calling thread while vlm_session_add_turn and
+     * vlm_session_add_video_turn preprocess and encode images (fraction of
+     * the call's frames done) and while vlm_session_generate prefills the
+     * prompt (fraction of its tokens done), starting at 0. Returning false
+     * cancels: the call fails with VLM_ERR_CANCELLED and the conversation is
+     * as before it (what was already prefilled stays cached and is reused).
+     * Default NULL. */
+    vlm_progress_fn progress;
+    void   *progress_user_data;
 } vlm_session_params;
 
 VLM_API void vlm_session_params_init(vlm_session_params *params,
@@ -500,6 +521,10 @@ typedef struct vlm_timings {
     int32_t n_generated_tokens; /* stop token included */
     double  prefill_tokens_per_s;
     double  decode_tokens_per_s;
+    /* Since 0.1: of the images and video frames added since the previous
+     * generate, those whose features came from the model's image cache
+     * (no preprocessing or encoding; see image_cache_bytes). */
+    int32_t n_cached_images;
 } vlm_timings;
 
 /* Fills *timings (the caller sets timings->struct_size; zeros before the
@@ -518,6 +543,75 @@ VLM_API vlm_status vlm_session_prompt_tokens(const vlm_session *session, int32_t
  * convention as vlm_session_prompt_tokens. Since 0.1. */
 VLM_API vlm_status vlm_session_prompt_logits(const vlm_session *session, float *logits,
                                              size_t capacity, size_t *n_logits);
+
+/* ---- grounding: boxes and points as data ----------------------------- */
+
+/* Qwen2.5-VL answers "where is X" with JSON such as
+ *   ```json
+ *   [{"bbox_2d": [x1, y1, x2, y2], "label": "cat"}, {"point_2d": [x, y], "label": "dog"}]
+ *   ```
+ * in the absolute pixel coordinates of the RESIZED image the model saw
+ * (smart_resize; vlm_session_plan_image gives its size). vlm_parse_grounding
+ * turns such an answer into items in the ORIGINAL image's pixels. */
+
+typedef enum vlm_grounding_kind {
+    VLM_GROUNDING_BOX      = 0,  /* (x1, y1) top-left, (x2, y2) bottom-right */
+    VLM_GROUNDING_POINT    = 1,  /* (x1, y1); x2, y2 repeat it */
+    VLM_GROUNDING_REJECTED = 2   /* an object that could not be used: see reason */
+} vlm_grounding_kind;
+
+typedef enum vlm_grounding_reason {
+    VLM_GROUNDING_OK             = 0,  /* a box or point */
+    VLM_GROUNDING_NO_COORDINATES = 1,  /* an object without bbox_2d or point_2d */
+    VLM_GROUNDING_WRONG_ARITY    = 2,  /* bbox_2d not 4 numbers, point_2d not 2 */
+    VLM_GROUNDING_NOT_A_NUMBER   = 3,  /* a coordinate that is not a finite number */
+    VLM_GROUNDING_TRUNCATED      = 4,  /* the answer ends before the coordinates do */
+    VLM_GROUNDING_NOT_AN_OBJECT  = 5,  /* a list element that is not an object */
+    VLM_GROUNDING_TOO_DEEP       = 6   /* nested deeper than the parser follows */
+} vlm_grounding_reason;
+
+#define VLM_GROUNDING_LABEL_MAX 64
+
+typedef struct vlm_grounding_item {
+    int32_t kind;          /* vlm_grounding_kind */
+    int32_t reason;        /* vlm_grounding_reason: VLM_GROUNDING_OK unless rejected */
+    float   x1, y1;        /* original-image pixels, clamped to [0, width] x [0, height] */
+    float   x2, y2;        /* box: x2 >= x1, y2 >= y1 (corners given swapped are
+                              put in order); point: equal to x1, y1; rejected: 0 */
+    size_t  offset;        /* byte offset of the object in the answer */
+    char    label[VLM_GROUNDING_LABEL_MAX]; /* UTF-8, NUL-terminated, cut at a
+                              character boundary if longer; "" if none */
+} vlm_grounding_item;
+
+/* Parses a grounding answer of answer_len bytes (valid UTF-8; NUL bytes are
+ * not special) into items, in the order the objects appear.
+ *
+ * Tolerated: a ```json fence (or none; prose around the JSON is skipped),
+ * one object or a list of them or objects one per line, trailing commas,
+ * single-quoted or unquoted keys and strings, numbers written as strings,
+ * nested lists ([[x1, y1], [x2, y2]]), a missing closing bracket or brace at
+ * the end (a cut-off answer), keys "bbox"/"point" for "bbox_2d"/"point_2d".
+ * An object with both a box and a point gives two items. Objects that cannot
+ * be used become VLM_GROUNDING_REJECTED items with a reason, so the caller
+ * can tell what was lost and where; an answer without JSON gives no items.
+ *
+ * Coordinates are scaled per axis: x * image_width / resized_width and
+ * y * image_height / resized_height (resized 0: same as the image, for
+ * answers already in image pixels), then clamped to the image.
+ *
+ * items holds capacity structs of item_size bytes each (pass
+ * sizeof(vlm_grounding_item); an older, shorter struct gets its own size
+ * filled). *n_items receives the number of items and *n_rejected (may be
+ * NULL) how many of them are rejected. More than capacity:
+ * VLM_ERR_BUFFER_TOO_SMALL and nothing written, so (NULL, 0) is a size
+ * query. Errors: VLM_ERR_INVALID_ARGUMENT (NULL answer with a length, zero
+ * image size, item_size too small), VLM_ERR_INVALID_UTF8, VLM_ERR_LIMIT
+ * (answers over 16 MiB). Pure function, any thread. Since 0.1. */
+VLM_API vlm_status vlm_parse_grounding(const char *answer, size_t answer_len,
+                                       uint32_t image_width, uint32_t image_height,
+                                       uint32_t resized_width, uint32_t resized_height,
+                                       vlm_grounding_item *items, size_t item_size,
+                                       size_t capacity, size_t *n_items, size_t *n_rejected);
 
 #ifdef __cplusplus
 }

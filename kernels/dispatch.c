@@ -154,6 +154,8 @@ static const vlmi_kernel_table ref_table = {
     .softmax = vlmi_ref_softmax,
     .rope = vlmi_ref_rope,
     .attention = vlmi_ref_attention,
+    .rope_scaled = vlmi_ref_rope_scaled,
+    .attention_masked = vlmi_ref_attention_masked,
 };
 
 // ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #ifndef VLM_KERNELS_DISPATCH_H
 #define VLM_KERNELS_DISPATCH_H
 
+#include "ref/ops.h"
 #include "threadpool.h"
 #include "vlm.h"
 
@@ -93,6 +94,12 @@ typedef struct vlmi_kernel_table {
                       const float *v, size_t n_q, size_t n_kv, size_t n_heads,
                       size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
                       float scale);
+    void (*rope_scaled)(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
+                        size_t pos0, float theta, float freq_scale);
+    void (*attention_masked)(float *out, float *scores, const float *q, const float *k,
+                             const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                             size_t n_kv_heads, size_t head_dim,
+                             const vlmi_attention_mask *mask, float scale);
 } vlmi_kernel_table;
 
 /* The table in use: chosen on the first call (thread-safe), then fixed. */

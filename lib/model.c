@@ -15,12 +15,14 @@ double vlmi_now_ms(void) {
 }
 
 void vlm_model_params_init(vlm_model_params *params, size_t struct_size) {
-    vlm_model_params defaults = { .struct_size = sizeof defaults };
+    vlm_model_params defaults = { .struct_size = sizeof defaults,
+                                  .image_cache_bytes = (uint64_t)64 << 20 };
     vlmi_params_defaults(params, struct_size, &defaults, sizeof defaults);
 }
 
 void vlm_model_free(vlm_model *model) {
     if (model == NULL) return;
+    vlmi_image_cache_free(model->image_cache);
     vlmi_idefics3_free(&model->idefics3);
     free(model->tensors);
     vlm_tokenizer_free(model->tokenizer);
@@ -108,7 +110,8 @@ vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_
     m->n_threads = p.n_threads > 0 ? p.n_threads : cores > 0 ? (int32_t)cores : 1;
 
     double start_ms = vlmi_now_ms();
-    vlm_status st = report_progress(&p, 0.0f);
+    vlm_status st = vlmi_image_cache_create(p.image_cache_bytes, &m->image_cache);
+    if (st == VLM_OK) st = report_progress(&p, 0.0f);
     if (st == VLM_OK) {
         if (vlmi_is_directory(path)) st = load_hub_directory(m, &p);
         else if (vlmi_is_regular_file(path)) st = load_gguf(m);

@@ -8,6 +8,7 @@
 #include "model/hub_config.h"
 #include "arch/idefics3.h"
 #include "arch/registry.h"
+#include "image_cache.h"
 
 struct vlm_model {
     char *path;                    /* as given to vlm_model_load */
@@ -24,6 +25,7 @@ struct vlm_model {
     vlmi_family family;            /* bound at load from the architecture; NONE for GGUF */
     vlmi_idefics3 idefics3;        /* the bound weights when family is IDEFICS3 */
     double load_ms;                /* wall time vlm_model_load took */
+    vlmi_image_cache *image_cache; /* encoded images shared by the sessions; thread-safe */
 };
 
 /* Monotonic wall clock in milliseconds, for timings. */

@@ -10,6 +10,7 @@
  * same). The decode loop then allocates nothing. */
 #include "vlm-impl.h"
 #include "model.h"
+#include "image_cache.h"
 #include "arch/idefics3_chat.h"
 #include "arch/idefics3_processor.h"
 #include "generate/sampler.h"
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #define PIECE_CAPACITY 4096   /* streamed text per token; pieces are short */
+#define DEFAULT_MAX_CTX 4096  /* n_ctx 0: the model's length, at most this */
 
 typedef struct session_turn {
     vlm_role role;
@@ -84,7 +86,24 @@ struct vlm_session {
     vlm_timings timings;
     double pending_preprocess_ms;  /* images added since the previous generate */
     double pending_encode_ms;
+    int32_t pending_cached_images; /* of those, served by the model's image cache */
+
+    // progress of the current add_turn or generate
+    vlm_progress_fn progress;      /* NULL: none */
+    void *progress_user_data;
+    size_t progress_done, progress_total; /* frames or prompt tokens */
 };
+
+/* Reports progress_done / progress_total; VLM_ERR_CANCELLED if the caller's
+ * callback says stop. */
+static vlm_status report_progress(vlm_session *s) {
+    if (s->progress == NULL) return VLM_OK;
+    float f = s->progress_total > 0 ? (float)s->progress_done / (float)s->progress_total : 1.0f;
+    if (f > 1.0f) f = 1.0f;
+    if (!s->progress(f, s->progress_user_data))
+        return vlmi_fail(VLM_ERR_CANCELLED, "cancelled by the progress callback");
+    return VLM_OK;
+}
 
 // ----------------------------------------------------------------------------
 // parameters
@@ -137,10 +156,11 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     const vlmi_hub_config *hub = &model->config;
     s->net = &model->idefics3;
     if (model->tokenizer == NULL)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: the model has no tokenizer.json", model->path);
+        return vlmi_fail(VLM_ERR_IO, "%s: no tokenizer.json (a session needs the model's "
+                         "tokenizer)", model->path);
     if (!hub->has_processor)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: the model has no preprocessor_config.json",
-                         model->path);
+        return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
+                         "model's image processor settings)", model->path);
     s->processor = &hub->processor;
     vlmi_idefics3_video_config(&s->video_processor,
                                hub->has_video_processor ? &hub->video_processor : &hub->processor);
@@ -159,8 +179,11 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
                  "as SmolVLM's template would", model->path);
 
     int32_t model_ctx = hub->model.text.max_position_embeddings;
-    s->n_ctx = p->n_ctx > 0 ? (size_t)p->n_ctx : model_ctx > 0 ? (size_t)model_ctx : 2048;
+    s->n_ctx = p->n_ctx > 0 ? (size_t)p->n_ctx
+               : model_ctx > 0 && model_ctx < DEFAULT_MAX_CTX ? (size_t)model_ctx : DEFAULT_MAX_CTX;
     s->max_image_tiles = p->max_image_tiles;
+    s->progress = p->progress;
+    s->progress_user_data = p->progress_user_data;
 
     size_t dim = s->net->text.hp.dim, n_vocab = s->net->text.hp.n_vocab;
     int32_t n_threads = p->n_threads > 0 ? p->n_threads : model->n_threads;
@@ -313,11 +336,31 @@ static vlm_status reserve_features(vlm_session *s, size_t extra_rows) {
     return VLM_OK;
 }
 
-/* Preprocesses and encodes image into the next feature rows. */
+/* Preprocesses and encodes image into the next feature rows, or takes them
+ * from the model's image cache. */
 static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *config,
                                const vlm_image *image, session_image *out) {
     const vlmi_vit_hparams *vp = &s->net->vision.hp;
-    vlm_status st = VLM_OK;
+    size_t dim = s->net->text.hp.dim;
+    bool video_frame = config != s->processor;
+    vlmi_idefics3_plan plan;
+    vlm_status st = vlmi_idefics3_plan_image(&plan, config, image->width, image->height,
+                                             s->max_image_tiles);
+    if (st != VLM_OK) return st;
+    size_t n_rows = plan.n_frames * s->image_seq_len;
+    if ((st = reserve_features(s, n_rows)) != VLM_OK) return st;
+    vlmi_image_key key;
+    vlmi_image_key_make(&key, image->pixels, image->width, image->height, s->max_image_tiles,
+                        video_frame);
+    if (vlmi_image_cache_get(s->model->image_cache, &key, s->features + s->n_feature_rows * dim,
+                             n_rows * dim, &plan)) {
+        *out = (session_image){plan, video_frame, s->n_feature_rows, n_rows};
+        s->n_feature_rows += n_rows;
+        s->pending_cached_images++;
+        s->progress_done += plan.n_frames;
+        return report_progress(s);
+    }
+
     if (s->image_state == NULL) {
         st = vlmi_idefics3_image_state_create(s->net, &s->image_state);
         if (st == VLM_OK) {
@@ -332,8 +375,8 @@ static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *conf
     st = vlmi_idefics3_frames_make(&frames, config, image->pixels, image->width,
                                    image->height, s->max_image_tiles);
     if (st != VLM_OK) return st;
-    size_t n_rows = frames.plan.n_frames * s->image_seq_len, dim = s->net->text.hp.dim;
-    st = reserve_features(s, n_rows);
+    if (frames.plan.n_frames * s->image_seq_len != n_rows)
+        st = vlmi_fail(VLM_ERR_INTERNAL, "image plan and frames disagree");
     double preprocess_ms = vlmi_now_ms() - start, encode_ms = 0.0;
     for (uint32_t k = 0; st == VLM_OK && k < frames.plan.n_frames; k++) {
         double t0 = vlmi_now_ms();
@@ -344,10 +387,14 @@ static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *conf
                                              vp->image_size, vp->image_size, s->pool);
         preprocess_ms += t1 - t0;
         encode_ms += vlmi_now_ms() - t1;
+        s->progress_done++;
+        if (st == VLM_OK) st = report_progress(s);
     }
     if (st == VLM_OK) {
+        vlmi_image_cache_put(s->model->image_cache, &key, s->features + s->n_feature_rows * dim,
+                             n_rows * dim, &frames.plan);
         out->plan = frames.plan;
-        out->video_frame = config != s->processor;
+        out->video_frame = video_frame;
         out->first_row = s->n_feature_rows;
         out->n_rows = n_rows;
         s->n_feature_rows += n_rows;
@@ -399,6 +446,12 @@ static vlm_status check_turn(vlm_session *s, vlm_role role, const char *text,
     for (size_t i = 0; i < n_images; i++)
         if (images[i] == NULL)
             return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: image %zu is NULL", what, i);
+    /* the images go where the chat format puts them; a placeholder in the
+     * text would stand for an image nobody passed */
+    if (strstr(text, "<image>") != NULL || strstr(text, "<video>") != NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: the text holds a \"%s\" placeholder "
+                         "(pass images as arguments; the chat format places them)", what,
+                         strstr(text, "<image>") != NULL ? "<image>" : "<video>");
     return VLM_OK;
 }
 
@@ -411,7 +464,19 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
     if (st != VLM_OK) return st;
     size_t rows_before = s->n_feature_rows;
     double preprocess_before = s->pending_preprocess_ms, encode_before = s->pending_encode_ms;
+    int32_t cached_before = s->pending_cached_images;
     session_image *next = s->images + s->n_images;
+    /* progress counts the call's frames */
+    s->progress_done = s->progress_total = 0;
+    for (size_t i = 0; i < n_video_frames + n_images; i++) {
+        const vlm_image *im = i < n_video_frames ? video_frames[i] : images[i - n_video_frames];
+        vlmi_idefics3_plan plan;
+        if (vlmi_idefics3_plan_image(&plan, i < n_video_frames ? &s->video_processor : s->processor,
+                                     im->width, im->height, s->max_image_tiles) == VLM_OK)
+            s->progress_total += plan.n_frames;
+    }
+    vlmi_clear_error();
+    if (n_video_frames + n_images > 0) st = report_progress(s);
     for (size_t i = 0; i < n_video_frames && st == VLM_OK; i++) {
         st = encode_image(s, &s->video_processor, video_frames[i], next++);
         if (st != VLM_OK) vlmi_fail_prefix(st, "video frame");
@@ -425,6 +490,7 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
         s->n_feature_rows = rows_before;
         s->pending_preprocess_ms = preprocess_before;
         s->pending_encode_ms = encode_before;
+        s->pending_cached_images = cached_before;
         return st;
     }
     s->n_images += n_video_frames + n_images;
@@ -601,21 +667,26 @@ static vlm_status prefill(vlm_session *s, size_t from) {
     size_t image_row = 0;
     for (size_t i = 0; i < from; i++) image_row += s->prompt_ids[i] == net->image_token_id;
     s->decoder->n_past = from;
-    for (size_t start = from; start < n; start += chunk) {
+    s->progress_done = 0;
+    s->progress_total = n - from;
+    vlm_status st = report_progress(s);
+    for (size_t start = from; st == VLM_OK && start < n; start += chunk) {
         size_t count = n - start < chunk ? n - start : chunk, rows = 0;
         for (size_t i = start; i < start + count; i++) rows += s->prompt_ids[i] == net->image_token_id;
         if (image_row + rows > s->n_feature_rows)
             return vlmi_fail(VLM_ERR_INTERNAL, "prompt has more <image> tokens than image rows");
-        vlm_status st = vlmi_idefics3_embed(s->embeddings, net, s->prompt_ids + start, count,
-                                            s->features + image_row * net->text.hp.dim, rows);
+        st = vlmi_idefics3_embed(s->embeddings, net, s->prompt_ids + start, count,
+                                 s->features + image_row * net->text.hp.dim, rows);
         if (st == VLM_OK)
             st = vlmi_decoder_forward_pool(s->decoder, &net->text, s->embeddings, count, NULL,
                                            s->pool);
         if (st != VLM_OK) return st;
         memcpy(s->cached_ids + start, s->prompt_ids + start, count * sizeof *s->cached_ids);
         image_row += rows;
+        s->progress_done += count;
+        st = report_progress(s);
     }
-    return VLM_OK;
+    return st;
 }
 
 // ----------------------------------------------------------------------------
@@ -710,13 +781,22 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     double t0 = vlmi_now_ms();
     st = prefill(s, shared);
     double t1 = vlmi_now_ms();
+    if (st == VLM_ERR_CANCELLED) {
+        /* the chunks done are whole and their ids recorded: the next
+         * generate reuses them; the conversation and pending timings stay */
+        free(generated);
+        vlmi_stop_free(&stop);
+        return st;
+    }
     if (st != VLM_OK) dec->n_past = 0; /* a half-written cache is not reused */
     memset(t, 0, sizeof *t);
     t->struct_size = sizeof *t;
     t->load_ms = s->model->load_ms;
     t->preprocess_ms = s->pending_preprocess_ms;
     t->encode_ms = s->pending_encode_ms;
+    t->n_cached_images = s->pending_cached_images;
     s->pending_preprocess_ms = s->pending_encode_ms = 0.0;
+    s->pending_cached_images = 0;
     t->prefill_ms = t1 - t0;
     t->n_prompt_tokens = (int32_t)n_prompt;
     t->n_prefill_tokens = (int32_t)(n_prompt - shared);

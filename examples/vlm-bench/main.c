@@ -4,14 +4,26 @@
  *
  *   vlm-bench [--threads N] [--reps N] [--json]
  *
+ * With --model, one whole query end to end instead: load, one image (a file,
+ * or a 512x512 synthetic picture) with the model's default processing, a
+ * short prompt, greedy decoding of up to --max-tokens tokens (an end token
+ * stops it earlier; the count is printed). Prints the timings and the peak
+ * RSS of the process (getrusage).
+ *
+ *   vlm-bench --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]
+ *             [--max-tiles N] [--ctx N] [--threads N] [--json]
+ *
  * It links the internal archive to reach every tier at once (the library
  * itself picks one per process). */
 #include "dispatch.h"
 #include "kernels.h"
 #include "threadpool.h"
 
+#include "vlm.h"
+
 #include <math.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,17 +216,144 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
     free(xq);
 }
 
+// ---- one query end to end ----
+
+typedef struct e2e_options {
+    const char *model, *image, *prompt;
+    int max_tokens, max_tiles, n_ctx, n_threads;
+} e2e_options;
+
+static bool count_token(int32_t token, const char *piece, size_t len, void *user_data) {
+    (void)token, (void)piece, (void)len, (void)user_data;
+    return true;
+}
+
+static int fail(const char *what, vlm_status st) {
+    fprintf(stderr, "vlm-bench: %s: %s (%s)\n", what, vlm_status_string(st), vlm_last_error());
+    return 1;
+}
+
+static int bench_e2e(const e2e_options *o) {
+    vlm_model_params mp;
+    vlm_model_params_init(&mp, sizeof mp);
+    mp.n_threads = o->n_threads;
+    vlm_model *model = NULL;
+    vlm_status st = vlm_model_load(o->model, &mp, &model);
+    if (st != VLM_OK) return fail(o->model, st);
+
+    vlm_image *image = NULL;
+    if (o->image != NULL) {
+        st = vlm_image_load_file(o->image, NULL, &image);
+    } else {
+        /* a smooth synthetic picture, 512x512 */
+        uint32_t w = 512, h = 512;
+        uint8_t *rgb = malloc((size_t)w * h * 3);
+        if (rgb == NULL) return 1;
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++) {
+                uint8_t *p = rgb + ((size_t)y * w + x) * 3;
+                p[0] = (uint8_t)(x / 2); p[1] = (uint8_t)(y / 2); p[2] = (uint8_t)((x + y) / 4);
+            }
+        st = vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, 0, VLM_PIXEL_RGB8, &image);
+        free(rgb);
+    }
+    if (st != VLM_OK) { vlm_model_free(model); return fail("image", st); }
+
+    vlm_session_params sp;
+    vlm_session_params_init(&sp, sizeof sp);
+    sp.n_ctx = o->n_ctx;
+    sp.n_threads = o->n_threads;
+    sp.max_image_tiles = o->max_tiles;
+    vlm_session *session = NULL;
+    vlm_image_plan plan = {.struct_size = sizeof plan};
+    vlm_timings t = {.struct_size = sizeof t};
+    double add_ms = 0.0;
+    st = vlm_session_create(model, &sp, &session);
+    if (st == VLM_OK)
+        st = vlm_session_plan_image(session, vlm_image_width(image), vlm_image_height(image), &plan);
+    if (st == VLM_OK) {
+        double t0 = now_s();
+        st = vlm_session_add_turn(session, VLM_ROLE_USER, o->prompt, &image, 1);
+        add_ms = (now_s() - t0) * 1e3;
+    }
+    if (st == VLM_OK) {
+        vlm_generate_params gp;
+        vlm_generate_params_init(&gp, sizeof gp);
+        gp.max_tokens = o->max_tokens;
+        gp.on_token = count_token;
+        st = vlm_session_generate(session, &gp);
+    }
+    if (st == VLM_OK) st = vlm_session_timings(session, &t);
+    if (st != VLM_OK) {
+        int rc = fail("query", st);
+        vlm_session_free(session);
+        vlm_image_free(image);
+        vlm_model_free(model);
+        return rc;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+    double encode_per_frame = plan.n_frames > 0 ? t.encode_ms / plan.n_frames : 0.0;
+    if (json) {
+        printf("{\n  \"model\": \"%s\", \"kernels\": \"%s\", \"threads\": %d,\n"
+               "  \"image\": {\"width\": %u, \"height\": %u, \"n_frames\": %u, "
+               "\"n_image_tokens\": %u},\n"
+               "  \"load_ms\": %.1f, \"preprocess_ms\": %.1f, \"encode_ms\": %.1f, "
+               "\"encode_ms_per_frame\": %.1f, \"add_turn_ms\": %.1f,\n"
+               "  \"prefill_ms\": %.1f, \"n_prompt_tokens\": %d, \"prefill_tokens_per_s\": %.2f,\n"
+               "  \"decode_ms\": %.1f, \"n_generated_tokens\": %d, \"decode_tokens_per_s\": %.2f,\n"
+               "  \"peak_rss_mb\": %.1f\n}\n",
+               vlm_model_architecture(model), vlmi_kernels_name(), o->n_threads,
+               vlm_image_width(image), vlm_image_height(image), plan.n_frames, plan.n_image_tokens,
+               t.load_ms, t.preprocess_ms, t.encode_ms, encode_per_frame, add_ms, t.prefill_ms,
+               t.n_prompt_tokens, t.prefill_tokens_per_s, t.decode_ms, t.n_generated_tokens,
+               t.decode_tokens_per_s, peak_mb);
+    } else {
+        printf("vlm-bench: %s, kernels %s, %d threads\n", vlm_model_architecture(model),
+               vlmi_kernels_name(), o->n_threads);
+        printf("image       %ux%u -> %u frames, %u image tokens\n", vlm_image_width(image),
+               vlm_image_height(image), plan.n_frames, plan.n_image_tokens);
+        printf("load        %9.1f ms\n", t.load_ms);
+        printf("preprocess  %9.1f ms\n", t.preprocess_ms);
+        printf("encode      %9.1f ms (%.1f ms per frame)\n", t.encode_ms, encode_per_frame);
+        printf("prefill     %9.1f ms (%d tokens, %.2f tok/s)\n", t.prefill_ms, t.n_prompt_tokens,
+               t.prefill_tokens_per_s);
+        printf("decode      %9.1f ms (%d tokens, %.2f tok/s)\n", t.decode_ms, t.n_generated_tokens,
+               t.decode_tokens_per_s);
+        printf("peak RSS    %9.1f MB\n", peak_mb);
+    }
+    vlm_session_free(session);
+    vlm_image_free(image);
+    vlm_model_free(model);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     size_t n_threads = 2;
     int reps = 9;
+    e2e_options e2e = {.prompt = "What is in this image?", .max_tokens = 32};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = (size_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) e2e.model = argv[++i];
+        else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) e2e.image = argv[++i];
+        else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) e2e.prompt = argv[++i];
+        else if (strcmp(argv[i], "--max-tokens") == 0 && i + 1 < argc) e2e.max_tokens = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--max-tiles") == 0 && i + 1 < argc) e2e.max_tiles = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) e2e.n_ctx = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--json]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--json]\n"
+                    "       %s --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]\n"
+                    "                 [--max-tiles N] [--ctx N] [--threads N] [--json]\n",
+                    argv[0], argv[0]);
             return 2;
         }
+    }
+    if (e2e.model != NULL) {
+        e2e.n_threads = (int)n_threads;
+        return bench_e2e(&e2e);
     }
     if (reps < 1) reps = 1;
     if (reps > 64) reps = 64;

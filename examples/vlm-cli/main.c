@@ -3,10 +3,13 @@
  *   vlm-cli inspect PATH                       what a model, weights file or image holds
  *   vlm-cli tokenize -m MODEL [--pieces] [--special]   JSON lines in, ids out
  *   vlm-cli -m MODEL --image PATH -p PROMPT    ask about an image (or a video, or chat)
+ *   vlm-cli parse-grounding --width W ...      a grounding answer (stdin) as JSON boxes
  */
 #include "cli.h"
 
 #include <string.h>
+
+int cli_parse_grounding(int argc, char **argv); /* grounding.c */
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -17,6 +20,7 @@ static void usage(FILE *out) {
             "               [--dump-pixel-values FILE]\n"
             "               [--max-tokens N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "               [--repeat-penalty R] [--seed S] [--stop STR]... [--max-tiles N] [--ctx N]\n"
+            "       vlm-cli parse-grounding --width W --height H --resized-width RW --resized-height RH\n"
             "       vlm-cli --version\n");
 }
 
@@ -31,6 +35,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "--version") == 0) { printf("%s\n", vlm_build_info()); return 0; }
     if (strcmp(argv[1], "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "tokenize") == 0) return cli_tokenize(argc - 1, argv + 1);
+    if (strcmp(argv[1], "parse-grounding") == 0) return cli_parse_grounding(argc - 1, argv + 1);
     if (strcmp(argv[1], "ask") == 0) return cli_ask(argc - 1, argv + 1);
     return cli_ask(argc, argv);
 }

@@ -1,6 +1,8 @@
 /* Reference scaled dot-product attention (see ops.h). */
 #include "ref/ops.h"
 
+#include <math.h>
+
 // q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)
 //   -> out (n_q, n_heads*head_dim)
 void vlmi_ref_attention(float *out, float *scores, const float *q,
@@ -30,6 +32,53 @@ void vlmi_ref_attention(float *out, float *scores, const float *q,
             for (size_t d = 0; d < head_dim; d++) oh[d] = 0.0f;
             for (size_t t = 0; t < n_visible; t++) {
                 const float *vt = v + t * kv_dim + kv_offset;
+                for (size_t d = 0; d < head_dim; d++) oh[d] += scores[t] * vt[d];
+            }
+        }
+    }
+}
+
+// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
+                               const float *k, const float *v, size_t n_q, size_t n_kv,
+                               size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                               const vlmi_attention_mask *mask, float scale) {
+    size_t q_dim = n_heads * head_dim;
+    size_t kv_dim = n_kv_heads * head_dim;
+    size_t heads_per_kv = n_heads / n_kv_heads;
+    size_t kv_pos_end = mask->kv_pos0 + n_kv;
+    for (size_t i = 0; i < n_q; i++) {
+        /* visible key positions [first, end) */
+        size_t pos = mask->q_pos0 + i;
+        size_t first = mask->kv_pos0;
+        if (mask->window > 0 && pos + 1 > mask->window && pos + 1 - mask->window > first)
+            first = pos + 1 - mask->window;
+        size_t end = mask->kv_end != NULL ? mask->kv_end[i] : pos + 1;
+        if (end > kv_pos_end) end = kv_pos_end;
+        size_t n_visible = end > first ? end - first : 0;
+        for (size_t h = 0; h < n_heads; h++) {
+            const float *qh = q + i * q_dim + h * head_dim;
+            size_t kv_offset = (h / heads_per_kv) * head_dim;
+            // scores = q . k * scale (softcapped) over the visible keys
+            for (size_t t = 0; t < n_visible; t++) {
+                size_t p = first + t;
+                size_t row = mask->kv_ring ? p % mask->kv_ring : p - mask->kv_pos0;
+                const float *kt = k + row * kv_dim + kv_offset;
+                float dot = 0.0f;
+                for (size_t d = 0; d < head_dim; d++) dot += qh[d] * kt[d];
+                float score = dot * scale;
+                if (mask->softcap > 0.0f) score = mask->softcap * tanhf(score / mask->softcap);
+                scores[t] = score;
+            }
+            vlmi_ref_softmax(scores, n_visible);
+            // out = scores @ v
+            float *oh = out + i * q_dim + h * head_dim;
+            for (size_t d = 0; d < head_dim; d++) oh[d] = 0.0f;
+            for (size_t t = 0; t < n_visible; t++) {
+                size_t p = first + t;
+                size_t row = mask->kv_ring ? p % mask->kv_ring : p - mask->kv_pos0;
+                const float *vt = v + row * kv_dim + kv_offset;
                 for (size_t d = 0; d < head_dim; d++) oh[d] += scores[t] * vt[d];
             }
         }

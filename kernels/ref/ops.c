@@ -104,3 +104,25 @@ void vlmi_ref_rope(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
         }
     }
 }
+
+// x (n_rows, n_heads * head_dim) -> x rotated in place
+void vlmi_ref_rope_scaled(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
+                          size_t pos0, float theta, float freq_scale) {
+    size_t half = head_dim / 2;
+    for (size_t r = 0; r < n_rows; r++) {
+        float pos = (float)(pos0 + r);
+        for (size_t i = 0; i < half; i++) {
+            /* as transformers' linear RoPE: inv_freq computed as unscaled, then /= factor */
+            float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)head_dim);
+            inv_freq /= freq_scale;
+            float angle = pos * inv_freq;
+            float c = cosf(angle), s = sinf(angle);
+            for (size_t h = 0; h < n_heads; h++) {
+                float *head = x + (r * n_heads + h) * head_dim;
+                float x1 = head[i], x2 = head[i + half];
+                head[i] = x1 * c - x2 * s;
+                head[i + half] = x2 * c + x1 * s;
+            }
+        }
+    }
+}

@@ -77,6 +77,13 @@ void vlmi_ref_softmax(float *x, size_t n);
 void vlmi_ref_rope(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
                    size_t pos0, float theta);
 
+/* RoPE as vlmi_ref_rope with linear scaling (transformers rope_type
+ * "linear"): every inverse frequency divided by freq_scale, in f32, before
+ * it multiplies the position (Gemma 3 global layers: 8).
+ * x (n_rows, n_heads * head_dim) -> x rotated in place */
+void vlmi_ref_rope_scaled(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
+                          size_t pos0, float theta, float freq_scale);
+
 /* ---- attention ---- */
 
 /* Scaled dot-product attention for all heads, with grouped-query attention:
@@ -91,5 +98,32 @@ void vlmi_ref_attention(float *out, float *scores, const float *q,
                         const float *k, const float *v, size_t n_q, size_t n_kv,
                         size_t n_heads, size_t n_kv_heads, size_t head_dim,
                         size_t q_pos0, bool causal, float scale);
+
+/* Which keys each query sees, by position, for vlmi_ref_attention_masked. */
+typedef struct vlmi_attention_mask {
+    size_t q_pos0;        /* position of query row 0; row i is at q_pos0 + i */
+    size_t kv_pos0;       /* position of the first key; the n_kv keys have the
+                             consecutive positions kv_pos0 .. kv_pos0 + n_kv - 1 */
+    size_t kv_ring;       /* 0: the key of position p is row p - kv_pos0; else
+                             row p % kv_ring (a ring buffer of kv_ring >= n_kv rows) */
+    size_t window;        /* 0: no limit; else a query at p sees keys at > p - window */
+    const size_t *kv_end; /* (n_q) exclusive end of the key positions each query
+                             sees; NULL: causal, q_pos + 1. Past q_pos + 1 it lets
+                             a block of queries see each other (Gemma 3 images). */
+    float softcap;        /* 0: none; else score -> softcap * tanh(score / softcap),
+                             after the scale (Gemma 2 attn_logit_softcapping) */
+} vlmi_attention_mask;
+
+/* Scaled dot-product attention as vlmi_ref_attention (grouped-query heads,
+ * the same summation order), where query row i at position p sees the keys
+ * at positions max(kv_pos0, p - window + 1) .. min(kv_end[i], kv_pos0 + n_kv) - 1
+ * (see vlmi_attention_mask). A query that sees no key outputs zeros. scores
+ * is scratch for n_kv floats.
+ * q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see kv_ring)
+ *   -> out (n_q, n_heads*head_dim) */
+void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
+                               const float *k, const float *v, size_t n_q, size_t n_kv,
+                               size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                               const vlmi_attention_mask *mask, float scale);
 
 #endif

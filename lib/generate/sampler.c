@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 // ----------------------------------------------------------------------------
@@ -97,10 +98,36 @@ void vlmi_sampler_observe(vlmi_sampler *s, int32_t id) {
 // filtering
 
 /* best first; equal scores by id, so the order is deterministic */
-static int by_score_desc(const void *a, const void *b) {
-    const vlmi_candidate *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+/* The order candidates are ranked in: higher score first, then lower id. */
+static bool ranks_before(const vlmi_candidate *x, const vlmi_candidate *y) {
+    if (x->score != y->score) return x->score > y->score;
+    return x->id < y->id;
+}
+
+static void sift_down(vlmi_candidate *c, size_t root, size_t n) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n) return;
+        /* a min-heap in ranking order: the root ranks last */
+        if (child + 1 < n && ranks_before(&c[child], &c[child + 1])) child++;
+        if (!ranks_before(&c[root], &c[child])) return;
+        vlmi_candidate t = c[root];
+        c[root] = c[child];
+        c[child] = t;
+        root = child;
+    }
+}
+
+/* Sorts c[0..n) into ranking order in place. A heap sort, not qsort: glibc's
+ * qsort mallocs a copy of the array, and this runs once per sampled token. */
+static void rank_candidates(vlmi_candidate *c, size_t n) {
+    for (size_t i = n / 2; i-- > 0;) sift_down(c, i, n);
+    for (size_t end = n; end > 1; end--) {
+        vlmi_candidate t = c[0];
+        c[0] = c[end - 1];
+        c[end - 1] = t;
+        sift_down(c, 0, end - 1);
+    }
 }
 
 /* softmax of candidates[0..n) (sorted, so [0] holds the maximum) into probs */
@@ -134,7 +161,7 @@ size_t vlmi_sampler_filter(vlmi_sampler *s, const float *logits) {
     // TemperatureLogitsWarper
     for (size_t i = 0; i < n; i++)
         s->candidates[i] = (vlmi_candidate){s->scores[i] / p->temperature, (int32_t)i};
-    qsort(s->candidates, n, sizeof *s->candidates, by_score_desc);
+    rank_candidates(s->candidates, n);
     size_t n_keep = n;
 
     // TopKLogitsWarper: drop scores below the k-th best (ties with it stay)

@@ -29,10 +29,35 @@ vlm_status vlmi_decoder_init(vlmi_decoder *dec, const vlmi_decoder_hparams *hp) 
                          hp->head_dim);
     if (!(hp->norm_eps > 0.0f) || !(hp->rope_theta > 0.0f))
         return vlmi_fail(VLM_ERR_FORMAT, "decoder: rms_norm_eps and rope_theta must be positive");
+    if (hp->activation != VLMI_DECODER_SILU && hp->activation != VLMI_DECODER_GELU_TANH)
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "decoder: unknown MLP activation %d",
+                         (int)hp->activation);
+    const struct { const char *name; float value; } reals[] = {
+        {"embedding scale", hp->embed_scale}, {"attention scale", hp->attn_scale},
+        {"attn_logit_softcapping", hp->attn_softcap},
+        {"final_logit_softcapping", hp->final_softcap},
+        {"rope scaling factor", hp->rope_freq_scale},
+        {"rope_local_base_freq", hp->rope_theta_sliding},
+    };
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
+        if (!(reals[i].value >= 0.0f) || isinf(reals[i].value))
+            return vlmi_fail(VLM_ERR_FORMAT, "decoder: %s must be finite and not negative, "
+                             "got %g", reals[i].name, (double)reals[i].value);
+    bool any_sliding = false;
+    for (size_t l = 0; hp->layer_is_sliding != NULL && l < hp->n_layers; l++)
+        any_sliding |= hp->layer_is_sliding[l] != 0;
+    if (any_sliding && hp->sliding_window == 0)
+        return vlmi_fail(VLM_ERR_FORMAT, "decoder: sliding layers need sliding_window > 0");
 
-    size_t n_norms, n_floats;
+    /* Llama's norms first ((2 * n_layers + 1) * dim, the layout it always had),
+     * then per layer the variants': post norms (2 * dim), q/k norms (2 * head_dim) */
+    size_t per_layer_extra = (hp->post_norms ? 2 * hp->dim : 0) +
+                             (hp->qk_norm ? 2 * hp->head_dim : 0);
+    size_t n_norms, n_floats, n_extra;
     if (vlmi_mul_overflow(hp->n_layers, 2, &n_norms) || vlmi_add_overflow(n_norms, 1, &n_norms) ||
-        vlmi_mul_overflow(n_norms, hp->dim, &n_floats))
+        vlmi_mul_overflow(n_norms, hp->dim, &n_floats) ||
+        vlmi_mul_overflow(hp->n_layers, per_layer_extra, &n_extra) ||
+        vlmi_add_overflow(n_floats, n_extra, &n_floats))
         return vlmi_fail(VLM_ERR_LIMIT, "decoder: too many layers");
     dec->layers = vlmi_calloc(hp->n_layers, sizeof *dec->layers);
     dec->norm_storage = vlmi_calloc(n_floats, sizeof(float));
@@ -41,12 +66,35 @@ vlm_status vlmi_decoder_init(vlmi_decoder *dec, const vlmi_decoder_hparams *hp) 
         return VLM_ERR_OUT_OF_MEMORY;
     }
     dec->hp = *hp;
+    dec->hp.layer_is_sliding = NULL; /* borrowed by init only: copied below */
     for (size_t l = 0; l < hp->n_layers; l++) {
         dec->layers[l].attn_norm = dec->norm_storage + (2 * l) * hp->dim;
         dec->layers[l].ffn_norm = dec->norm_storage + (2 * l + 1) * hp->dim;
     }
     dec->final_norm = dec->norm_storage + 2 * hp->n_layers * hp->dim;
+    float *extra = dec->norm_storage + (2 * hp->n_layers + 1) * hp->dim;
+    for (size_t l = 0; l < hp->n_layers; l++) {
+        vlmi_decoder_layer *w = &dec->layers[l];
+        w->sliding = hp->layer_is_sliding != NULL && hp->layer_is_sliding[l] != 0;
+        if (hp->post_norms) {
+            w->attn_post_norm = extra;
+            w->ffn_post_norm = extra + hp->dim;
+            extra += 2 * hp->dim;
+        }
+        if (hp->qk_norm) {
+            w->q_norm = extra;
+            w->k_norm = extra + hp->head_dim;
+            extra += 2 * hp->head_dim;
+        }
+    }
     return VLM_OK;
+}
+
+/* True if any layer uses a sliding window. */
+static bool has_sliding_layers(const vlmi_decoder *dec) {
+    for (size_t l = 0; l < dec->hp.n_layers; l++)
+        if (dec->layers[l].sliding) return true;
+    return false;
 }
 
 void vlmi_decoder_free(vlmi_decoder *dec) {
@@ -67,6 +115,8 @@ vlm_status vlmi_decoder_embed(float *out, const vlmi_decoder *dec,
     const vlmi_matrix *e = &dec->token_embedding;
     for (size_t i = 0; i < n; i++)
         vlmi_ref_weight_row(out + i * dec->hp.dim, e->data, e->dtype, (size_t)ids[i], e->cols);
+    if (dec->hp.embed_scale > 0.0f)
+        for (size_t j = 0; j < n * dec->hp.dim; j++) out[j] *= dec->hp.embed_scale;
     return VLM_OK;
 }
 
@@ -93,15 +143,41 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
     if (n_batch > n_ctx) n_batch = n_ctx;
 
     size_t q_dim = hp->n_heads * hp->head_dim, kv_dim = hp->n_kv_heads * hp->head_dim;
+    /* a sliding layer keeps a ring of the window's rows, a global one n_ctx */
+    bool sliding = has_sliding_layers(dec);
+    size_t sliding_rows = sliding && hp->sliding_window < n_ctx ? hp->sliding_window : n_ctx;
+    size_t cache_rows = 0;
+    for (size_t l = 0; l < hp->n_layers; l++)
+        if (vlmi_add_overflow(cache_rows, dec->layers[l].sliding ? sliding_rows : n_ctx,
+                              &cache_rows))
+            return vlmi_fail(VLM_ERR_LIMIT, "decoder: a KV cache of %zu tokens is too large",
+                             n_ctx);
     size_t cache_floats;
-    if (vlmi_mul_overflow(hp->n_layers, n_ctx, &cache_floats) ||
-        vlmi_mul_overflow(cache_floats, kv_dim, &cache_floats))
+    if (vlmi_mul_overflow(cache_rows, kv_dim, &cache_floats))
         return vlmi_fail(VLM_ERR_LIMIT, "decoder: a KV cache of %zu tokens is too large", n_ctx);
 
     vlmi_decoder_state *s = vlmi_calloc(1, sizeof *s);
     if (s == NULL) return VLM_ERR_OUT_OF_MEMORY;
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
+    bool sliding_ok = true;
+    if (sliding) {
+        s->sliding_rows = sliding_rows;
+        size_t older = hp->sliding_window - 1 < n_ctx ? hp->sliding_window - 1 : n_ctx;
+        s->window_keys = alloc_floats(older + n_batch, kv_dim);
+        s->window_values = alloc_floats(older + n_batch, kv_dim);
+        s->layer_offset = vlmi_calloc(hp->n_layers, sizeof *s->layer_offset);
+        s->kv_end = vlmi_calloc(n_batch, sizeof *s->kv_end);
+        sliding_ok = s->window_keys && s->window_values && s->layer_offset && s->kv_end;
+        size_t offset = 0;
+        for (size_t l = 0; sliding_ok && l < hp->n_layers; l++) {
+            s->layer_offset[l] = offset;
+            offset += (dec->layers[l].sliding ? sliding_rows : n_ctx) * kv_dim;
+        }
+    } else {
+        s->kv_end = vlmi_calloc(n_batch, sizeof *s->kv_end);
+        sliding_ok = s->kv_end != NULL;
+    }
     s->x = alloc_floats(n_batch, hp->dim);
     s->xb = alloc_floats(n_batch, hp->dim);
     s->q = alloc_floats(n_batch, q_dim);
@@ -113,7 +189,7 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
     s->key_cache = alloc_floats(cache_floats, 1);
     s->value_cache = alloc_floats(cache_floats, 1);
     if (!s->x || !s->xb || !s->q || !s->att || !s->gate || !s->up || !s->scores ||
-        !s->logits || !s->key_cache || !s->value_cache) {
+        !s->logits || !s->key_cache || !s->value_cache || !sliding_ok) {
         vlmi_decoder_state_free(s);
         return vlmi_fail(VLM_ERR_OUT_OF_MEMORY,
                          "decoder: out of memory for a context of %zu tokens", n_ctx);
@@ -124,6 +200,10 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
 
 void vlmi_decoder_state_free(vlmi_decoder_state *s) {
     if (s == NULL) return;
+    free(s->kv_end);
+    free(s->layer_offset);
+    free(s->window_values);
+    free(s->window_keys);
     free(s->value_cache);
     free(s->key_cache);
     free(s->logits);
@@ -137,7 +217,28 @@ void vlmi_decoder_state_free(vlmi_decoder_state *s) {
     free(s);
 }
 
-void vlmi_decoder_state_reset(vlmi_decoder_state *s) { s->n_past = 0; }
+void vlmi_decoder_state_reset(vlmi_decoder_state *s) {
+    s->n_past = 0;
+    s->n_filled = 0;
+    s->ring_valid_from = 0;
+}
+
+/* The first position a query at n_past needs in the sliding rings. */
+static size_t window_start(size_t window, size_t n_past) {
+    return n_past + 1 > window ? n_past + 1 - window : 0;
+}
+
+/* True if a forward may start at n_past: the rings hold its window. */
+static bool rings_serve(const vlmi_decoder_state *s, size_t window, size_t n_past) {
+    if (s->layer_offset == NULL || n_past == 0) return true;
+    return n_past <= s->n_filled && window_start(window, n_past) >= s->ring_valid_from;
+}
+
+size_t vlmi_decoder_state_reusable(const vlmi_decoder_state *s, size_t n_keep) {
+    if (s->layer_offset == NULL) return n_keep;
+    /* the window is the ring's size unless the whole context fits (no wrap) */
+    return rings_serve(s, s->sliding_rows, n_keep) ? n_keep : 0;
+}
 
 // ----------------------------------------------------------------------------
 // forward
@@ -149,90 +250,259 @@ static void linear(vlmi_threadpool *pool, float *out, const float *x, const vlmi
     vlmi_matmul(pool, out, x, w->data, w->dtype, NULL, m, w->cols, w->rows);
 }
 
-/* n <= n_batch rows at positions n_past .. n_past + n - 1. */
+/* RMSNorm of each head of n rows in place (QK-norm).
+ * x (n, n_heads * head_dim), weight (head_dim) -> x */
+static void norm_heads(const vlmi_kernel_table *k, float *x, const float *weight, size_t n,
+                       size_t n_heads, size_t head_dim, float eps) {
+    k->rmsnorm(x, x, weight, n * n_heads, head_dim, eps);
+}
+
+/* c tanh(x / c), as transformers softcaps. x (n) -> x */
+static void softcap(float *x, size_t n, float cap) {
+    for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
+}
+
+/* RoPE of a layer: its base (sliding or global) and the global layers' scaling.
+ * x (n, n_heads * head_dim) -> x rotated */
+static void rope_layer(const vlmi_kernel_table *k, const vlmi_decoder_hparams *hp,
+                       const vlmi_decoder_layer *w, float *x, size_t n, size_t n_heads,
+                       size_t pos0) {
+    if (w->sliding) {
+        float theta = hp->rope_theta_sliding > 0.0f ? hp->rope_theta_sliding : hp->rope_theta;
+        k->rope(x, n, n_heads, hp->head_dim, pos0, theta);
+    } else if (hp->rope_freq_scale > 0.0f && hp->rope_freq_scale != 1.0f) {
+        k->rope_scaled(x, n, n_heads, hp->head_dim, pos0, hp->rope_theta, hp->rope_freq_scale);
+    } else {
+        k->rope(x, n, n_heads, hp->head_dim, pos0, hp->rope_theta);
+    }
+}
+
+/* Attention of a sliding layer for n rows at pos0 whose keys and values
+ * (after RoPE) are the last n rows of s->window_keys / window_values after
+ * n_older rows left free for the window's older positions.
+ * The ring holds position p at row p % sliding_rows. When writing the chunk
+ * into the ring first cannot overwrite a position a query of the chunk still
+ * needs (one token, or no wrap yet), attention reads the ring in place;
+ * otherwise the older positions are copied in front of the chunk's. */
+static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                              float *ring_keys, float *ring_values, size_t n_older, size_t n,
+                              const vlmi_attention_mask *base_mask, float scale) {
+    const vlmi_kernel_table *k = vlmi_kernels();
+    const vlmi_decoder_hparams *hp = &dec->hp;
+    size_t kv_dim = hp->n_kv_heads * hp->head_dim, rows = s->sliding_rows;
+    size_t pos0 = s->n_past, end = pos0 + n;
+    float *chunk_keys = s->window_keys + n_older * kv_dim;     // (n, kv_dim)
+    float *chunk_values = s->window_values + n_older * kv_dim; // (n, kv_dim)
+    vlmi_attention_mask mask = *base_mask;
+    bool in_place = end <= rows || rows + 1 >= hp->sliding_window + n;
+    if (in_place) {
+        for (size_t i = 0; i < n; i++) {
+            memcpy(ring_keys + ((pos0 + i) % rows) * kv_dim, chunk_keys + i * kv_dim,
+                   kv_dim * sizeof(float));
+            memcpy(ring_values + ((pos0 + i) % rows) * kv_dim, chunk_values + i * kv_dim,
+                   kv_dim * sizeof(float));
+        }
+        mask.kv_pos0 = end > rows ? end - rows : 0;
+        mask.kv_ring = rows;
+        k->attention_masked(s->att, s->scores, s->q, ring_keys, ring_values, n,
+                            end - mask.kv_pos0, hp->n_heads, hp->n_kv_heads, hp->head_dim,
+                            &mask, scale);
+        return;
+    }
+    // the window's older positions in front of the chunk, in position order
+    for (size_t i = 0; i < n_older; i++) {
+        size_t row = (pos0 - n_older + i) % rows;
+        memcpy(s->window_keys + i * kv_dim, ring_keys + row * kv_dim, kv_dim * sizeof(float));
+        memcpy(s->window_values + i * kv_dim, ring_values + row * kv_dim,
+               kv_dim * sizeof(float));
+    }
+    mask.kv_pos0 = pos0 - n_older;
+    mask.kv_ring = 0;
+    k->attention_masked(s->att, s->scores, s->q, s->window_keys, s->window_values, n,
+                        n_older + n, hp->n_heads, hp->n_kv_heads, hp->head_dim, &mask, scale);
+    // then the chunk's last positions into the ring
+    size_t kept = n < rows ? n : rows;
+    for (size_t i = n - kept; i < n; i++) {
+        memcpy(ring_keys + ((pos0 + i) % rows) * kv_dim, chunk_keys + i * kv_dim,
+               kv_dim * sizeof(float));
+        memcpy(ring_values + ((pos0 + i) % rows) * kv_dim, chunk_values + i * kv_dim,
+               kv_dim * sizeof(float));
+    }
+}
+
+/* n <= n_batch rows at positions n_past .. n_past + n - 1; bidirectional
+ * (n) or NULL flags image rows, whose runs lie inside the chunk. */
 static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
-                          const float *embeddings, size_t n, float *all_logits,
-                          vlmi_threadpool *pool) {
+                          const float *embeddings, size_t n, const uint8_t *bidirectional,
+                          float *all_logits, vlmi_threadpool *pool) {
     const vlmi_kernel_table *k = vlmi_kernels();
     const vlmi_decoder_hparams *hp = &dec->hp;
     size_t dim = hp->dim, head_dim = hp->head_dim;
     size_t kv_dim = hp->n_kv_heads * head_dim;
     size_t pos0 = s->n_past;
-    float scale = 1.0f / sqrtf((float)head_dim);
+    float scale = hp->attn_scale > 0.0f ? hp->attn_scale : 1.0f / sqrtf((float)head_dim);
+    /* the plain causal kernel unless a variant needs the masked one */
+    bool masked = hp->attn_softcap > 0.0f || bidirectional != NULL || s->layer_offset != NULL;
+
+    // per query row, the end of the key positions it sees: itself, or its image block's end
+    vlmi_attention_mask mask = {.q_pos0 = pos0, .window = 0, .softcap = hp->attn_softcap};
+    if (bidirectional != NULL) {
+        for (size_t i = 0; i < n;) {
+            size_t run_end = i + 1;
+            if (bidirectional[i])
+                while (run_end < n && bidirectional[run_end]) run_end++;
+            for (size_t j = i; j < run_end; j++)
+                s->kv_end[j] = pos0 + (bidirectional[i] ? run_end : j + 1);
+            i = run_end;
+        }
+        mask.kv_end = s->kv_end;
+    }
+    size_t n_older = 0; /* rows of the window before the chunk, for sliding layers */
+    if (s->layer_offset != NULL)
+        n_older = pos0 < hp->sliding_window - 1 ? pos0 : hp->sliding_window - 1;
 
     memcpy(s->x, embeddings, n * dim * sizeof(float));
 
     for (size_t l = 0; l < hp->n_layers; l++) {
         const vlmi_decoder_layer *w = &dec->layers[l];
-        float *layer_keys = s->key_cache + l * s->n_ctx * kv_dim;     // (n_ctx, kv_dim)
-        float *layer_values = s->value_cache + l * s->n_ctx * kv_dim; // (n_ctx, kv_dim)
-        float *new_keys = layer_keys + pos0 * kv_dim;                 // (n, kv_dim)
-        float *new_values = layer_values + pos0 * kv_dim;             // (n, kv_dim)
+        size_t offset = s->layer_offset ? s->layer_offset[l] : l * s->n_ctx * kv_dim;
+        float *layer_keys = s->key_cache + offset;     // (n_ctx or sliding_rows, kv_dim)
+        float *layer_values = s->value_cache + offset; // (n_ctx or sliding_rows, kv_dim)
+        /* a global layer's keys land in its cache directly; a sliding layer's
+         * in the window scratch first */
+        float *new_keys = w->sliding ? s->window_keys + n_older * kv_dim
+                                     : layer_keys + pos0 * kv_dim;      // (n, kv_dim)
+        float *new_values = w->sliding ? s->window_values + n_older * kv_dim
+                                       : layer_values + pos0 * kv_dim;  // (n, kv_dim)
 
         // attention rmsnorm
         k->rmsnorm(s->xb, s->x, w->attn_norm, n, dim, hp->norm_eps);
 
-        // q, k, v projections; keys and values land in the cache directly
+        // q, k, v projections
         linear(pool, s->q, s->xb, &w->wq, n);
         linear(pool, new_keys, s->xb, &w->wk, n);
         linear(pool, new_values, s->xb, &w->wv, n);
 
+        // QK-norm: each query and key head RMS-normalized
+        if (w->q_norm != NULL) {
+            norm_heads(k, s->q, w->q_norm, n, hp->n_heads, head_dim, hp->norm_eps);
+            norm_heads(k, new_keys, w->k_norm, n, hp->n_kv_heads, head_dim, hp->norm_eps);
+        }
+
         // RoPE on the queries and the new keys
-        k->rope(s->q, n, hp->n_heads, head_dim, pos0, hp->rope_theta);
-        k->rope(new_keys, n, hp->n_kv_heads, head_dim, pos0, hp->rope_theta);
+        rope_layer(k, hp, w, s->q, n, hp->n_heads, pos0);
+        rope_layer(k, hp, w, new_keys, n, hp->n_kv_heads, pos0);
 
-        // causal grouped-query attention over everything cached so far
-        k->attention(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
-                           hp->n_heads, hp->n_kv_heads, head_dim, pos0, true, scale);
+        // grouped-query attention over the cache: causal, windowed on sliding layers
+        if (w->sliding) {
+            mask.window = hp->sliding_window;
+            sliding_attention(s, dec, layer_keys, layer_values, n_older, n, &mask, scale);
+        } else if (masked) {
+            mask.window = 0;
+            mask.kv_pos0 = 0;
+            mask.kv_ring = 0;
+            k->attention_masked(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
+                                hp->n_heads, hp->n_kv_heads, head_dim, &mask, scale);
+        } else {
+            k->attention(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
+                         hp->n_heads, hp->n_kv_heads, head_dim, pos0, true, scale);
+        }
 
-        // output projection and residual connection
+        // output projection (post-norm) and residual connection
         linear(pool, s->xb, s->att, &w->wo, n);
+        if (w->attn_post_norm != NULL)
+            k->rmsnorm(s->xb, s->xb, w->attn_post_norm, n, dim, hp->norm_eps);
         k->add(s->x, s->xb, n * dim);
 
         // ffn rmsnorm
         k->rmsnorm(s->xb, s->x, w->ffn_norm, n, dim, hp->norm_eps);
 
-        // SwiGLU MLP: down(silu(gate(x)) * up(x))
+        // gated MLP: down(act(gate(x)) * up(x)), act silu (SwiGLU) or gelu tanh (GeGLU)
         linear(pool, s->gate, s->xb, &w->w_gate, n);
         linear(pool, s->up, s->xb, &w->w_up, n);
-        k->silu_mul(s->gate, s->gate, s->up, n * hp->ffn_dim);
+        if (hp->activation == VLMI_DECODER_GELU_TANH) {
+            k->gelu_tanh(s->gate, s->gate, n * hp->ffn_dim);
+            for (size_t i = 0; i < n * hp->ffn_dim; i++) s->gate[i] *= s->up[i];
+        } else {
+            k->silu_mul(s->gate, s->gate, s->up, n * hp->ffn_dim);
+        }
         linear(pool, s->xb, s->gate, &w->w_down, n);
 
-        // residual connection
+        // (post-norm and) residual connection
+        if (w->ffn_post_norm != NULL)
+            k->rmsnorm(s->xb, s->xb, w->ffn_post_norm, n, dim, hp->norm_eps);
         k->add(s->x, s->xb, n * dim);
     }
 
     // final rmsnorm
     k->rmsnorm(s->x, s->x, dec->final_norm, n, dim, hp->norm_eps);
 
-    // classifier into logits: every row if asked, else only the last
+    // classifier into logits (softcapped): every row if asked, else only the last
     const float *last = s->x + (n - 1) * dim;
     if (all_logits != NULL) {
         linear(pool, all_logits, s->x, &dec->lm_head, n);
+        if (hp->final_softcap > 0.0f) softcap(all_logits, n * hp->n_vocab, hp->final_softcap);
         memcpy(s->logits, all_logits + (n - 1) * hp->n_vocab, hp->n_vocab * sizeof(float));
     } else {
         linear(pool, s->logits, last, &dec->lm_head, 1);
+        if (hp->final_softcap > 0.0f) softcap(s->logits, hp->n_vocab, hp->final_softcap);
     }
     s->n_past += n;
+    if (s->layer_offset != NULL) {
+        /* writing pos0 .. end - 1 overwrote the ring rows of end - rows .. pos0 - 1 */
+        size_t end = s->n_past, rows = s->sliding_rows;
+        if (end > rows && end - rows > s->ring_valid_from) s->ring_valid_from = end - rows;
+        s->n_filled = end;
+    }
 }
 
 vlm_status vlmi_decoder_forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
                                 const float *embeddings, size_t n_tokens,
                                 float *all_logits) {
-    return vlmi_decoder_forward_pool(s, dec, embeddings, n_tokens, all_logits, NULL);
+    return vlmi_decoder_forward_blocks(s, dec, embeddings, n_tokens, NULL, all_logits, NULL);
 }
 
 vlm_status vlmi_decoder_forward_pool(vlmi_decoder_state *s, const vlmi_decoder *dec,
                                      const float *embeddings, size_t n_tokens,
                                      float *all_logits, vlmi_threadpool *pool) {
+    return vlmi_decoder_forward_blocks(s, dec, embeddings, n_tokens, NULL, all_logits, pool);
+}
+
+vlm_status vlmi_decoder_forward_blocks(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                                       const float *embeddings, size_t n_tokens,
+                                       const uint8_t *bidirectional, float *all_logits,
+                                       vlmi_threadpool *pool) {
     if (n_tokens == 0) return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "decoder: no tokens");
-    if (n_tokens > s->n_ctx - s->n_past)
+    if (s->n_past > s->n_ctx || n_tokens > s->n_ctx - s->n_past)
         return vlmi_fail(VLM_ERR_LIMIT,
                          "decoder: %zu tokens do not fit in the context (%zu of %zu used)",
                          n_tokens, s->n_past, s->n_ctx);
+    if (!rings_serve(s, dec->hp.sliding_window, s->n_past))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "decoder: cannot resume at position %zu: the sliding-window cache "
+                         "holds positions %zu..%zu only (see vlmi_decoder_state_reusable)",
+                         s->n_past, s->ring_valid_from, s->n_filled);
+    // every image block must fit in one chunk
+    for (size_t i = 0; bidirectional != NULL && i < n_tokens;) {
+        size_t run_end = i + 1;
+        if (bidirectional[i])
+            while (run_end < n_tokens && bidirectional[run_end]) run_end++;
+        if (run_end - i > s->n_batch)
+            return vlmi_fail(VLM_ERR_LIMIT, "decoder: a bidirectional block of %zu tokens "
+                             "exceeds the batch of %zu rows", run_end - i, s->n_batch);
+        i = run_end;
+    }
     for (size_t done = 0; done < n_tokens;) {
         size_t n = n_tokens - done < s->n_batch ? n_tokens - done : s->n_batch;
+        // end the chunk before a block it would cut
+        if (bidirectional != NULL && done + n < n_tokens && bidirectional[done + n - 1] &&
+            bidirectional[done + n]) {
+            size_t block_start = done + n - 1;
+            while (block_start > done && bidirectional[block_start - 1]) block_start--;
+            if (block_start > done) n = block_start - done;
+        }
         forward_chunk(s, dec, embeddings + done * dec->hp.dim, n,
+                      bidirectional ? bidirectional + done : NULL,
                       all_logits ? all_logits + done * dec->hp.n_vocab : NULL, pool);
         done += n;
     }

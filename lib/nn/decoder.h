@@ -2,6 +2,14 @@
  * whose language model is a Llama (pre-norm RMSNorm, RoPE rotate_half, GQA
  * causal attention, SwiGLU MLP, untied or tied LM head).
  *
+ * Variants, each off when its hparams field is zero (so a zeroed field keeps
+ * the Llama behaviour): Gemma 3's scaled embeddings, QK-norm, norms after
+ * attention and MLP, GeGLU, attention scale, logit softcapping, sliding-window
+ * layers with their own RoPE base and a ring-buffer cache of the window only,
+ * linear RoPE scaling, and bidirectional attention within image blocks
+ * (vlmi_decoder_forward_blocks). Gemma's RMSNorm (1 + w) is the family's to
+ * fold into the weights at bind time.
+ *
  * The weights (vlmi_decoder) are immutable once bound and shared by every
  * session; the mutable buffers and the KV cache (vlmi_decoder_state) belong
  * to one session and are allocated once, for n_ctx tokens: a forward pass
@@ -13,6 +21,11 @@
 #include "nn/weights.h"
 #include "threadpool.h"
 
+typedef enum vlmi_decoder_activation {
+    VLMI_DECODER_SILU = 0,      /* silu(gate) * up (Llama SwiGLU) */
+    VLMI_DECODER_GELU_TANH = 1, /* gelu_tanh(gate) * up (Gemma GeGLU) */
+} vlmi_decoder_activation;
+
 typedef struct vlmi_decoder_hparams {
     size_t n_vocab;     /* rows of the embedding and the LM head */
     size_t dim;         /* hidden_size: width of the residual stream */
@@ -22,7 +35,28 @@ typedef struct vlmi_decoder_hparams {
     size_t n_kv_heads;  /* key/value heads; divides n_heads */
     size_t head_dim;    /* even, for RoPE */
     float norm_eps;     /* RMSNorm epsilon */
-    float rope_theta;   /* RoPE base frequency */
+    float rope_theta;   /* RoPE base frequency (sliding layers: rope_theta_sliding) */
+
+    /* ---- variants (appended; zero keeps the Llama behaviour) ---- */
+    vlmi_decoder_activation activation; /* MLP gate activation: SiLU (SwiGLU) or
+                           GELU tanh (GeGLU, Gemma) */
+    float embed_scale;  /* token embeddings are multiplied by it (Gemma:
+                           sqrt(dim) in the weights' dtype); 0: not scaled */
+    bool qk_norm;       /* RMSNorm of each query and key head before RoPE (Gemma 3) */
+    bool post_norms;    /* RMSNorm of the attention and MLP outputs before each
+                           residual add (Gemma 2/3 post_attention_layernorm and
+                           post_feedforward_layernorm) */
+    float attn_scale;   /* attention score scale; 0: 1/sqrt(head_dim) (Gemma 3:
+                           query_pre_attn_scalar^-0.5) */
+    float attn_softcap; /* scores -> c tanh(scores / c); 0: none */
+    float final_softcap; /* logits -> c tanh(logits / c); 0: none */
+    float rope_freq_scale; /* linear RoPE scaling of the non-sliding layers:
+                           inverse frequencies divided by it; 0: none */
+    size_t sliding_window; /* keys a sliding layer's query sees, its own
+                           included (a query at p sees p - window + 1 .. p) */
+    const uint8_t *layer_is_sliding; /* (n_layers) 1: a sliding-window layer;
+                           read by init only (copied into the layers); NULL: none */
+    float rope_theta_sliding; /* RoPE base of the sliding layers; 0: rope_theta */
 } vlmi_decoder_hparams;
 
 typedef struct vlmi_decoder_layer {
@@ -35,6 +69,12 @@ typedef struct vlmi_decoder_layer {
     vlmi_matrix w_gate; /* (ffn_dim, dim) */
     vlmi_matrix w_up;   /* (ffn_dim, dim) */
     vlmi_matrix w_down; /* (dim, ffn_dim) */
+    /* variants: NULL / false when off */
+    bool sliding;       /* sliding-window attention, its own RoPE base */
+    float *q_norm;      /* (head_dim) qk_norm: applied to every query head, owned */
+    float *k_norm;      /* (head_dim) qk_norm: applied to every key head, owned */
+    float *attn_post_norm; /* (dim) post_norms: on the attention output, owned */
+    float *ffn_post_norm;  /* (dim) post_norms: on the MLP output, owned */
 } vlmi_decoder_layer;
 
 typedef struct vlmi_decoder {
@@ -43,18 +83,20 @@ typedef struct vlmi_decoder {
     vlmi_decoder_layer *layers;  /* (n_layers) */
     float *final_norm;           /* (dim) f32, owned */
     vlmi_matrix lm_head;         /* (n_vocab, dim); token_embedding when tied */
-    float *norm_storage;         /* ((2 * n_layers + 1) * dim): the f32 norm
-                                    weights above point into it */
+    float *norm_storage;         /* ((2 * n_layers + 1) * dim, then the variants'
+                                    norms): the f32 norm weights above point into it */
 } vlmi_decoder;
 
-/* Validates hp (positive sizes, heads grouping, even head_dim; VLM_ERR_FORMAT
- * naming the field) and allocates the layer table and the f32 norm weights,
+/* Validates hp (positive sizes, heads grouping, even head_dim, a window when
+ * a layer slides; VLM_ERR_FORMAT naming the field) and allocates the layer
+ * table and the f32 norm weights (those of the variants hp turns on too),
  * zeroed; the caller then binds every weight. On failure *dec is empty. */
 vlm_status vlmi_decoder_init(vlmi_decoder *dec, const vlmi_decoder_hparams *hp);
 /* Releases what init allocated and zeroes dec; NULL or empty is fine. */
 void vlmi_decoder_free(vlmi_decoder *dec);
 
-/* Token embeddings: row ids[i] of the embedding table, as f32. An id outside
+/* Token embeddings: row ids[i] of the embedding table, as f32, times
+ * hp.embed_scale when set. An id outside
  * [0, n_vocab) is VLM_ERR_INVALID_ARGUMENT.
  * ids (n) -> out (n, dim) */
 vlm_status vlmi_decoder_embed(float *out, const vlmi_decoder *dec,
@@ -73,8 +115,19 @@ typedef struct vlmi_decoder_state {
     float *up;           /* (n_batch, ffn_dim) */
     float *scores;       /* (n_ctx) attention weights of one query and head */
     float *logits;       /* (n_vocab) of the last token of the latest forward */
-    float *key_cache;    /* (n_layers, n_ctx, n_kv_heads * head_dim), after RoPE */
-    float *value_cache;  /* (n_layers, n_ctx, n_kv_heads * head_dim) */
+    float *key_cache;    /* per layer (rows, n_kv_heads * head_dim), after RoPE:
+                            n_ctx rows, or sliding_rows for a sliding layer */
+    float *value_cache;  /* the same layout */
+    /* sliding-window layers (all zero / NULL when no layer slides) */
+    size_t *layer_offset; /* (n_layers) first float of each layer in the caches */
+    size_t sliding_rows; /* ring rows of a sliding layer: min(n_ctx, window);
+                            position p lives in row p % sliding_rows */
+    float *window_keys;  /* (min(window - 1, n_ctx) + n_batch, kv_dim) scratch: a
+                            chunk's keys after the window's older ones */
+    float *window_values; /* the same, values */
+    size_t n_filled;     /* end of the positions last written */
+    size_t ring_valid_from; /* the rings hold positions ring_valid_from .. n_filled - 1 */
+    size_t *kv_end;      /* (n_batch) per query row, end of the positions it sees */
 } vlmi_decoder_state;
 
 /* Allocates a state for dec with a KV cache of n_ctx tokens, processing up to
@@ -84,6 +137,13 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
 void vlmi_decoder_state_free(vlmi_decoder_state *s); /* NULL is fine */
 /* Forgets the cached tokens (the next forward starts at position 0). */
 void vlmi_decoder_state_reset(vlmi_decoder_state *s);
+/* How many of the cached tokens a caller may keep when it rewinds to reuse a
+ * shared prefix of n_keep tokens (setting n_past to the result): n_keep when
+ * the cache still holds what position n_keep needs, else 0. A sliding layer's
+ * ring keeps only the last window positions, so it can rewind only by a token
+ * (n_keep >= n_past - 1); without sliding layers any n_keep <= n_past is fine.
+ * A forward from an n_past the rings cannot serve is VLM_ERR_INVALID_ARGUMENT. */
+size_t vlmi_decoder_state_reusable(const vlmi_decoder_state *s, size_t n_keep);
 
 /* Runs n_tokens input embeddings through the decoder at positions
  * n_past .. n_past + n_tokens - 1, appends their keys and values to the
@@ -99,5 +159,15 @@ vlm_status vlmi_decoder_forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
 vlm_status vlmi_decoder_forward_pool(vlmi_decoder_state *s, const vlmi_decoder *dec,
                                      const float *embeddings, size_t n_tokens,
                                      float *all_logits, vlmi_threadpool *pool);
+/* The same, where bidirectional (n_tokens; NULL: none) flags rows that see
+ * each other both ways within each maximal run of flagged rows, as Gemma 3's
+ * image tokens do (token_type_ids == 1); a sliding layer's window still
+ * bounds what they see. A run is one block: it must lie within this call and
+ * fit in n_batch rows (VLM_ERR_LIMIT otherwise, nothing computed); chunks
+ * never split it. */
+vlm_status vlmi_decoder_forward_blocks(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                                       const float *embeddings, size_t n_tokens,
+                                       const uint8_t *bidirectional, float *all_logits,
+                                       vlmi_threadpool *pool);
 
 #endif

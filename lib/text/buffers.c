@@ -58,6 +58,10 @@ vlm_status vlmi_spans_push(vlmi_spans *spans, size_t start, size_t end, bool is_
     return VLM_OK;
 }
 
+vlm_status vlmi_spans_reserve(vlmi_spans *spans, size_t n) {
+    return grow_array((void **)&spans->items, &spans->cap, n, sizeof *spans->items);
+}
+
 void vlmi_spans_free(vlmi_spans *spans) {
     free(spans->items);
     spans->items = NULL;
@@ -99,6 +103,10 @@ vlm_status vlmi_ids_push(vlmi_ids *ids, int32_t id) {
     return VLM_OK;
 }
 
+vlm_status vlmi_ids_reserve(vlmi_ids *ids, size_t n) {
+    return grow_array((void **)&ids->items, &ids->cap, n, sizeof *ids->items);
+}
+
 void vlmi_ids_free(vlmi_ids *ids) {
     free(ids->items);
     ids->items = NULL;
@@ -116,6 +124,14 @@ vlm_status vlmi_strlist_push(vlmi_strlist *list, const char *s, size_t len) {
     if (st != VLM_OK) return st;
     list->offsets[++list->n] = list->text.len;
     return VLM_OK;
+}
+
+vlm_status vlmi_strlist_reserve(vlmi_strlist *list, size_t n, size_t text_bytes) {
+    size_t need;
+    if (vlmi_add_overflow(n, 1, &need)) return vlmi_fail(VLM_ERR_LIMIT, "array too large");
+    vlm_status st = grow_array((void **)&list->offsets, &list->cap, need, sizeof *list->offsets);
+    if (st != VLM_OK || text_bytes <= list->text.len) return st;
+    return vlmi_buf_reserve(&list->text, text_bytes - list->text.len);
 }
 
 void vlmi_strlist_clear(vlmi_strlist *list) {

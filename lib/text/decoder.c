@@ -170,31 +170,35 @@ static vlm_status append_lossy(vlmi_buf *out, const char *s, size_t len) {
     return st;
 }
 
-static vlm_status decode_byte_level(vlmi_strlist *in, vlmi_strlist *out) {
-    vlmi_buf bytes = { 0 }, text = { 0 };
+/* The steps below read in and append to out (cleared by the caller), using
+ * the scratch's buffers for their working memory. */
+
+static vlm_status decode_byte_level(const vlmi_strlist *in, vlmi_strlist *out,
+                                    vlmi_decode_scratch *scratch) {
+    vlmi_buf *bytes = &scratch->bytes, *text = &scratch->token;
+    bytes->len = 0;
+    text->len = 0;
     vlm_status st = VLM_OK;
     for (size_t t = 0; t < in->n && st == VLM_OK; t++) {
         size_t len;
         const char *s = vlmi_strlist_at(in, t, &len);
         /* A token with any character outside the table is kept as it is. */
-        size_t mark = bytes.len;
+        size_t mark = bytes->len;
         bool all = true;
         for (size_t i = 0; i < len && st == VLM_OK;) {
             int b = vlmi_byte_level_byte(vlmi_utf8_next(s, &i));
             if (b < 0) { all = false; break; }
             unsigned char c = (unsigned char)b;
-            st = vlmi_buf_append(&bytes, &c, 1);
+            st = vlmi_buf_append(bytes, &c, 1);
         }
         if (!all) {
-            bytes.len = mark;
-            st = vlmi_buf_append(&bytes, s, len);
+            bytes->len = mark;
+            st = vlmi_buf_append(bytes, s, len);
         }
     }
-    if (st == VLM_OK) st = vlmi_buf_reserve(&text, bytes.len);
-    if (st == VLM_OK) st = append_lossy(&text, bytes.data ? bytes.data : "", bytes.len);
-    if (st == VLM_OK) st = vlmi_strlist_push(out, text.data ? text.data : "", text.len);
-    vlmi_buf_free(&bytes);
-    vlmi_buf_free(&text);
+    if (st == VLM_OK) st = vlmi_buf_reserve(text, bytes->len);
+    if (st == VLM_OK) st = append_lossy(text, bytes->data ? bytes->data : "", bytes->len);
+    if (st == VLM_OK) st = vlmi_strlist_push(out, text->data ? text->data : "", text->len);
     return st;
 }
 
@@ -228,8 +232,10 @@ static vlm_status flush_bytes(vlmi_buf *pending, vlmi_strlist *out) {
     return st;
 }
 
-static vlm_status decode_byte_fallback(vlmi_strlist *in, vlmi_strlist *out) {
-    vlmi_buf pending = { 0 };
+static vlm_status decode_byte_fallback(const vlmi_strlist *in, vlmi_strlist *out,
+                                       vlmi_decode_scratch *scratch) {
+    vlmi_buf *pending = &scratch->bytes;
+    pending->len = 0;
     vlm_status st = VLM_OK;
     for (size_t t = 0; t < in->n && st == VLM_OK; t++) {
         size_t len;
@@ -237,18 +243,17 @@ static vlm_status decode_byte_fallback(vlmi_strlist *in, vlmi_strlist *out) {
         int b = byte_token(s, len);
         if (b >= 0) {
             unsigned char c = (unsigned char)b;
-            st = vlmi_buf_append(&pending, &c, 1);
+            st = vlmi_buf_append(pending, &c, 1);
             continue;
         }
-        st = flush_bytes(&pending, out);
+        st = flush_bytes(pending, out);
         if (st == VLM_OK) st = vlmi_strlist_push(out, s, len);
     }
-    if (st == VLM_OK) st = flush_bytes(&pending, out);
-    vlmi_buf_free(&pending);
+    if (st == VLM_OK) st = flush_bytes(pending, out);
     return st;
 }
 
-static vlm_status decode_strip(const vlmi_decoder *d, vlmi_strlist *in, vlmi_strlist *out) {
+static vlm_status decode_strip(const vlmi_decoder *d, const vlmi_strlist *in, vlmi_strlist *out) {
     vlm_status st = VLM_OK;
     for (size_t t = 0; t < in->n && st == VLM_OK; t++) {
         size_t len;
@@ -270,57 +275,60 @@ static vlm_status decode_strip(const vlmi_decoder *d, vlmi_strlist *in, vlmi_str
     return st;
 }
 
-static vlm_status decode_replace(const vlmi_decoder *d, vlmi_strlist *in, vlmi_strlist *out) {
-    vlmi_spans spans = { 0 };
-    vlmi_buf token = { 0 };
+/* A String pattern allocates nothing once the scratch has grown; a Regex
+ * one still does inside Oniguruma (vlmi_pattern_find's match region). */
+static vlm_status decode_replace(const vlmi_decoder *d, const vlmi_strlist *in, vlmi_strlist *out,
+                                 vlmi_decode_scratch *scratch) {
+    vlmi_spans *spans = &scratch->spans;
+    vlmi_buf *token = &scratch->token;
     vlm_status st = VLM_OK;
     for (size_t t = 0; t < in->n && st == VLM_OK; t++) {
         size_t len;
         const char *s = vlmi_strlist_at(in, t, &len);
-        token.len = 0;
-        st = vlmi_buf_reserve(&token, len);
-        if (st == VLM_OK) st = vlmi_pattern_find(&d->pattern, s, len, &spans);
-        for (size_t k = 0; k < spans.n && st == VLM_OK; k++) {
-            const vlmi_span *sp = &spans.items[k];
-            st = sp->is_match ? vlmi_buf_append(&token, d->content, d->content_len)
-                              : vlmi_buf_append(&token, s + sp->start, sp->end - sp->start);
+        token->len = 0;
+        st = vlmi_buf_reserve(token, len);
+        if (st == VLM_OK) st = vlmi_pattern_find(&d->pattern, s, len, spans);
+        for (size_t k = 0; k < spans->n && st == VLM_OK; k++) {
+            const vlmi_span *sp = &spans->items[k];
+            st = sp->is_match ? vlmi_buf_append(token, d->content, d->content_len)
+                              : vlmi_buf_append(token, s + sp->start, sp->end - sp->start);
         }
-        if (st == VLM_OK) st = vlmi_strlist_push(out, token.data, token.len);
+        if (st == VLM_OK) st = vlmi_strlist_push(out, token->data, token->len);
     }
-    vlmi_spans_free(&spans);
-    vlmi_buf_free(&token);
     return st;
 }
 
 /* Every replacement character becomes a space, except in the first token
  * (where tokenizers drops them all) when a prefix was prepended. */
-static vlm_status decode_metaspace(const vlmi_decoder *d, vlmi_strlist *in, vlmi_strlist *out) {
-    vlmi_buf token = { 0 };
+static vlm_status decode_metaspace(const vlmi_decoder *d, const vlmi_strlist *in, vlmi_strlist *out,
+                                   vlmi_decode_scratch *scratch) {
+    vlmi_buf *token = &scratch->token;
     vlm_status st = VLM_OK;
     for (size_t t = 0; t < in->n && st == VLM_OK; t++) {
         size_t len;
         const char *s = vlmi_strlist_at(in, t, &len);
-        token.len = 0;
-        st = vlmi_buf_reserve(&token, len);
+        token->len = 0;
+        st = vlmi_buf_reserve(token, len);
         for (size_t i = 0; i < len && st == VLM_OK;) {
             size_t start = i;
             if (vlmi_utf8_next(s, &i) != d->content_char) {
-                st = vlmi_buf_append(&token, s + start, i - start);
+                st = vlmi_buf_append(token, s + start, i - start);
             } else if (!(t == 0 && d->strip_first)) {
-                st = vlmi_buf_append(&token, " ", 1);
+                st = vlmi_buf_append(token, " ", 1);
             }
         }
-        if (st == VLM_OK) st = vlmi_strlist_push(out, token.data, token.len);
+        if (st == VLM_OK) st = vlmi_strlist_push(out, token->data, token->len);
     }
-    vlmi_buf_free(&token);
     return st;
 }
 
-static vlm_status decode_chain(const vlmi_decoder *d, vlmi_strlist *in, vlmi_strlist *out) {
+/* One decoder that is not a Sequence: in -> out (cleared first). */
+static vlm_status decode_step(const vlmi_decoder *d, const vlmi_strlist *in, vlmi_strlist *out,
+                              vlmi_decode_scratch *scratch) {
     vlmi_strlist_clear(out);
     switch (d->kind) {
-    case DEC_BYTE_LEVEL: return decode_byte_level(in, out);
-    case DEC_BYTE_FALLBACK: return decode_byte_fallback(in, out);
+    case DEC_BYTE_LEVEL: return decode_byte_level(in, out, scratch);
+    case DEC_BYTE_FALLBACK: return decode_byte_fallback(in, out, scratch);
     case DEC_FUSE: {
         vlm_status st = vlmi_buf_reserve(&out->text, in->text.len);
         if (st == VLM_OK && in->n > 0)
@@ -330,31 +338,57 @@ static vlm_status decode_chain(const vlmi_decoder *d, vlmi_strlist *in, vlmi_str
         return st;
     }
     case DEC_STRIP: return decode_strip(d, in, out);
-    case DEC_REPLACE: return decode_replace(d, in, out);
-    case DEC_METASPACE: return decode_metaspace(d, in, out);
-    case DEC_SEQUENCE: {
-        vlm_status st = VLM_OK;
-        vlmi_strlist tmp = { 0 };
-        /* out holds the running list; tmp receives each step. */
-        for (size_t i = 0; i < in->n && st == VLM_OK; i++) {
-            size_t len;
-            const char *s = vlmi_strlist_at(in, i, &len);
-            st = vlmi_strlist_push(out, s, len);
-        }
-        for (size_t c = 0; c < d->n_children && st == VLM_OK; c++) {
-            st = decode_chain(d->children[c], out, &tmp);
-            vlmi_strlist swap = *out;
-            *out = tmp;
-            tmp = swap;
-        }
-        vlmi_strlist_free(&tmp);
-        return st;
-    }
+    case DEC_REPLACE: return decode_replace(d, in, out, scratch);
+    case DEC_METASPACE: return decode_metaspace(d, in, out, scratch);
+    case DEC_SEQUENCE: break;
     }
     return vlmi_fail(VLM_ERR_INTERNAL, "unknown decoder kind %d", (int)d->kind);
 }
 
-vlm_status vlmi_token_decoder_decode(const vlmi_decoder *decoder, vlmi_strlist *tokens, vlmi_buf *out) {
+/* tokenizers' decode_chain. A Sequence runs its children in turn, so a
+ * nested Sequence is the same as its children in its place: the whole
+ * chain runs as one flat list of steps, each reading the list the previous
+ * one wrote (*cur) and writing the other of the scratch's two lists. */
+static vlm_status decode_chain(const vlmi_decoder *d, const vlmi_strlist **cur,
+                               vlmi_decode_scratch *scratch) {
+    if (d->kind == DEC_SEQUENCE) {
+        vlm_status st = VLM_OK;
+        for (size_t c = 0; c < d->n_children && st == VLM_OK; c++)
+            st = decode_chain(d->children[c], cur, scratch);
+        return st;
+    }
+    vlmi_strlist *next = *cur == &scratch->lists[0] ? &scratch->lists[1] : &scratch->lists[0];
+    vlm_status st = decode_step(d, *cur, next, scratch);
+    *cur = next;
+    return st;
+}
+
+vlm_status vlmi_decode_scratch_reserve(vlmi_decode_scratch *scratch, size_t n_tokens,
+                                       size_t text_bytes) {
+    vlm_status st = VLM_OK;
+    if ((st = vlmi_strlist_reserve(&scratch->tokens, n_tokens, text_bytes)) != VLM_OK) return st;
+    for (int i = 0; i < 2; i++)
+        if ((st = vlmi_strlist_reserve(&scratch->lists[i], n_tokens, text_bytes)) != VLM_OK)
+            return st;
+    scratch->bytes.len = scratch->token.len = 0;
+    if ((st = vlmi_buf_reserve(&scratch->bytes, text_bytes)) != VLM_OK ||
+        (st = vlmi_buf_reserve(&scratch->token, text_bytes)) != VLM_OK)
+        return st;
+    return vlmi_spans_reserve(&scratch->spans, n_tokens);
+}
+
+void vlmi_decode_scratch_free(vlmi_decode_scratch *scratch) {
+    vlmi_strlist_free(&scratch->tokens);
+    vlmi_strlist_free(&scratch->lists[0]);
+    vlmi_strlist_free(&scratch->lists[1]);
+    vlmi_buf_free(&scratch->bytes);
+    vlmi_buf_free(&scratch->token);
+    vlmi_spans_free(&scratch->spans);
+}
+
+vlm_status vlmi_token_decoder_decode_scratch(const vlmi_decoder *decoder,
+                                             const vlmi_strlist *tokens,
+                                             vlmi_decode_scratch *scratch, vlmi_buf *out) {
     out->len = 0;
     vlm_status st = vlmi_buf_reserve(out, tokens->text.len);
     if (st != VLM_OK) return st;
@@ -369,11 +403,17 @@ vlm_status vlmi_token_decoder_decode(const vlmi_decoder *decoder, vlmi_strlist *
         }
         return st;
     }
-    vlmi_strlist result = { 0 };
-    st = decode_chain(decoder, tokens, &result);
-    if (st == VLM_OK && result.n > 0)
-        st = vlmi_buf_append(out, result.text.data + result.offsets[0],
-                             result.offsets[result.n] - result.offsets[0]);
-    vlmi_strlist_free(&result);
+    const vlmi_strlist *result = tokens;
+    st = decode_chain(decoder, &result, scratch);
+    if (st == VLM_OK && result->n > 0)
+        st = vlmi_buf_append(out, result->text.data + result->offsets[0],
+                             result->offsets[result->n] - result->offsets[0]);
+    return st;
+}
+
+vlm_status vlmi_token_decoder_decode(const vlmi_decoder *decoder, vlmi_strlist *tokens, vlmi_buf *out) {
+    vlmi_decode_scratch scratch = { 0 };
+    vlm_status st = vlmi_token_decoder_decode_scratch(decoder, tokens, &scratch, out);
+    vlmi_decode_scratch_free(&scratch);
     return st;
 }

@@ -17,6 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Room made at create, so that an ordinary stream (windows of a few ids of
+ * ordinary tokens) never allocates; longer windows grow the buffers, which
+ * are then kept for the detokenizer's life. */
+#define INITIAL_WINDOW_IDS 32
+#define INITIAL_TEXT_BYTES 1024
+
+/* Everything a push works in is kept here and reused: a push allocates only
+ * when its window (or the window's text) is longer than any before. */
 struct vlm_detokenizer {
     const vlm_tokenizer *tok;
     uint32_t flags;
@@ -24,10 +32,17 @@ struct vlm_detokenizer {
     size_t   prefix_index;  /* window[0..prefix_index) decode to prefix */
     vlmi_buf prefix;
     bool     have_prefix;
+    vlmi_buf text;          /* the window's text */
+    vlmi_decode_scratch scratch;
 };
 
 static bool ends_with_replacement(const vlmi_buf *text) {
     return text->len >= 3 && memcmp(text->data + text->len - 3, "\xEF\xBF\xBD", 3) == 0;
+}
+
+static vlm_status decode_window(vlm_detokenizer *d, vlmi_buf *out) {
+    return vlmi_tokenizer_decode_scratch(d->tok, d->window.items, d->window.n, d->flags,
+                                         &d->scratch, out);
 }
 
 vlm_status vlm_detokenizer_create(const vlm_tokenizer *tok, uint32_t flags, vlm_detokenizer **out) {
@@ -39,6 +54,14 @@ vlm_status vlm_detokenizer_create(const vlm_tokenizer *tok, uint32_t flags, vlm_
     if (d == NULL) return VLM_ERR_OUT_OF_MEMORY;
     d->tok = tok;
     d->flags = flags;
+    vlm_status st;
+    if ((st = vlmi_ids_reserve(&d->window, INITIAL_WINDOW_IDS)) != VLM_OK ||
+        (st = vlmi_buf_reserve(&d->prefix, INITIAL_TEXT_BYTES)) != VLM_OK ||
+        (st = vlmi_buf_reserve(&d->text, INITIAL_TEXT_BYTES)) != VLM_OK ||
+        (st = vlmi_decode_scratch_reserve(&d->scratch, INITIAL_WINDOW_IDS, INITIAL_TEXT_BYTES)) != VLM_OK) {
+        vlm_detokenizer_free(d);
+        return st;
+    }
     *out = d;
     return VLM_OK;
 }
@@ -47,6 +70,8 @@ void vlm_detokenizer_free(vlm_detokenizer *d) {
     if (d == NULL) return;
     vlmi_ids_free(&d->window);
     vlmi_buf_free(&d->prefix);
+    vlmi_buf_free(&d->text);
+    vlmi_decode_scratch_free(&d->scratch);
     free(d);
 }
 
@@ -60,48 +85,42 @@ vlm_status vlm_detokenizer_push(vlm_detokenizer *d, int32_t id, char *buf, size_
     /* The prefix is set once the window's text is complete; recomputing it
      * does not change what a retried push returns. */
     if (!d->have_prefix && d->window.n > 0) {
-        vlmi_buf text = { 0 };
-        st = vlmi_tokenizer_decode(d->tok, d->window.items, d->window.n, d->flags, &text);
-        if (st == VLM_OK && !ends_with_replacement(&text)) {
-            vlmi_buf_free(&d->prefix);
-            d->prefix = text;
+        st = decode_window(d, &d->text);
+        if (st != VLM_OK) return st;
+        if (!ends_with_replacement(&d->text)) {
+            vlmi_buf swap = d->prefix;  /* the text becomes the prefix, no copy */
+            d->prefix = d->text;
+            d->text = swap;
             d->prefix_index = d->window.n;
             d->have_prefix = true;
-        } else {
-            vlmi_buf_free(&text);
         }
-        if (st != VLM_OK) return st;
     }
     if ((st = vlmi_ids_push(&d->window, id)) != VLM_OK) return st;
-    vlmi_buf text = { 0 };
-    st = vlmi_tokenizer_decode(d->tok, d->window.items, d->window.n, d->flags, &text);
+    vlmi_buf *text = &d->text;
+    st = decode_window(d, text);
     size_t prefix_len = d->have_prefix ? d->prefix.len : 0;
-    bool emit = st == VLM_OK && text.len > prefix_len && !ends_with_replacement(&text) &&
-                (prefix_len == 0 || memcmp(text.data, d->prefix.data, prefix_len) == 0);
+    bool emit = st == VLM_OK && text->len > prefix_len && !ends_with_replacement(text) &&
+                (prefix_len == 0 || memcmp(text->data, d->prefix.data, prefix_len) == 0);
     if (st != VLM_OK || !emit) {
         if (st != VLM_OK) d->window.n--;  /* not consumed */
         else if (buf_size > 0) buf[0] = '\0';
-        vlmi_buf_free(&text);
         return st;
     }
-    size_t new_len = text.len - prefix_len;
+    size_t new_len = text->len - prefix_len;
     *out_len = new_len;
     if (buf_size <= new_len) {
         d->window.n--;  /* not consumed: the caller retries with more room */
-        vlmi_buf_free(&text);
         return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_detokenizer_push: %zu bytes needed, buffer holds %zu",
                          new_len + 1, buf_size);
     }
-    memcpy(buf, text.data + prefix_len, new_len);
+    memcpy(buf, text->data + prefix_len, new_len);
     buf[new_len] = '\0';
-    vlmi_buf_free(&text);
     /* Keep the ids since the previous emission point as context. */
     size_t keep_from = d->have_prefix ? d->prefix_index : 0;
     memmove(d->window.items, d->window.items + keep_from,
             (d->window.n - keep_from) * sizeof *d->window.items);
     d->window.n -= keep_from;
-    d->prefix.len = 0;
-    st = vlmi_tokenizer_decode(d->tok, d->window.items, d->window.n, d->flags, &d->prefix);
+    st = decode_window(d, &d->prefix);
     d->prefix_index = d->window.n;
     d->have_prefix = st == VLM_OK;
     return st;
@@ -112,24 +131,21 @@ vlm_status vlm_detokenizer_flush(vlm_detokenizer *d, char *buf, size_t buf_size,
     if (out_len) *out_len = 0;
     if (d == NULL || out_len == NULL || (buf == NULL && buf_size > 0))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_detokenizer_flush: NULL argument");
-    vlmi_buf text = { 0 };
-    vlm_status st = vlmi_tokenizer_decode(d->tok, d->window.items, d->window.n, d->flags, &text);
-    if (st != VLM_OK) { vlmi_buf_free(&text); return st; }
+    vlmi_buf *text = &d->text;
+    vlm_status st = decode_window(d, text);
+    if (st != VLM_OK) return st;
     /* What the window adds beyond what was already emitted, incomplete
      * characters included (the decoder rendered them as U+FFFD). */
     size_t prefix_len = d->have_prefix ? d->prefix.len : 0;
-    if (text.len < prefix_len || (prefix_len > 0 && memcmp(text.data, d->prefix.data, prefix_len) != 0))
-        prefix_len = text.len;
-    size_t new_len = text.len - prefix_len;
+    if (text->len < prefix_len || (prefix_len > 0 && memcmp(text->data, d->prefix.data, prefix_len) != 0))
+        prefix_len = text->len;
+    size_t new_len = text->len - prefix_len;
     *out_len = new_len;
-    if (buf_size <= new_len) {
-        vlmi_buf_free(&text);
+    if (buf_size <= new_len)
         return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_detokenizer_flush: %zu bytes needed, buffer holds %zu",
                          new_len + 1, buf_size);
-    }
-    memcpy(buf, text.data + prefix_len, new_len);
+    memcpy(buf, text->data + prefix_len, new_len);
     buf[new_len] = '\0';
-    vlmi_buf_free(&text);
     d->window.n = 0;
     d->prefix.len = 0;
     d->prefix_index = 0;

@@ -94,6 +94,7 @@ typedef struct vlmi_spans {
 } vlmi_spans;
 
 vlm_status vlmi_spans_push(vlmi_spans *spans, size_t start, size_t end, bool is_match);
+vlm_status vlmi_spans_reserve(vlmi_spans *spans, size_t n);   /* room for n in all */
 void vlmi_spans_free(vlmi_spans *spans);
 
 typedef struct vlmi_pattern {
@@ -243,6 +244,7 @@ typedef struct vlmi_ids {
     size_t n, cap;
 } vlmi_ids;
 vlm_status vlmi_ids_push(vlmi_ids *ids, int32_t id);
+vlm_status vlmi_ids_reserve(vlmi_ids *ids, size_t n);   /* room for n in all */
 void vlmi_ids_free(vlmi_ids *ids);
 vlm_status vlmi_bpe_tokenize(const vlmi_bpe *bpe, const char *word, size_t len,
                              vlmi_ids *ids);
@@ -293,6 +295,8 @@ typedef struct vlmi_strlist {
 } vlmi_strlist;
 
 vlm_status vlmi_strlist_push(vlmi_strlist *list, const char *s, size_t len);
+/* Room for n strings of text_bytes in all. */
+vlm_status vlmi_strlist_reserve(vlmi_strlist *list, size_t n, size_t text_bytes);
 void vlmi_strlist_clear(vlmi_strlist *list);
 void vlmi_strlist_free(vlmi_strlist *list);
 static inline const char *vlmi_strlist_at(const vlmi_strlist *list, size_t i, size_t *len) {
@@ -304,9 +308,31 @@ typedef struct vlmi_decoder vlmi_decoder;
 
 vlm_status vlmi_token_decoder_parse(const cJSON *json, vlmi_decoder **out);
 void vlmi_token_decoder_free(vlmi_decoder *decoder);
+/* Reusable working memory of decoding: the ids' strings, the decoder
+ * chain's intermediate lists and buffers. Zero-initialize; everything only
+ * grows, so decoding a window no longer than one seen before allocates
+ * nothing. */
+typedef struct vlmi_decode_scratch {
+    vlmi_strlist tokens;     /* the ids' strings (vlmi_tokenizer_decode_scratch) */
+    vlmi_strlist lists[2];   /* a decoder step reads one and writes the other */
+    vlmi_buf     bytes;      /* ByteLevel / ByteFallback bytes */
+    vlmi_buf     token;      /* one token being rewritten */
+    vlmi_spans   spans;      /* Replace matches */
+} vlmi_decode_scratch;
+
+/* Grows the scratch to hold n_tokens strings of text_bytes in all. */
+vlm_status vlmi_decode_scratch_reserve(vlmi_decode_scratch *scratch, size_t n_tokens,
+                                       size_t text_bytes);
+void vlmi_decode_scratch_free(vlmi_decode_scratch *scratch);
+
 /* Joins tokens into text as the decoder does (no decoder: joined by " "). */
 vlm_status vlmi_token_decoder_decode(const vlmi_decoder *decoder, vlmi_strlist *tokens,
                                vlmi_buf *out);
+/* The same with caller-provided working memory; tokens may be
+ * &scratch->tokens. *out is reused (its contents replaced). */
+vlm_status vlmi_token_decoder_decode_scratch(const vlmi_decoder *decoder,
+                                             const vlmi_strlist *tokens,
+                                             vlmi_decode_scratch *scratch, vlmi_buf *out);
 
 /* ---- raw JSON for the big tables (json_scan.c) ---- */
 
@@ -341,6 +367,11 @@ vlm_status vlmi_tokenizer_encode(const vlm_tokenizer *tok, const char *text, siz
 /* Decodes into *out (internal form of vlm_detokenize). */
 vlm_status vlmi_tokenizer_decode(const vlm_tokenizer *tok, const int32_t *ids, size_t n,
                                  uint32_t flags, vlmi_buf *out);
+/* The same into caller-provided scratch (the streaming detokenizer's):
+ * allocates nothing once the scratch and *out have held as long a window. */
+vlm_status vlmi_tokenizer_decode_scratch(const vlm_tokenizer *tok, const int32_t *ids, size_t n,
+                                         uint32_t flags, vlmi_decode_scratch *scratch,
+                                         vlmi_buf *out);
 
 /* ---- JSON helpers shared by the parsers (tokenizer_json.c) ---- */
 

@@ -268,9 +268,11 @@ static const char *id_to_token(const vlm_tokenizer *tok, int32_t id, size_t *len
     return s ? s : vlmi_bpe_id_to_token(tok->model, id, len);
 }
 
-vlm_status vlmi_tokenizer_decode(const vlm_tokenizer *tok, const int32_t *ids, size_t n,
-                                 uint32_t flags, vlmi_buf *out) {
-    vlmi_strlist tokens = { 0 };
+vlm_status vlmi_tokenizer_decode_scratch(const vlm_tokenizer *tok, const int32_t *ids, size_t n,
+                                         uint32_t flags, vlmi_decode_scratch *scratch,
+                                         vlmi_buf *out) {
+    vlmi_strlist *tokens = &scratch->tokens;
+    vlmi_strlist_clear(tokens);
     vlm_status st = VLM_OK;
     for (size_t i = 0; i < n && st == VLM_OK; i++) {
         size_t len;
@@ -285,10 +287,17 @@ vlm_status vlmi_tokenizer_decode(const vlm_tokenizer *tok, const int32_t *ids, s
             if (added_id >= 0) vlmi_added_vocab_id_to_token(tok->added, added_id, &unused_len, &is_special);
             if (is_special) continue;
         }
-        st = vlmi_strlist_push(&tokens, s, len);
+        st = vlmi_strlist_push(tokens, s, len);
     }
-    if (st == VLM_OK) st = vlmi_token_decoder_decode(tok->decoder, &tokens, out);
-    vlmi_strlist_free(&tokens);
+    if (st == VLM_OK) st = vlmi_token_decoder_decode_scratch(tok->decoder, tokens, scratch, out);
+    return st;
+}
+
+vlm_status vlmi_tokenizer_decode(const vlm_tokenizer *tok, const int32_t *ids, size_t n,
+                                 uint32_t flags, vlmi_buf *out) {
+    vlmi_decode_scratch scratch = { 0 };
+    vlm_status st = vlmi_tokenizer_decode_scratch(tok, ids, n, flags, &scratch, out);
+    vlmi_decode_scratch_free(&scratch);
     return st;
 }
 

@@ -182,10 +182,9 @@ static void test_video(vlm_model *model) {
     double bad_ts[3] = {0.0, -1.0, 2.0};
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
                  vlm_session_add_video_turn(s, VLM_ROLE_USER, "x", frames, bad_ts, 3, 1.0));
-    /* a "<video>" typed by the user has no video */
-    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "and <video>?", NULL, 0));
-    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_generate(s, &gp));
-    CHECK(strstr(vlm_last_error(), "2 \"<video>\" for 1 videos") != NULL);
+    /* a "<video>" typed by the user has no video: refused, the session goes on */
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_add_turn(s, VLM_ROLE_USER, "and <video>?", NULL, 0));
+    CHECK(strstr(vlm_last_error(), "\"<video>\" placeholder") != NULL);
 
     free(logits);
     free(want_logits);
@@ -207,10 +206,10 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     CHECK_OK(vlm_session_create(model, NULL, &s));
     CHECK_STATUS(VLM_ERR_STATE, vlm_session_generate(s, &gp));
     CHECK(strstr(vlm_last_error(), "no turns") != NULL);
-    /* a text that holds "<image>" itself: more placeholders than images */
-    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "look: <image>", NULL, 0));
-    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_generate(s, &gp));
-    CHECK(strstr(vlm_last_error(), "1 \"<image>\" placeholders for 0 images") != NULL);
+    /* a text that holds "<image>" itself (more placeholders than images) is
+     * refused when added (tests/smolvlm/test_session.c) */
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_add_turn(s, VLM_ROLE_USER, "look: <image>", NULL, 0));
+    CHECK_STATUS(VLM_ERR_STATE, vlm_session_generate(s, &gp));
     CHECK_STATUS(VLM_ERR_INVALID_UTF8, vlm_session_add_turn(s, VLM_ROLE_USER, "\xC3(", NULL, 0));
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_add_turn(s, VLM_ROLE_USER, "x", NULL, 1));
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_add_turn(s, (vlm_role)7, "x", NULL, 0));
@@ -227,7 +226,8 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     CHECK_OK(vlm_session_create(model, &sp, &s));
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "What is it?", &image, 1));
     CHECK_STATUS(VLM_ERR_LIMIT, vlm_session_generate(s, &gp));
-    CHECK(strstr(vlm_last_error(), "context holds 64") != NULL);
+    CHECK(strstr(vlm_last_error(), "context holds 64") != NULL &&
+          strstr(vlm_last_error(), "the prompt takes ") != NULL);
     vlm_session_free(s);
 
     /* the callback stops generation (not an error); stop strings end it early */

@@ -254,6 +254,7 @@ class vlm_model(Structure):
 #     int32_t         n_threads;
 #     vlm_progress_fn progress;
 #     void           *progress_user_data;
+#     uint64_t        image_cache_bytes;
 # } vlm_model_params;
 class vlm_model_params(Structure):
     _fields_ = [
@@ -261,6 +262,7 @@ class vlm_model_params(Structure):
         ("n_threads", c_int32),
         ("progress", vlm_progress_fn),
         ("progress_user_data", c_void_p),
+        ("image_cache_bytes", c_uint64),
     ]
 
 
@@ -426,6 +428,8 @@ class vlm_session(Structure):
 #     int32_t n_ctx;
 #     int32_t n_threads;
 #     int32_t max_image_tiles;
+#     vlm_progress_fn progress;
+#     void   *progress_user_data;
 # } vlm_session_params;
 class vlm_session_params(Structure):
     _fields_ = [
@@ -433,6 +437,8 @@ class vlm_session_params(Structure):
         ("n_ctx", c_int32),
         ("n_threads", c_int32),
         ("max_image_tiles", c_int32),
+        ("progress", vlm_progress_fn),
+        ("progress_user_data", c_void_p),
     ]
 
 
@@ -556,6 +562,7 @@ vlm_session_plan_image = _bind("vlm_session_plan_image",
 #     int32_t n_generated_tokens;
 #     double  prefill_tokens_per_s;
 #     double  decode_tokens_per_s;
+#     int32_t n_cached_images;
 # } vlm_timings;
 class vlm_timings(Structure):
     _fields_ = [
@@ -571,6 +578,7 @@ class vlm_timings(Structure):
         ("n_generated_tokens", c_int32),
         ("prefill_tokens_per_s", c_double),
         ("decode_tokens_per_s", c_double),
+        ("n_cached_images", c_int32),
     ]
 
 
@@ -626,6 +634,51 @@ vlm_session_video_frames = _bind("vlm_session_video_frames",
                                  vlm_status)
 
 
+# ---- grounding: boxes and points as data ----
+
+# typedef enum vlm_grounding_kind { ... } vlm_grounding_kind;
+vlm_grounding_kind = c_int
+VLM_GROUNDING_BOX = 0
+VLM_GROUNDING_POINT = 1
+VLM_GROUNDING_REJECTED = 2
+# typedef enum vlm_grounding_reason { ... } vlm_grounding_reason;
+vlm_grounding_reason = c_int
+VLM_GROUNDING_OK = 0
+VLM_GROUNDING_NO_COORDINATES = 1
+VLM_GROUNDING_WRONG_ARITY = 2
+VLM_GROUNDING_NOT_A_NUMBER = 3
+VLM_GROUNDING_TRUNCATED = 4
+VLM_GROUNDING_NOT_AN_OBJECT = 5
+VLM_GROUNDING_TOO_DEEP = 6
+VLM_GROUNDING_LABEL_MAX = 64
+
+
+# typedef struct vlm_grounding_item { ... } vlm_grounding_item;
+class vlm_grounding_item(Structure):
+    _fields_ = [
+        ("kind", c_int32),
+        ("reason", c_int32),
+        ("x1", c_float),
+        ("y1", c_float),
+        ("x2", c_float),
+        ("y2", c_float),
+        ("offset", c_size_t),
+        ("label", c_char * VLM_GROUNDING_LABEL_MAX),
+    ]
+
+
+# VLM_API vlm_status vlm_parse_grounding(const char *answer, size_t answer_len,
+#                                        uint32_t image_width, uint32_t image_height,
+#                                        uint32_t resized_width, uint32_t resized_height,
+#                                        vlm_grounding_item *items, size_t item_size,
+#                                        size_t capacity, size_t *n_items, size_t *n_rejected);
+vlm_parse_grounding = _bind("vlm_parse_grounding",
+                            [c_char_p, c_size_t, c_uint32, c_uint32, c_uint32, c_uint32,
+                             POINTER(vlm_grounding_item), c_size_t, c_size_t, POINTER(c_size_t),
+                             POINTER(c_size_t)],
+                            vlm_status)
+
+
 def library_struct_size(struct_type, init_function):
     """The library's sizeof(struct_type): how many bytes its *_params_init
     writes when told the caller's struct is larger (found with two fill
@@ -646,7 +699,7 @@ FUNCTIONS = {name: obj for name, obj in list(globals().items())
 STRUCTS = {"vlm_image_params": vlm_image_params, "vlm_model_params": vlm_model_params,
            "vlm_tensor_info": vlm_tensor_info, "vlm_session_params": vlm_session_params,
            "vlm_generate_params": vlm_generate_params, "vlm_image_plan": vlm_image_plan,
-           "vlm_timings": vlm_timings}
+           "vlm_timings": vlm_timings, "vlm_grounding_item": vlm_grounding_item}
 # Opaque handle types and callback types, by C name.
 OPAQUE = {"vlm_image": vlm_image, "vlm_model": vlm_model, "vlm_tokenizer": vlm_tokenizer,
           "vlm_detokenizer": vlm_detokenizer, "vlm_session": vlm_session}
@@ -654,4 +707,5 @@ CALLBACKS = {"vlm_log_fn": vlm_log_fn, "vlm_progress_fn": vlm_progress_fn,
              "vlm_token_fn": vlm_token_fn}
 ENUMS = {"vlm_status": vlm_status, "vlm_log_level": vlm_log_level,
          "vlm_pixel_format": vlm_pixel_format, "vlm_image_format": vlm_image_format,
-         "vlm_resample": vlm_resample, "vlm_dtype": vlm_dtype, "vlm_role": vlm_role}
+         "vlm_resample": vlm_resample, "vlm_dtype": vlm_dtype, "vlm_role": vlm_role,
+         "vlm_grounding_kind": vlm_grounding_kind, "vlm_grounding_reason": vlm_grounding_reason}

@@ -1,0 +1,212 @@
+/* Qwen2-VL / Qwen2.5-VL image processor and image prompt text (see
+ * qwen2_5_vl_processor.h). Sizes use the same double-precision operations as
+ * the Python reference, so they agree to the pixel. */
+#include "arch/qwen2_5_vl_processor.h"
+#include "image/image.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- sizes ----
+
+vlm_status vlmi_qwen2vl_smart_resize(uint32_t *resized_height, uint32_t *resized_width,
+                                     uint32_t height, uint32_t width, uint32_t factor,
+                                     int64_t min_pixels, int64_t max_pixels) {
+    if (height == 0 || width == 0)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "smart_resize: empty image (%ux%u)", width,
+                         height);
+    if (factor == 0 || min_pixels < 0 || max_pixels <= 0)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "smart_resize: factor %u, min_pixels %lld, max_pixels %lld", factor,
+                         (long long)min_pixels, (long long)max_pixels);
+    double h = height, w = width, f = factor;
+    double ratio = (h > w ? h : w) / (h < w ? h : w);
+    if (ratio > VLMI_QWEN2VL_MAX_ASPECT_RATIO)
+        return vlmi_fail(VLM_ERR_LIMIT,
+                         "smart_resize: aspect ratio %.17g of %ux%u exceeds %g", ratio, width,
+                         height, VLMI_QWEN2VL_MAX_ASPECT_RATIO);
+    /* Python's round() is half-to-even: rint in the default rounding mode */
+    double h_bar = rint(h / f) * f, w_bar = rint(w / f) * f;
+    /* areas stay exact in doubles: sides < 2^33, products < 2^66 would not,
+     * but a side above 2^32 / 28 is refused below anyway */
+    double area = (double)height * (double)width;
+    if (h_bar * w_bar > (double)max_pixels) {
+        double beta = sqrt(area / (double)max_pixels);
+        h_bar = floor(h / beta / f) * f;
+        w_bar = floor(w / beta / f) * f;
+    } else if (h_bar * w_bar < (double)min_pixels) {
+        double beta = sqrt((double)min_pixels / area);
+        h_bar = ceil(h * beta / f) * f;
+        w_bar = ceil(w * beta / f) * f;
+    }
+    if (h_bar < f) h_bar = f;
+    if (w_bar < f) w_bar = f;
+    if (h_bar > (double)UINT32_MAX || w_bar > (double)UINT32_MAX)
+        return vlmi_fail(VLM_ERR_LIMIT, "smart_resize: %ux%u with min_pixels %lld gives %.0fx%.0f",
+                         width, height, (long long)min_pixels, w_bar, h_bar);
+    *resized_height = (uint32_t)h_bar;
+    *resized_width = (uint32_t)w_bar;
+    return VLM_OK;
+}
+
+static vlm_status check_config(const vlmi_processor_config *config) {
+    if (config->patch_size <= 0 || config->temporal_patch_size <= 0 || config->merge_size <= 0)
+        return vlmi_fail(VLM_ERR_FORMAT,
+                         "Qwen2-VL processor: patch_size %d, temporal_patch_size %d, merge_size %d "
+                         "must be positive",
+                         config->patch_size, config->temporal_patch_size, config->merge_size);
+    if ((int64_t)config->patch_size * config->merge_size > 65536 || config->temporal_patch_size > 64)
+        return vlmi_fail(VLM_ERR_FORMAT, "Qwen2-VL processor: patch sizes out of range");
+    if (config->do_normalize) {
+        if (config->n_channels != 3)
+            return vlmi_fail(VLM_ERR_FORMAT,
+                             "Qwen2-VL processor: image_mean/image_std have %d channels, not 3",
+                             config->n_channels);
+        for (int c = 0; c < 3; c++)
+            if (!(config->image_std[c] > 0.0))
+                return vlmi_fail(VLM_ERR_FORMAT, "Qwen2-VL processor: image_std[%d] is not positive",
+                                 c);
+    }
+    return VLM_OK;
+}
+
+vlm_status vlmi_qwen2vl_plan_frames(vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
+                                    uint32_t width, uint32_t height, uint32_t n_frames,
+                                    int64_t min_pixels, int64_t max_pixels) {
+    memset(plan, 0, sizeof *plan);
+    vlm_status st = check_config(config);
+    if (st != VLM_OK) return st;
+    if (n_frames == 0) return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "Qwen2-VL processor: no frames");
+    if (min_pixels <= 0) min_pixels = config->min_pixels > 0 ? config->min_pixels
+                                                             : VLMI_QWEN2VL_DEFAULT_MIN_PIXELS;
+    if (max_pixels <= 0) max_pixels = config->max_pixels > 0 ? config->max_pixels
+                                                             : VLMI_QWEN2VL_DEFAULT_MAX_PIXELS;
+    uint32_t patch = (uint32_t)config->patch_size, merge = (uint32_t)config->merge_size;
+    uint32_t temporal = (uint32_t)config->temporal_patch_size;
+    st = vlmi_qwen2vl_smart_resize(&plan->resized_height, &plan->resized_width, height, width,
+                                   patch * merge, min_pixels, max_pixels);
+    if (st != VLM_OK) return st;
+    plan->width = width;
+    plan->height = height;
+    plan->n_frames = n_frames;
+    plan->patch_size = patch;
+    plan->temporal_patch_size = temporal;
+    plan->merge_size = merge;
+    plan->grid_t = (uint32_t)(((uint64_t)n_frames + temporal - 1) / temporal);
+    plan->grid_h = plan->resized_height / patch;
+    plan->grid_w = plan->resized_width / patch;
+    /* every product checked: a huge min_pixels must fail here, not in malloc */
+    size_t rows, values, frame_bytes, work;
+    if (vlmi_mul_overflow(plan->grid_h, plan->grid_w, &rows) ||
+        vlmi_mul_overflow(rows, plan->grid_t, &rows) ||
+        vlmi_mul_overflow((size_t)3 * temporal * patch, patch, &plan->patch_dim) ||
+        vlmi_mul_overflow(rows, plan->patch_dim, &values) ||
+        vlmi_mul_overflow(values, sizeof(float), &(size_t){0}) ||
+        vlmi_mul_overflow((size_t)plan->resized_width * 3, plan->resized_height, &frame_bytes) ||
+        vlmi_mul_overflow(frame_bytes, temporal, &work))
+        return vlmi_fail(VLM_ERR_LIMIT, "Qwen2-VL processor: %ux%u x %u frames resized to %ux%u "
+                         "is too large", width, height, n_frames, plan->resized_width,
+                         plan->resized_height);
+    plan->n_patches = rows;
+    plan->n_values = values;
+    plan->n_tokens = rows / ((size_t)merge * merge);
+    plan->work_bytes = work;
+    return VLM_OK;
+}
+
+// ---- pixels ----
+
+vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
+                                     const vlmi_processor_config *config,
+                                     const uint8_t *const *frames) {
+    if (out == NULL || plan == NULL || config == NULL || frames == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "Qwen2-VL pixel values: NULL argument");
+    for (uint32_t i = 0; i < plan->n_frames; i++)
+        if (frames[i] == NULL)
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "Qwen2-VL pixel values: frame %u is NULL", i);
+    const uint32_t rw = plan->resized_width, rh = plan->resized_height;
+    const uint32_t T = plan->temporal_patch_size, P = plan->patch_size, M = plan->merge_size;
+    const size_t frame_bytes = (size_t)rw * rh * 3;
+    const bool same_size = rw == plan->width && rh == plan->height;
+    uint8_t *resized = NULL;
+    if (!same_size) {
+        resized = vlmi_malloc(plan->work_bytes);
+        if (resized == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    }
+    /* per 8-bit value and channel: the reference's rescale (f64 product
+     * rounded to f32), then normalize in f32 */
+    float lut[3][256];
+    for (int ch = 0; ch < 3; ch++) {
+        float mean = (float)(config->do_normalize ? config->image_mean[ch] : 0.0);
+        float std = (float)(config->do_normalize ? config->image_std[ch] : 1.0);
+        for (int v = 0; v < 256; v++) {
+            float x = config->do_rescale ? (float)((double)v * config->rescale_factor) : (float)v;
+            lut[ch][v] = config->do_normalize ? (x - mean) / std : x;
+        }
+    }
+    const int filter = config->resample;
+    const size_t row_stride = (size_t)rw * 3;
+    const uint32_t blocks_h = plan->grid_h / M, blocks_w = plan->grid_w / M;
+    float *row = out;
+    for (uint32_t gt = 0; gt < plan->grid_t; gt++) {
+        /* the T frames of this temporal patch, the last frame repeated */
+        const uint8_t *pair[64];
+        for (uint32_t t = 0; t < T; t++) {
+            uint32_t index = gt * T + t;
+            if (index >= plan->n_frames) index = plan->n_frames - 1;
+            if (same_size) {
+                pair[t] = frames[index]; /* Pillow returns a copy: nothing to resample */
+                continue;
+            }
+            if (t > 0 && gt * T + t - 1 >= plan->n_frames - 1) {
+                pair[t] = pair[t - 1]; /* padding repeats the frame already resized */
+                continue;
+            }
+            uint8_t *dst = resized + (size_t)t * frame_bytes;
+            vlm_status st = vlmi_resize_u8(frames[index], plan->width, plan->height,
+                                           (size_t)plan->width * 3, dst, rw, rh, row_stride, 3,
+                                           filter);
+            if (st != VLM_OK) {
+                free(resized);
+                return vlmi_fail_prefix(st, "Qwen2-VL pixel values");
+            }
+            pair[t] = dst;
+        }
+        for (uint32_t by = 0; by < blocks_h; by++)
+            for (uint32_t bx = 0; bx < blocks_w; bx++)
+                for (uint32_t my = 0; my < M; my++)
+                    for (uint32_t mx = 0; mx < M; mx++) {
+                        size_t y0 = ((size_t)by * M + my) * P, x0 = ((size_t)bx * M + mx) * P;
+                        /* one row: (channel, t, py, px) */
+                        for (int ch = 0; ch < 3; ch++)
+                            for (uint32_t t = 0; t < T; t++)
+                                for (uint32_t py = 0; py < P; py++) {
+                                    const uint8_t *src = pair[t] + (y0 + py) * row_stride + x0 * 3 + ch;
+                                    for (uint32_t px = 0; px < P; px++) *row++ = lut[ch][src[px * 3]];
+                                }
+                    }
+    }
+    free(resized);
+    return VLM_OK;
+}
+
+// ---- prompt ----
+
+static size_t append(char *buf, size_t cap, size_t len, const char *s) {
+    size_t n = strlen(s);
+    if (len < cap) {
+        size_t room = cap - 1 - len;
+        memcpy(buf + len, s, n < room ? n : room);
+    }
+    return len + n;
+}
+
+size_t vlmi_qwen2vl_expand(char *buf, size_t cap, size_t n_tokens, bool video) {
+    const char *pad = video ? "<|video_pad|>" : "<|image_pad|>";
+    size_t len = append(buf, cap, 0, "<|vision_start|>");
+    for (size_t i = 0; i < n_tokens; i++) len = append(buf, cap, len, pad);
+    len = append(buf, cap, len, "<|vision_end|>");
+    if (cap > 0) buf[len < cap ? len : cap - 1] = '\0';
+    return len;
+}
