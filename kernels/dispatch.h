@@ -94,6 +94,9 @@ typedef struct vlmi_kernel_table {
                       const float *v, size_t n_q, size_t n_kv, size_t n_heads,
                       size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
                       float scale);
+    /* linear-scaled RoPE and attention with a position mask (sliding window,
+     * ring-buffer keys, blocks, softcap): vlmi_ref_rope_scaled and
+     * vlmi_ref_attention_masked state the contracts */
     void (*rope_scaled)(float *x, size_t n_rows, size_t n_heads, size_t head_dim,
                         size_t pos0, float theta, float freq_scale);
     void (*attention_masked)(float *out, float *scores, const float *q, const float *k,
