@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_parse_grounding(int argc, char **argv);
-
 static const char *reason_name(int32_t reason) {
     switch (reason) {
     case VLM_GROUNDING_NO_COORDINATES: return "no_coordinates";

@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-int cli_parse_grounding(int argc, char **argv); /* grounding.c */
 
 static void usage(FILE *out) {
     fprintf(out,
