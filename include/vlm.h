@@ -405,7 +405,11 @@ typedef enum vlm_role {
 
 /* Appends a turn: text (UTF-8, NUL-terminated) and n_images images placed
  * before the text, as the model's chat template places them. The images are
- * borrowed for the duration of the call only. Since 0.1. */
+ * borrowed for the duration of the call only. A text holding "<image>" or
+ * "<video>" is VLM_ERR_INVALID_ARGUMENT (images are passed, not typed);
+ * images whose tokens cannot fit the session's context are VLM_ERR_LIMIT,
+ * before anything is encoded. On failure the conversation is unchanged.
+ * Since 0.1. */
 VLM_API vlm_status vlm_session_add_turn(vlm_session *session, vlm_role role,
                                         const char *text,
                                         vlm_image *const *images,

@@ -476,6 +476,12 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
             s->progress_total += plan.n_frames;
     }
     vlmi_clear_error();
+    /* images that cannot fit the context are refused before any encoding */
+    size_t n_rows = s->progress_total * s->image_seq_len;
+    if (s->n_feature_rows + n_rows + 1 > s->n_ctx)
+        return vlmi_fail(VLM_ERR_LIMIT, "the images take %zu tokens (%zu already in the "
+                         "conversation); the context holds %zu", n_rows, s->n_feature_rows,
+                         s->n_ctx);
     if (n_video_frames + n_images > 0) st = report_progress(s);
     for (size_t i = 0; i < n_video_frames && st == VLM_OK; i++) {
         st = encode_image(s, &s->video_processor, video_frames[i], next++);

@@ -224,9 +224,16 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     sp.n_ctx = 64;
     sp.max_image_tiles = 1;
     CHECK_OK(vlm_session_create(model, &sp, &s));
+    /* its images alone do not fit: refused before encoding */
+    CHECK_STATUS(VLM_ERR_LIMIT, vlm_session_add_turn(s, VLM_ROLE_USER, "What is it?", &image, 1));
+    CHECK(strstr(vlm_last_error(), "the images take 64 tokens") != NULL &&
+          strstr(vlm_last_error(), "context holds 64") != NULL);
+    vlm_session_free(s);
+    sp.n_ctx = 70; /* they fit, the whole prompt does not */
+    CHECK_OK(vlm_session_create(model, &sp, &s));
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "What is it?", &image, 1));
     CHECK_STATUS(VLM_ERR_LIMIT, vlm_session_generate(s, &gp));
-    CHECK(strstr(vlm_last_error(), "context holds 64") != NULL &&
+    CHECK(strstr(vlm_last_error(), "context holds 70") != NULL &&
           strstr(vlm_last_error(), "the prompt takes ") != NULL);
     vlm_session_free(s);
 

@@ -7,6 +7,7 @@
 #include "smolvlm_fixture.h"
 #include "image_cache.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,6 +164,49 @@ static void test_cache(const char *dir, vlm_image *image, const answer *referenc
     vlm_model_free(m);
 }
 
+/* Sessions on two threads share one model and its cache. */
+typedef struct thread_job {
+    vlm_model *model;
+    vlm_image *image;
+    answer a;
+    vlm_status st;
+} thread_job;
+
+static void *thread_main(void *arg) {
+    thread_job *j = arg;
+    vlm_session_params sp;
+    vlm_session_params_init(&sp, sizeof sp);
+    sp.max_image_tiles = TILES;
+    vlm_session *s = NULL;
+    j->st = vlm_session_create(j->model, &sp, &s);
+    for (int round = 0; round < 2 && j->st == VLM_OK; round++) {
+        j->st = vlm_session_add_turn(s, VLM_ROLE_USER, "What is it?", &j->image, 1);
+        if (j->st == VLM_OK) j->st = answer_now(s, &j->a);
+        if (round == 0) { vlm_session_free(s); s = NULL; if (j->st == VLM_OK) j->st = vlm_session_create(j->model, &sp, &s); }
+    }
+    vlm_session_free(s);
+    return NULL;
+}
+
+static void test_cache_threads(const char *dir, vlm_image *image, const answer *reference) {
+    vlm_model *m = load(dir, (uint64_t)64 << 20);
+    if (m == NULL) return;
+    thread_job jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < 2; i++) { jobs[i].model = m; jobs[i].image = image; }
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&threads[i], NULL, thread_main, &jobs[i]) == 0);
+    for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK_MSG(jobs[i].st == VLM_OK, "thread %d: %s", i, vlm_status_string(jobs[i].st));
+        /* the second session of each thread found the image cached */
+        CHECK(jobs[i].a.timings.n_cached_images == 1);
+        CHECK(same_answer(&jobs[i].a, reference));
+        free(jobs[i].a.logits);
+    }
+    vlm_model_free(m);
+}
+
 // ----------------------------------------------------------------------------
 // progress and cancellation
 
@@ -301,6 +345,7 @@ int main(void) {
     vlm_session_free(s);
 
     test_cache(dir, image, &reference);
+    test_cache_threads(dir, image, &reference);
     test_cancel(uncached, image, &reference);
     test_misuse(uncached, data_dir);
 
