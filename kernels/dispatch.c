@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,6 +184,21 @@ static bool cpu_has_avx2_fma_f16c(void) {
 
 static vlmi_kernel_table avx2_table;
 
+/* kernels/x86/attention_avx2.c (declared here, not in x86/x86.h, while
+ * another change holds that header) */
+void vlmi_avx2_attention(float *out, float *scores, const float *q, const float *k,
+                         const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                         size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                         float scale);
+void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const float *k,
+                                const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                                size_t n_kv_heads, size_t head_dim,
+                                const vlmi_attention_mask *mask, float scale);
+void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
+                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask,
+                               float scale, size_t kv_head, size_t i0, size_t i1);
+
 static void fill_avx2_table(void) {
     avx2_table = ref_table;
     avx2_table.name = "avx2";
@@ -198,6 +214,9 @@ static void fill_avx2_table(void) {
     avx2_table.silu_mul = vlmi_avx2_silu_mul;
     avx2_table.add = vlmi_avx2_add;
     avx2_table.softmax = vlmi_avx2_softmax;
+    avx2_table.attention = vlmi_avx2_attention;
+    avx2_table.attention_masked = vlmi_avx2_attention_masked;
+    avx2_table.attention_share = vlmi_avx2_attention_share;
 }
 #endif
 
@@ -346,4 +365,93 @@ void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *
         matmul_band(&job, 0, 1);
     else
         vlmi_threadpool_run(pool, matmul_band, &job);
+}
+
+// ----------------------------------------------------------------------------
+// threaded attention
+
+typedef struct attention_job {
+    const vlmi_kernel_table *table;
+    float *out;
+    float *scores;             /* n_threads slices of n_kv floats (no share entry) */
+    const float *q, *k, *v;
+    size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
+    const vlmi_attention_mask *mask;
+    float scale;
+    size_t chunk_rows;         /* query rows per share */
+    size_t n_chunks, n_items;
+    atomic_size_t next;        /* the next share to take */
+} attention_job;
+
+static void attention_worker(void *ctx, size_t thread_index, size_t n_threads) {
+    attention_job *job = ctx;
+    (void)n_threads;
+    size_t q_dim = job->n_heads * job->head_dim;
+    for (;;) {
+        size_t item = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (item >= job->n_items) return;
+        size_t per_chunk = job->table->attention_share ? job->n_kv_heads : 1;
+        /* the last rows first: under a causal mask they see the most keys */
+        size_t chunk = job->n_chunks - 1 - item / per_chunk;
+        size_t i0 = chunk * job->chunk_rows;
+        size_t i1 = i0 + job->chunk_rows < job->n_q ? i0 + job->chunk_rows : job->n_q;
+        if (job->table->attention_share) {
+            job->table->attention_share(job->out, job->q, job->k, job->v, job->n_kv,
+                                        job->n_heads, job->n_kv_heads, job->head_dim,
+                                        job->mask, job->scale, item % per_chunk, i0, i1);
+        } else {
+            vlmi_attention_mask sub = *job->mask;
+            sub.q_pos0 += i0;
+            if (sub.kv_end != NULL) sub.kv_end += i0;
+            job->table->attention_masked(job->out + i0 * q_dim,
+                                         job->scores + thread_index * job->n_kv,
+                                         job->q + i0 * q_dim, job->k, job->v, i1 - i0,
+                                         job->n_kv, job->n_heads, job->n_kv_heads,
+                                         job->head_dim, &sub, job->scale);
+        }
+    }
+}
+
+// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_attention_masked(vlmi_threadpool *pool, float *out, float *scores, const float *q,
+                           const float *k, const float *v, size_t n_q, size_t n_kv,
+                           size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                           const vlmi_attention_mask *mask, float scale) {
+    const vlmi_kernel_table *table = vlmi_kernels();
+    size_t n_threads = vlmi_threadpool_n_threads(pool);
+    if (n_q == 0) return;
+    size_t heads_per_kv = n_heads / n_kv_heads;
+    attention_job job = {.table = table, .out = out, .q = q, .k = k, .v = v, .n_q = n_q,
+                         .n_kv = n_kv, .n_heads = n_heads, .n_kv_heads = n_kv_heads,
+                         .head_dim = head_dim, .mask = mask, .scale = scale};
+    /* shares of at least 32 (query row, head) pairs: whole blocks of 8 */
+    job.chunk_rows = heads_per_kv >= 4 ? 8 : 32 / (heads_per_kv == 3 ? 4 : heads_per_kv);
+    job.n_chunks = (n_q + job.chunk_rows - 1) / job.chunk_rows;
+    job.n_items = table->attention_share ? job.n_chunks * n_kv_heads : job.n_chunks;
+    atomic_init(&job.next, 0);
+    bool split = n_threads > 1 && job.n_items > 1 &&
+                 n_q * n_heads * n_kv * head_dim >= PARALLEL_MIN_MACS;
+    if (split && table->attention_share == NULL) {
+        job.scores = vlmi_threadpool_scratch(pool, n_threads * n_kv * sizeof(float));
+        if (job.scores == NULL) split = false;
+    }
+    if (!split)
+        table->attention_masked(out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
+                                head_dim, mask, scale);
+    else
+        vlmi_threadpool_run(pool, attention_worker, &job);
+}
+
+// q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_attention(vlmi_threadpool *pool, float *out, float *scores, const float *q,
+                    const float *k, const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                    size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                    float scale) {
+    /* the position mask of the same keys (ref/ops.h: the same arithmetic);
+     * bidirectional: a row at a position >= n_kv - 1 sees all n_kv keys */
+    vlmi_attention_mask mask = {.q_pos0 = causal ? q_pos0 : n_kv};
+    vlmi_attention_masked(pool, out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
+                          head_dim, &mask, scale);
 }

@@ -103,6 +103,17 @@ typedef struct vlmi_kernel_table {
                              const float *v, size_t n_q, size_t n_kv, size_t n_heads,
                              size_t n_kv_heads, size_t head_dim,
                              const vlmi_attention_mask *mask, float scale);
+    /* One share of attention_masked's work, for vlmi_attention_masked's
+     * threads: the query heads of key/value head kv_head (heads kv_head *
+     * n_heads/n_kv_heads onwards) over query rows [i0, i1), writing only
+     * those rows and heads of out, each exactly as attention_masked computes
+     * it whatever the share. Needs no scratch. NULL in a tier without one
+     * (vlmi_attention_masked then splits query rows over attention_masked).
+     * q, out (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim) */
+    void (*attention_share)(float *out, const float *q, const float *k, const float *v,
+                            size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                            size_t head_dim, const vlmi_attention_mask *mask, float scale,
+                            size_t kv_head, size_t i0, size_t i1);
 } vlmi_kernel_table;
 
 /* The table in use: chosen on the first call (thread-safe), then fixed. */
@@ -136,6 +147,24 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
  * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) */
 void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *w,
                  vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+/* The attention of the chosen tier with its work split over the pool's
+ * threads: (key/value head, block of query rows) shares taken in turn by
+ * whichever thread is free, or, in a tier without attention_share, blocks
+ * of query rows. Every output row is computed by one thread with the same
+ * arithmetic as the tier's single-threaded attention / attention_masked, so
+ * results are identical for 1, 2, 3 ... threads. Small problems run on the
+ * calling thread. scores is scratch for n_kv floats, used when the work is
+ * not split (the other threads' scratch is the pool's). pool may be NULL.
+ * Contracts otherwise as the table entries (ref/ops.h). */
+void vlmi_attention(vlmi_threadpool *pool, float *out, float *scores, const float *q,
+                    const float *k, const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                    size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                    float scale);
+void vlmi_attention_masked(vlmi_threadpool *pool, float *out, float *scores, const float *q,
+                           const float *k, const float *v, size_t n_q, size_t n_kv,
+                           size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                           const vlmi_attention_mask *mask, float scale);
 
 /* ---- BLAS (kernels/blas.c) ---- */
 

@@ -329,6 +329,42 @@ static int bench_e2e(const e2e_options *o) {
     return 0;
 }
 
+// ---- attention: the ViT's bidirectional attention over one 512x512 tile ----
+
+/* 1024 tokens x 12 heads x 64 head_dim, bidirectional (SigLIP in SmolVLM):
+ * 4 * n^2 * heads * head_dim flops (QK^T and PV). pool NULL: the tier's own
+ * one-thread call; else vlmi_attention over the pool, which runs the chosen
+ * tier (VLM_KERNELS picks it). */
+static void bench_attention(vlmi_threadpool *pool, const vlmi_kernel_table *tier, int reps) {
+    const size_t n = 1024, heads = 12, hd = 64, dim = heads * hd;
+    float *q = malloc(n * dim * sizeof(float)), *k = malloc(n * dim * sizeof(float));
+    float *v = malloc(n * dim * sizeof(float)), *out = malloc(n * dim * sizeof(float));
+    float *scores = malloc(n * sizeof(float));
+    fill(q, n * dim);
+    fill(k, n * dim);
+    fill(v, n * dim);
+    double t[64];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        if (pool == NULL)
+            tier->attention(out, scores, q, k, v, n, n, heads, heads, hd, 0, false, 0.125f);
+        else
+            vlmi_attention(pool, out, scores, q, k, v, n, n, heads, heads, hd, 0, false,
+                           0.125f);
+        t[r] = now_s() - t0;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s %zut %zux%zux%zu", tier->name,
+             pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, n, heads, hd);
+    report("attn", name, "GFLOP/s", 4.0 * (double)(n * n * heads * hd) * 1e-9,
+           summarize(t, reps));
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(scores);
+}
+
 int main(int argc, char **argv) {
     size_t n_threads = 2;
     int reps = 9;
@@ -389,6 +425,15 @@ int main(int argc, char **argv) {
                              reps);
         }
     }
+    /* attention: each tier on one thread, then the chosen tier over the pool */
+    for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
+        const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
+        if (tier != NULL)
+            bench_attention(NULL, tier, t != VLMI_KERNELS_REF ? reps : (reps < 3 ? reps : 1));
+    }
+    if (n_threads > 1)
+        bench_attention(pool, vlmi_kernels(), vlmi_kernels()->tier != VLMI_KERNELS_REF
+                                                  ? reps : (reps < 3 ? reps : 1));
     if (json) printf("\n  ]\n}\n");
     vlmi_threadpool_free(pool);
     return 0;

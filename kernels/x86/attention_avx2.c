@@ -1,0 +1,387 @@
+/* AVX2 + FMA scaled dot-product attention (contracts: vlmi_ref_attention and
+ * vlmi_ref_attention_masked in ref/ops.h; the share entry: dispatch.h).
+ *
+ * Blocked with an online (streaming) softmax, so no more than one block of
+ * scores exists at a time. The query rows of one key/value head -- the pairs
+ * (query row i, query head h) with h in the head's group, i-major -- are
+ * taken eight at a time, one per vector lane: the queries are packed
+ * transposed (head_dim x 8), scores are computed as QK^T tiles with one lane
+ * per row, softmax statistics (running max, sum) are vectors over the rows,
+ * and the output accumulates transposed (head_dim x 8) until the final
+ * division. Keys are walked in blocks of KEY_BLOCK that start at multiples
+ * of KEY_BLOCK in position space, and keys a row does not see contribute an
+ * exact zero, so every output row gets the same arithmetic whichever rows
+ * share its block: results do not depend on how a caller splits heads and
+ * rows over threads.
+ *
+ * Differences from ref: fused multiply-adds in the dot products, the vector
+ * exp of ops_avx2.c (about 1 ulp; e^x for x < -87.3 is 0 where expf gives a
+ * denormal), normalisation by the sum at the end rather than before the
+ * product with V, and the sum accumulated block by block. */
+#include "dispatch.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+#define ROWS 8          /* query rows per block: one per lane */
+#define KEY_BLOCK 128   /* keys per online-softmax step */
+#define MAX_HEAD_DIM 256 /* packed blocks on the stack; larger heads go scalar */
+
+/* the AVX2 entries dispatch.c puts in its table */
+void vlmi_avx2_attention(float *out, float *scores, const float *q, const float *k,
+                         const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                         size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                         float scale);
+void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const float *k,
+                                const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                                size_t n_kv_heads, size_t head_dim,
+                                const vlmi_attention_mask *mask, float scale);
+void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
+                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask,
+                               float scale, size_t kv_head, size_t i0, size_t i1);
+
+/* e^x, Cephes' single-precision polynomial as in ops_avx2.c (about 1 ulp on
+ * [-87, 88]), and exactly 0 below -87.3 (so -inf gives 0). */
+static ALWAYS_INLINE __m256 exp8z(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.3365478515625f);
+    __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+    x = _mm256_max_ps(x, lo);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+}
+
+typedef struct att_shape {
+    size_t n_kv, hd, q_dim, kv_dim, hpk;
+    const vlmi_attention_mask *mask;
+    float scale;
+} att_shape;
+
+/* The key positions query row i sees: [*first, *end), as the ref kernel. */
+static void visible_range(const att_shape *s, size_t i, size_t *first, size_t *end) {
+    const vlmi_attention_mask *m = s->mask;
+    size_t pos = m->q_pos0 + i;
+    size_t f = m->kv_pos0;
+    if (m->window > 0 && pos + 1 > m->window && pos + 1 - m->window > f)
+        f = pos + 1 - m->window;
+    size_t e = m->kv_end != NULL ? m->kv_end[i] : pos + 1;
+    if (e > m->kv_pos0 + s->n_kv) e = m->kv_pos0 + s->n_kv;
+    if (e < f) e = f;
+    *first = f;
+    *end = e;
+}
+
+/* The row of K / V holding key position p. */
+static ALWAYS_INLINE size_t key_row(const att_shape *s, size_t p) {
+    return s->mask->kv_ring ? p % s->mask->kv_ring : p - s->mask->kv_pos0;
+}
+
+/* One (i, h) row the scalar way, online per key (heads wider than
+ * MAX_HEAD_DIM; no model in use has them). */
+static void row_scalar(float *o, const float *qh, const float *kb, const float *vb,
+                       const att_shape *s, size_t first, size_t end) {
+    float m = -INFINITY, l = 0.0f;
+    for (size_t d = 0; d < s->hd; d++) o[d] = 0.0f;
+    for (size_t p = first; p < end; p++) {
+        size_t row = key_row(s, p);
+        const float *kt = kb + row * s->kv_dim, *vt = vb + row * s->kv_dim;
+        float dot = 0.0f;
+        for (size_t d = 0; d < s->hd; d++) dot += qh[d] * kt[d];
+        float score = dot * s->scale;
+        if (s->mask->softcap > 0.0f) score = s->mask->softcap * tanhf(score / s->mask->softcap);
+        if (score > m) {
+            float a = expf(m - score);
+            l *= a;
+            for (size_t d = 0; d < s->hd; d++) o[d] *= a;
+            m = score;
+        }
+        float e = expf(score - m);
+        l += e;
+        for (size_t d = 0; d < s->hd; d++) o[d] += e * vt[d];
+    }
+    float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (size_t d = 0; d < s->hd; d++) o[d] *= inv;
+}
+
+/* Scores of one tile of 8 keys for the 8 rows: st[j*8 + r] = q_r . k_j * scale
+ * for j < nk. kp[0..7] point at the keys (repeats past nk). */
+static ALWAYS_INLINE void score_tile8(float *st, const float *qt, const float *const *kp,
+                                      size_t hd, size_t nk, __m256 scale) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+           a6 = a0, a7 = a0;
+    const float *k0 = kp[0], *k1 = kp[1], *k2 = kp[2], *k3 = kp[3], *k4 = kp[4],
+                *k5 = kp[5], *k6 = kp[6], *k7 = kp[7];
+    for (size_t d = 0; d < hd; d++) {
+        __m256 qd = _mm256_load_ps(qt + d * ROWS);
+        a0 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k0 + d), a0);
+        a1 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k1 + d), a1);
+        a2 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k2 + d), a2);
+        a3 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k3 + d), a3);
+        a4 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k4 + d), a4);
+        a5 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k5 + d), a5);
+        a6 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k6 + d), a6);
+        a7 = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(k7 + d), a7);
+    }
+    __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (size_t j = 0; j < nk; j++) _mm256_store_ps(st + j * ROWS, _mm256_mul_ps(acc[j], scale));
+}
+
+/* ot[d*8 + r] += sum_t p[t*8 + r] * v_t[d] for d in [d0, d0 + 12) */
+static ALWAYS_INLINE void pv_tile12(float *ot, const float *pt, const float *const *vp,
+                                    size_t nt, size_t d0) {
+    float *o = ot + d0 * ROWS;
+    __m256 a0 = _mm256_load_ps(o), a1 = _mm256_load_ps(o + 8), a2 = _mm256_load_ps(o + 16),
+           a3 = _mm256_load_ps(o + 24), a4 = _mm256_load_ps(o + 32),
+           a5 = _mm256_load_ps(o + 40), a6 = _mm256_load_ps(o + 48),
+           a7 = _mm256_load_ps(o + 56), a8 = _mm256_load_ps(o + 64),
+           a9 = _mm256_load_ps(o + 72), a10 = _mm256_load_ps(o + 80),
+           a11 = _mm256_load_ps(o + 88);
+    for (size_t t = 0; t < nt; t++) {
+        __m256 p = _mm256_load_ps(pt + t * ROWS);
+        const float *vt = vp[t] + d0;
+        a0 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 0), a0);
+        a1 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 1), a1);
+        a2 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 2), a2);
+        a3 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 3), a3);
+        a4 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 4), a4);
+        a5 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 5), a5);
+        a6 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 6), a6);
+        a7 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 7), a7);
+        a8 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 8), a8);
+        a9 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 9), a9);
+        a10 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 10), a10);
+        a11 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 11), a11);
+    }
+    _mm256_store_ps(o, a0);
+    _mm256_store_ps(o + 8, a1);
+    _mm256_store_ps(o + 16, a2);
+    _mm256_store_ps(o + 24, a3);
+    _mm256_store_ps(o + 32, a4);
+    _mm256_store_ps(o + 40, a5);
+    _mm256_store_ps(o + 48, a6);
+    _mm256_store_ps(o + 56, a7);
+    _mm256_store_ps(o + 64, a8);
+    _mm256_store_ps(o + 72, a9);
+    _mm256_store_ps(o + 80, a10);
+    _mm256_store_ps(o + 88, a11);
+}
+
+/* the same for d in [d0, d0 + 4) */
+static ALWAYS_INLINE void pv_tile4(float *ot, const float *pt, const float *const *vp,
+                                   size_t nt, size_t d0) {
+    float *o = ot + d0 * ROWS;
+    __m256 a0 = _mm256_load_ps(o), a1 = _mm256_load_ps(o + 8), a2 = _mm256_load_ps(o + 16),
+           a3 = _mm256_load_ps(o + 24);
+    for (size_t t = 0; t < nt; t++) {
+        __m256 p = _mm256_load_ps(pt + t * ROWS);
+        const float *vt = vp[t] + d0;
+        a0 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 0), a0);
+        a1 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 1), a1);
+        a2 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 2), a2);
+        a3 = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vt + 3), a3);
+    }
+    _mm256_store_ps(o, a0);
+    _mm256_store_ps(o + 8, a1);
+    _mm256_store_ps(o + 16, a2);
+    _mm256_store_ps(o + 24, a3);
+}
+
+/* the same for d = d0 */
+static ALWAYS_INLINE void pv_tile1(float *ot, const float *pt, const float *const *vp,
+                                   size_t nt, size_t d0) {
+    float *o = ot + d0 * ROWS;
+    __m256 a0 = _mm256_load_ps(o);
+    for (size_t t = 0; t < nt; t++)
+        a0 = _mm256_fmadd_ps(_mm256_load_ps(pt + t * ROWS), _mm256_broadcast_ss(vp[t] + d0), a0);
+    _mm256_store_ps(o, a0);
+}
+
+/* Rows (row_i[r], row_h[r]) for r < n_rows (<= 8) of one key/value head:
+ * kb, vb point at that head's columns of K and V. */
+static void attend_block(float *out, const float *q, const float *kb, const float *vb,
+                         const att_shape *s, const size_t *row_i, const size_t *row_h,
+                         size_t n_rows) {
+    _Alignas(32) float qt[MAX_HEAD_DIM * ROWS];
+    _Alignas(32) float ot[MAX_HEAD_DIM * ROWS];
+    _Alignas(32) float st[KEY_BLOCK * ROWS];
+    _Alignas(32) int32_t first_rel[ROWS], end_rel[ROWS];
+    const float *kp[KEY_BLOCK + 7], *vp[KEY_BLOCK];
+    size_t hd = s->hd;
+
+    /* the key positions any row sees: [lo, hi) */
+    size_t first[ROWS], end[ROWS], lo = SIZE_MAX, hi = 0;
+    for (size_t r = 0; r < n_rows; r++) {
+        visible_range(s, row_i[r], &first[r], &end[r]);
+        if (first[r] < end[r]) {
+            if (first[r] < lo) lo = first[r];
+            if (end[r] > hi) hi = end[r];
+        }
+    }
+    if (hi == 0) { /* no row sees a key: zeros, as ref */
+        for (size_t r = 0; r < n_rows; r++) {
+            float *o = out + row_i[r] * s->q_dim + row_h[r] * hd;
+            for (size_t d = 0; d < hd; d++) o[d] = 0.0f;
+        }
+        return;
+    }
+    for (size_t r = 0; r < ROWS; r++) {
+        /* relative to lo; padding rows see nothing */
+        bool real = r < n_rows && first[r] < end[r];
+        first_rel[r] = real ? (int32_t)(first[r] - lo) : 0;
+        end_rel[r] = real ? (int32_t)(end[r] - lo) : 0;
+    }
+
+    /* pack Q transposed; zero the accumulators */
+    for (size_t d = 0; d < hd; d++)
+        for (size_t r = 0; r < ROWS; r++)
+            qt[d * ROWS + r] = r < n_rows ? q[row_i[r] * s->q_dim + row_h[r] * hd + d] : 0.0f;
+    for (size_t j = 0; j < hd * ROWS; j += 8) _mm256_store_ps(ot + j, _mm256_setzero_ps());
+
+    const __m256 scale = _mm256_set1_ps(s->scale);
+    const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
+    const __m256i v_first = _mm256_load_si256((const __m256i *)(const void *)first_rel);
+    const __m256i v_end = _mm256_load_si256((const __m256i *)(const void *)end_rel);
+    const float softcap = s->mask->softcap;
+    __m256 m = neg_inf, l = _mm256_setzero_ps();
+
+    /* blocks aligned to multiples of KEY_BLOCK in position space */
+    for (size_t b0 = lo / KEY_BLOCK * KEY_BLOCK; b0 < hi; b0 += KEY_BLOCK) {
+        size_t t0 = b0 > lo ? b0 : lo;
+        size_t t1 = b0 + KEY_BLOCK < hi ? b0 + KEY_BLOCK : hi;
+        size_t nt = t1 - t0;
+        for (size_t t = 0; t < nt; t++) {
+            size_t row = key_row(s, t0 + t);
+            kp[t] = kb + row * s->kv_dim;
+            vp[t] = vb + row * s->kv_dim;
+        }
+        for (size_t t = nt; t < nt + 7; t++) kp[t] = kp[0];
+
+        // scores st[t*8 + r] = q_r . k_t * scale
+        for (size_t t = 0; t < nt; t += 8)
+            score_tile8(st + t * ROWS, qt, kp + t, hd, nt - t < 8 ? nt - t : 8, scale);
+
+        // softcap, mask, block max
+        __m256 bmax = neg_inf;
+        for (size_t t = 0; t < nt; t++) {
+            __m256 sv;
+            if (softcap > 0.0f) {
+                float *x = st + t * ROWS;
+                for (size_t r = 0; r < ROWS; r++) x[r] = softcap * tanhf(x[r] / softcap);
+            }
+            sv = _mm256_load_ps(st + t * ROWS);
+            __m256i pos = _mm256_set1_epi32((int32_t)(t0 + t - lo));
+            __m256i seen = _mm256_andnot_si256(_mm256_cmpgt_epi32(v_first, pos),
+                                               _mm256_cmpgt_epi32(v_end, pos));
+            sv = _mm256_blendv_ps(neg_inf, sv, _mm256_castsi256_ps(seen));
+            _mm256_store_ps(st + t * ROWS, sv);
+            bmax = _mm256_max_ps(bmax, sv);
+        }
+
+        // online softmax: rescale what came before by e^(m - m_new)
+        __m256 m_new = _mm256_max_ps(m, bmax);
+        __m256 m_safe = _mm256_blendv_ps(m_new, _mm256_setzero_ps(),
+                                         _mm256_cmp_ps(m_new, neg_inf, _CMP_EQ_OQ));
+        __m256 alpha = exp8z(_mm256_sub_ps(m, m_safe));
+        m = m_new;
+        __m256 lsum = _mm256_setzero_ps();
+        for (size_t t = 0; t < nt; t++) {
+            __m256 p = exp8z(_mm256_sub_ps(_mm256_load_ps(st + t * ROWS), m_safe));
+            _mm256_store_ps(st + t * ROWS, p);
+            lsum = _mm256_add_ps(lsum, p);
+        }
+        l = _mm256_fmadd_ps(l, alpha, lsum);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(alpha, _mm256_set1_ps(1.0f), _CMP_NEQ_UQ)))
+            for (size_t d = 0; d < hd; d++)
+                _mm256_store_ps(ot + d * ROWS, _mm256_mul_ps(_mm256_load_ps(ot + d * ROWS), alpha));
+
+        // ot += P V
+        size_t d = 0;
+        for (; d + 12 <= hd; d += 12) pv_tile12(ot, st, vp, nt, d);
+        for (; d + 4 <= hd; d += 4) pv_tile4(ot, st, vp, nt, d);
+        for (; d < hd; d++) pv_tile1(ot, st, vp, nt, d);
+    }
+
+    // out = ot / l, zeros for a row that saw no key
+    _Alignas(32) float inv[ROWS];
+    __m256 has = _mm256_cmp_ps(l, _mm256_setzero_ps(), _CMP_GT_OQ);
+    _mm256_store_ps(inv, _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), l), has));
+    for (size_t r = 0; r < n_rows; r++) {
+        float *o = out + row_i[r] * s->q_dim + row_h[r] * hd;
+        for (size_t d = 0; d < hd; d++) o[d] = ot[d * ROWS + r] * inv[r];
+    }
+}
+
+// One share: the query heads of key/value head kv_head, query rows [i0, i1).
+// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim) -> out rows
+void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
+                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask,
+                               float scale, size_t kv_head, size_t i0, size_t i1) {
+    att_shape s = {.n_kv = n_kv, .hd = head_dim, .q_dim = n_heads * head_dim,
+                   .kv_dim = n_kv_heads * head_dim, .hpk = n_heads / n_kv_heads,
+                   .mask = mask, .scale = scale};
+    const float *kb = k + kv_head * head_dim, *vb = v + kv_head * head_dim;
+    size_t h0 = kv_head * s.hpk;
+    if (head_dim > MAX_HEAD_DIM || head_dim == 0) {
+        for (size_t i = i0; i < i1; i++)
+            for (size_t hh = 0; hh < s.hpk; hh++) {
+                size_t first, end;
+                visible_range(&s, i, &first, &end);
+                size_t off = i * s.q_dim + (h0 + hh) * head_dim;
+                row_scalar(out + off, q + off, kb, vb, &s, first, end);
+            }
+        return;
+    }
+    /* rows (i, h) i-major, eight per block */
+    size_t row_i[ROWS], row_h[ROWS], n = 0;
+    for (size_t i = i0; i < i1; i++)
+        for (size_t hh = 0; hh < s.hpk; hh++) {
+            row_i[n] = i;
+            row_h[n] = h0 + hh;
+            if (++n == ROWS) {
+                attend_block(out, q, kb, vb, &s, row_i, row_h, n);
+                n = 0;
+            }
+        }
+    if (n > 0) attend_block(out, q, kb, vb, &s, row_i, row_h, n);
+}
+
+// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const float *k,
+                                const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                                size_t n_kv_heads, size_t head_dim,
+                                const vlmi_attention_mask *mask, float scale) {
+    (void)scores;
+    for (size_t g = 0; g < n_kv_heads; g++)
+        vlmi_avx2_attention_share(out, q, k, v, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                                  scale, g, 0, n_q);
+}
+
+// q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_avx2_attention(float *out, float *scores, const float *q, const float *k,
+                         const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                         size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                         float scale) {
+    /* bidirectional: every row at a position >= n_kv - 1 sees all n_kv keys */
+    vlmi_attention_mask mask = {.q_pos0 = causal ? q_pos0 : n_kv};
+    vlmi_avx2_attention_masked(out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
+                               head_dim, &mask, scale);
+}

@@ -1,0 +1,222 @@
+/* Attention of every available tier against ref (plain: causal with a query
+ * offset and bidirectional, grouped-query 2:1 and 1:1; masked: window, ring,
+ * blocks, softcap, rows that see nothing), at awkward sizes with misaligned
+ * pointers; and the threaded entry points (vlmi_attention*, over the chosen
+ * tier) bit for bit equal to the tier's one-call result for 1, 2, 3 threads.
+ * Speed is measured by examples/vlm-bench, never here. */
+#include "dispatch.h"
+#include "kernels.h"
+#include "test.h"
+
+#include <stdint.h>
+
+/* Each output is a convex combination of value rows; the tiers differ from
+ * ref in the dot products' rounding (FMA), a vector exp within a few ulp of
+ * expf and where the softmax normalises (streaming, at the end):
+ * |tier - ref| <= ATTN_TOL * max |v|. */
+#define ATTN_TOL 2e-5f
+/* Inputs: queries and keys uniform in [-QK_SCALE, QK_SCALE), values in [-1, 1),
+ * so that scores spread over several units and the softmax is peaked. */
+#define QK_SCALE 2.0f
+
+static uint64_t rng_state = 0x2545f4914f6cdd1du;
+
+static float rng_float(float scale) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return ((float)((uint32_t)(rng_state >> 32) >> 8) * 0x1p-24f * 2.0f - 1.0f) * scale;
+}
+
+static void fill(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) x[i] = rng_float(scale);
+}
+
+/* n floats at a 4-byte (not 32-byte) aligned address */
+typedef struct buf {
+    void *base;
+    float *p;
+} buf;
+
+static buf buf_new(size_t n, size_t offset_floats) {
+    buf b;
+    b.base = calloc(n + offset_floats + 16, sizeof(float));
+    b.p = (float *)b.base + offset_floats;
+    return b;
+}
+
+typedef struct problem {
+    size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
+    buf q, k, v, want, got, scores;
+} problem;
+
+static problem problem_new(size_t n_q, size_t n_kv_rows, size_t n_heads, size_t n_kv_heads,
+                           size_t head_dim) {
+    problem p = {.n_q = n_q, .n_kv = n_kv_rows, .n_heads = n_heads,
+                 .n_kv_heads = n_kv_heads, .head_dim = head_dim};
+    size_t q_n = n_q * n_heads * head_dim, kv_n = n_kv_rows * n_kv_heads * head_dim;
+    p.q = buf_new(q_n, 1);
+    p.k = buf_new(kv_n, 3);
+    p.v = buf_new(kv_n, 5);
+    p.want = buf_new(q_n, 0);
+    p.got = buf_new(q_n, 7);
+    p.scores = buf_new(n_kv_rows + 1, 1);
+    fill(p.q.p, q_n, QK_SCALE);
+    fill(p.k.p, kv_n, QK_SCALE);
+    fill(p.v.p, kv_n, 1.0f);
+    return p;
+}
+
+static void problem_free(problem *p) {
+    free(p->q.base);
+    free(p->k.base);
+    free(p->v.base);
+    free(p->want.base);
+    free(p->got.base);
+    free(p->scores.base);
+}
+
+/* got vs want within ATTN_TOL (values are at most 1 in magnitude) */
+static bool compare(const problem *p, const char *what) {
+    size_t n = p->n_q * p->n_heads * p->head_dim;
+    for (size_t j = 0; j < n; j++) {
+        float got = p->got.p[j], want = p->want.p[j];
+        if (!(fabsf(got - want) <= ATTN_TOL)) {
+            CHECK_MSG(false, "%s n_q %zu n_kv %zu heads %zu/%zu hd %zu: [%zu] %g vs ref %g",
+                      what, p->n_q, p->n_kv, p->n_heads, p->n_kv_heads, p->head_dim, j,
+                      (double)got, (double)want);
+            return false;
+        }
+    }
+    CHECK(true);
+    return true;
+}
+
+static const size_t SIZES[] = {1, 7, 33, 257, 1024};
+static const size_t HEAD_DIMS[] = {8, 64, 72};
+
+static void test_plain(const vlmi_kernel_table *tier) {
+    const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
+    for (size_t a = 0; a < sizeof SIZES / sizeof *SIZES; a++)
+        for (size_t b = 0; b < sizeof SIZES / sizeof *SIZES; b++)
+            for (size_t c = 0; c < sizeof HEAD_DIMS / sizeof *HEAD_DIMS; c++)
+                for (size_t g = 1; g <= 2; g++) {
+                    size_t n_q = SIZES[a], n_kv = SIZES[b], hd = HEAD_DIMS[c];
+                    /* the largest cases once per head size, not every pairing */
+                    if (n_q * n_kv > 300000 && (hd != 64 || g != 1)) continue;
+                    size_t n_heads = 4, n_kv_heads = 4 / g;
+                    problem p = problem_new(n_q, n_kv, n_heads, n_kv_heads, hd);
+                    float scale = 1.0f / sqrtf((float)hd);
+                    // bidirectional
+                    ref->attention(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv,
+                                   n_heads, n_kv_heads, hd, 0, false, scale);
+                    tier->attention(p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv,
+                                    n_heads, n_kv_heads, hd, 0, false, scale);
+                    compare(&p, "bidirectional");
+                    // causal, the queries the last n_q positions of the keys
+                    if (n_kv >= n_q) {
+                        size_t q_pos0 = n_kv - n_q;
+                        ref->attention(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv,
+                                       n_heads, n_kv_heads, hd, q_pos0, true, scale);
+                        tier->attention(p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv,
+                                        n_heads, n_kv_heads, hd, q_pos0, true, scale);
+                        compare(&p, "causal");
+                    }
+                    problem_free(&p);
+                }
+    /* a head wider than the packed blocks (the scalar path) */
+    problem p = problem_new(9, 40, 2, 1, 264);
+    ref->attention(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, 9, 40, 2, 1, 264, 31, true, 0.06f);
+    tier->attention(p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, 9, 40, 2, 1, 264, 31, true, 0.06f);
+    compare(&p, "causal hd 264");
+    problem_free(&p);
+}
+
+static void test_masked(const vlmi_kernel_table *tier) {
+    const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
+    size_t kv_end[300];
+    for (int variant = 0; variant < 6; variant++) {
+        size_t n_q = variant == 5 ? 1 : 37, n_kv = 257, hd = 72;
+        size_t ring = variant == 2 ? 300 : 0;
+        problem p = problem_new(n_q, ring ? ring : n_kv, 6, 3, hd);
+        vlmi_attention_mask mask = {.q_pos0 = 400, .kv_pos0 = 400 + n_q - n_kv};
+        switch (variant) {
+        case 0: break; /* causal from kv_pos0 */
+        case 1: mask.window = 100; break;
+        case 2: mask.kv_ring = ring; mask.window = 129; break;
+        case 3: /* blocks of 5 queries that see each other; the first rows see nothing */
+            for (size_t i = 0; i < n_q; i++)
+                kv_end[i] = i < 3 ? mask.kv_pos0 : mask.q_pos0 + (i / 5 + 1) * 5;
+            mask.kv_end = kv_end;
+            break;
+        case 4: mask.softcap = 3.0f; mask.window = 60; break;
+        case 5: mask.softcap = 50.0f; break; /* one decode token */
+        }
+        ref->attention_masked(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, 6, 3,
+                              hd, &mask, 0.1f);
+        tier->attention_masked(p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, 6, 3,
+                               hd, &mask, 0.1f);
+        char what[32];
+        snprintf(what, sizeof what, "masked variant %d", variant);
+        compare(&p, what);
+        if (variant == 3)
+            for (size_t j = 0; j < 3 * 6 * hd; j++) CHECK(p.got.p[j] == 0.0f);
+        problem_free(&p);
+    }
+}
+
+/* vlmi_attention / vlmi_attention_masked with 1, 2, 3 threads: the same
+ * bits as the chosen tier's one call. */
+static void test_threads(void) {
+    const vlmi_kernel_table *tier = vlmi_kernels();
+    vlmi_threadpool *pools[3] = {NULL, NULL, NULL};
+    for (size_t t = 0; t < 3; t++) CHECK_OK(vlmi_threadpool_create(t + 1, &pools[t]));
+    static const size_t shapes[][6] = {
+        /* n_q, n_kv, n_heads, n_kv_heads, head_dim, causal */
+        {257, 257, 4, 4, 64, 0}, {33, 257, 4, 2, 72, 1}, {1, 1024, 9, 3, 64, 1},
+        {100, 100, 12, 12, 8, 0}, {7, 33, 6, 2, 264, 1},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
+               nkv = shapes[s][3], hd = shapes[s][4];
+        bool causal = shapes[s][5];
+        size_t q_pos0 = causal ? n_kv - n_q : 0;
+        problem p = problem_new(n_q, n_kv, nh, nkv, hd);
+        size_t n = n_q * nh * hd;
+        tier->attention(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh, nkv, hd,
+                        q_pos0, causal, 0.125f);
+        for (size_t t = 0; t < 3; t++) {
+            fill(p.got.p, n, 9.0f);
+            vlmi_attention(pools[t], p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh,
+                           nkv, hd, q_pos0, causal, 0.125f);
+            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                      "shape %zu, %zu threads", s, t + 1);
+        }
+        /* a window and a softcap through the masked entry */
+        vlmi_attention_mask mask = {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f};
+        tier->attention_masked(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh, nkv,
+                               hd, &mask, 0.125f);
+        for (size_t t = 0; t < 3; t++) {
+            fill(p.got.p, n, 9.0f);
+            vlmi_attention_masked(pools[t], p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q,
+                                  n_kv, nh, nkv, hd, &mask, 0.125f);
+            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                      "masked shape %zu, %zu threads", s, t + 1);
+        }
+        problem_free(&p);
+    }
+    for (size_t t = 0; t < 3; t++) vlmi_threadpool_free(pools[t]);
+}
+
+int main(void) {
+    printf("chosen tier %s\n", vlmi_kernels_name());
+    for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
+        const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
+        if (tier == NULL || t == VLMI_KERNELS_REF) continue;
+        printf("tier %s\n", tier->name);
+        test_plain(tier);
+        test_masked(tier);
+    }
+    test_threads();
+    return test_finish("attention");
+}
