@@ -184,21 +184,6 @@ static bool cpu_has_avx2_fma_f16c(void) {
 
 static vlmi_kernel_table avx2_table;
 
-/* kernels/x86/attention_avx2.c (declared here, not in x86/x86.h, while
- * another change holds that header) */
-void vlmi_avx2_attention(float *out, float *scores, const float *q, const float *k,
-                         const float *v, size_t n_q, size_t n_kv, size_t n_heads,
-                         size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
-                         float scale);
-void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const float *k,
-                                const float *v, size_t n_q, size_t n_kv, size_t n_heads,
-                                size_t n_kv_heads, size_t head_dim,
-                                const vlmi_attention_mask *mask, float scale);
-void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
-                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
-                               size_t head_dim, const vlmi_attention_mask *mask,
-                               float scale, size_t kv_head, size_t i0, size_t i1);
-
 static void fill_avx2_table(void) {
     avx2_table = ref_table;
     avx2_table.name = "avx2";

@@ -18,7 +18,7 @@
  * exp of ops_avx2.c (about 1 ulp; e^x for x < -87.3 is 0 where expf gives a
  * denormal), normalisation by the sum at the end rather than before the
  * product with V, and the sum accumulated block by block. */
-#include "dispatch.h"
+#include "x86/x86.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -30,19 +30,6 @@
 #define KEY_BLOCK 128   /* keys per online-softmax step */
 #define MAX_HEAD_DIM 256 /* packed blocks on the stack; larger heads go scalar */
 
-/* the AVX2 entries dispatch.c puts in its table */
-void vlmi_avx2_attention(float *out, float *scores, const float *q, const float *k,
-                         const float *v, size_t n_q, size_t n_kv, size_t n_heads,
-                         size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
-                         float scale);
-void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const float *k,
-                                const float *v, size_t n_q, size_t n_kv, size_t n_heads,
-                                size_t n_kv_heads, size_t head_dim,
-                                const vlmi_attention_mask *mask, float scale);
-void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
-                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
-                               size_t head_dim, const vlmi_attention_mask *mask,
-                               float scale, size_t kv_head, size_t i0, size_t i1);
 
 /* e^x, Cephes' single-precision polynomial as in ops_avx2.c (about 1 ulp on
  * [-87, 88]), and exactly 0 below -87.3 (so -inf gives 0). */

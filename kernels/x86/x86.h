@@ -32,4 +32,18 @@ void vlmi_avx2_silu_mul(float *out, const float *gate, const float *up, size_t n
 void vlmi_avx2_add(float *out, const float *x, size_t n);        // out (n) += x (n)
 void vlmi_avx2_softmax(float *x, size_t n);                      // x (n) in place
 
+/* attention_avx2.c: the same contracts as the ref attention kernels */
+void vlmi_avx2_attention(float *out, float *scores, const float *q, const float *k,
+                         const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                         size_t n_kv_heads, size_t head_dim, size_t q_pos0, bool causal,
+                         float scale);
+void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const float *k,
+                                const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                                size_t n_kv_heads, size_t head_dim,
+                                const vlmi_attention_mask *mask, float scale);
+void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
+                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask,
+                               float scale, size_t kv_head, size_t i0, size_t i1);
+
 #endif
