@@ -286,8 +286,8 @@ static void rope_layer(const vlmi_kernel_table *k, const vlmi_decoder_hparams *h
  * otherwise the older positions are copied in front of the chunk's. */
 static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
                               float *ring_keys, float *ring_values, size_t n_older, size_t n,
-                              const vlmi_attention_mask *base_mask, float scale) {
-    const vlmi_kernel_table *k = vlmi_kernels();
+                              const vlmi_attention_mask *base_mask, float scale,
+                              vlmi_threadpool *pool) {
     const vlmi_decoder_hparams *hp = &dec->hp;
     size_t kv_dim = hp->n_kv_heads * hp->head_dim, rows = s->sliding_rows;
     size_t pos0 = s->n_past, end = pos0 + n;
@@ -304,9 +304,9 @@ static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
         }
         mask.kv_pos0 = end > rows ? end - rows : 0;
         mask.kv_ring = rows;
-        k->attention_masked(s->att, s->scores, s->q, ring_keys, ring_values, n,
-                            end - mask.kv_pos0, hp->n_heads, hp->n_kv_heads, hp->head_dim,
-                            &mask, scale);
+        vlmi_attention_masked(pool, s->att, s->scores, s->q, ring_keys, ring_values, n,
+                              end - mask.kv_pos0, hp->n_heads, hp->n_kv_heads, hp->head_dim,
+                              &mask, scale);
         return;
     }
     // the window's older positions in front of the chunk, in position order
@@ -318,8 +318,8 @@ static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
     }
     mask.kv_pos0 = pos0 - n_older;
     mask.kv_ring = 0;
-    k->attention_masked(s->att, s->scores, s->q, s->window_keys, s->window_values, n,
-                        n_older + n, hp->n_heads, hp->n_kv_heads, hp->head_dim, &mask, scale);
+    vlmi_attention_masked(pool, s->att, s->scores, s->q, s->window_keys, s->window_values, n,
+                          n_older + n, hp->n_heads, hp->n_kv_heads, hp->head_dim, &mask, scale);
     // then the chunk's last positions into the ring
     size_t kept = n < rows ? n : rows;
     for (size_t i = n - kept; i < n; i++) {
@@ -396,16 +396,16 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
         // grouped-query attention over the cache: causal, windowed on sliding layers
         if (w->sliding) {
             mask.window = hp->sliding_window;
-            sliding_attention(s, dec, layer_keys, layer_values, n_older, n, &mask, scale);
+            sliding_attention(s, dec, layer_keys, layer_values, n_older, n, &mask, scale, pool);
         } else if (masked) {
             mask.window = 0;
             mask.kv_pos0 = 0;
             mask.kv_ring = 0;
-            k->attention_masked(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
-                                hp->n_heads, hp->n_kv_heads, head_dim, &mask, scale);
+            vlmi_attention_masked(pool, s->att, s->scores, s->q, layer_keys, layer_values, n,
+                                  pos0 + n, hp->n_heads, hp->n_kv_heads, head_dim, &mask, scale);
         } else {
-            k->attention(s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
-                         hp->n_heads, hp->n_kv_heads, head_dim, pos0, true, scale);
+            vlmi_attention(pool, s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
+                           hp->n_heads, hp->n_kv_heads, head_dim, pos0, true, scale);
         }
 
         // output projection (post-norm) and residual connection

@@ -194,8 +194,8 @@ vlm_status vlmi_vit_encode_pool(float *out, vlmi_vit_state *s, const vlmi_vit *v
         linear(pool, s->v, s->xb, &w->wv, w->bv, n);
 
         // bidirectional multi-head attention over all patches
-        k->attention(s->att, s->scores, s->q, s->k, s->v, n, n, hp->n_heads,
-                           hp->n_heads, head_dim, 0, false, scale);
+        vlmi_attention(pool, s->att, s->scores, s->q, s->k, s->v, n, n, hp->n_heads,
+                       hp->n_heads, head_dim, 0, false, scale);
 
         // output projection and residual connection
         linear(pool, s->xb, s->att, &w->wo, w->bo, n);
