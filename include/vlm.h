@@ -384,6 +384,16 @@ typedef struct vlm_session_params {
      * Default NULL. */
     vlm_progress_fn progress;
     void   *progress_user_data;
+    /* Since 0.1: Gemma 3's pan & scan (extra crops of elongated images):
+     * 0 = the processor config's setting (off in the reference), 1 = on,
+     * -1 = off. Other families ignore it. */
+    int32_t pan_and_scan;
+    /* Since 0.1: the pixel budget of Qwen2-VL-style dynamic resolution (an
+     * image is resized so that its area lies within it; the token count
+     * follows): 0 = the processor config's min_pixels / max_pixels. Other
+     * families ignore them. */
+    int64_t min_image_pixels;
+    int64_t max_image_pixels;
 } vlm_session_params;
 
 VLM_API void vlm_session_params_init(vlm_session_params *params,

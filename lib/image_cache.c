@@ -9,7 +9,7 @@
 
 typedef struct cache_entry {
     vlmi_image_key key;
-    vlmi_idefics3_plan plan;
+    vlmi_image_plan plan;
     float *features;       /* (n_floats) owned */
     size_t n_floats;
     uint64_t last_used;    /* tick of the latest get or put */
@@ -35,7 +35,7 @@ static inline uint64_t mix64(uint64_t h) {
 /* Two independent 64-bit lanes over 8-byte words (MurmurHash3-like mixing):
  * collisions between different photos are out of practical reach. */
 void vlmi_image_key_make(vlmi_image_key *key, const uint8_t *rgb, uint32_t width,
-                         uint32_t height, int32_t max_tiles, uint32_t kind) {
+                         uint32_t height, const vlmi_image_request *request) {
     memset(key, 0, sizeof *key);
     size_t n = (size_t)width * height * 3, i = 0;
     uint64_t h1 = 0x9E3779B97F4A7C15ULL ^ width, h2 = 0xC2B2AE3D27D4EB4FULL ^ ((uint64_t)height << 32);
@@ -54,13 +54,16 @@ void vlmi_image_key_make(vlmi_image_key *key, const uint8_t *rgb, uint32_t width
     key->hash[1] = h2 + key->hash[0];
     key->width = width;
     key->height = height;
-    key->max_tiles = max_tiles;
-    key->kind = kind;
+    key->request = *request;
 }
 
 static bool same_key(const vlmi_image_key *a, const vlmi_image_key *b) {
     return a->hash[0] == b->hash[0] && a->hash[1] == b->hash[1] && a->width == b->width &&
-           a->height == b->height && a->max_tiles == b->max_tiles && a->kind == b->kind;
+           a->height == b->height && a->request.max_tiles == b->request.max_tiles &&
+           a->request.pan_and_scan == b->request.pan_and_scan &&
+           a->request.min_pixels == b->request.min_pixels &&
+           a->request.max_pixels == b->request.max_pixels &&
+           a->request.video_frame == b->request.video_frame;
 }
 
 vlm_status vlmi_image_cache_create(uint64_t capacity, vlmi_image_cache **out) {
@@ -88,7 +91,7 @@ void vlmi_image_cache_free(vlmi_image_cache *c) {
 }
 
 bool vlmi_image_cache_get(vlmi_image_cache *c, const vlmi_image_key *key, float *out,
-                          size_t n_floats, vlmi_idefics3_plan *plan) {
+                          size_t n_floats, vlmi_image_plan *plan) {
     if (c == NULL || c->capacity == 0) return false;
     bool hit = false;
     pthread_mutex_lock(&c->lock);
@@ -119,7 +122,7 @@ static void evict_one(vlmi_image_cache *c) {
 
 void vlmi_image_cache_put(vlmi_image_cache *c, const vlmi_image_key *key,
                           const float *features, size_t n_floats,
-                          const vlmi_idefics3_plan *plan) {
+                          const vlmi_image_plan *plan) {
     if (c == NULL) return;
     uint64_t bytes = (uint64_t)n_floats * sizeof(float);
     if (bytes == 0 || bytes > c->capacity) return;

@@ -3,28 +3,27 @@
  * skips preprocessing and the vision encoder.
  *
  * Entries are keyed by a 128-bit hash of the decoded pixels and their size,
- * plus what decides the features besides the pixels: which processor settings
- * (image or video frame) and the session's tile cap. The cache holds at most
+ * plus what decides the features besides the pixels: the session's image
+ * request (image or video frame, tile cap, pan & scan, pixel budget). The cache holds at most
  * capacity bytes of features and drops the least recently used entries to
  * make room. Every call is thread-safe (one mutex). */
 #ifndef VLM_IMAGE_CACHE_H
 #define VLM_IMAGE_CACHE_H
 
 #include "vlm-impl.h"
-#include "arch/idefics3_processor.h"
+#include "arch/family.h"
 
 typedef struct vlmi_image_cache vlmi_image_cache;
 
 typedef struct vlmi_image_key {
     uint64_t hash[2];      /* of width, height and the RGB bytes */
     uint32_t width, height;
-    int32_t max_tiles;     /* the session's cap (0: none) */
-    uint32_t kind;         /* 0: image, 1: video frame */
+    vlmi_image_request request; /* the session's settings for it */
 } vlmi_image_key;
 
 /* The key of an RGB image (width * height * 3 bytes). */
 void vlmi_image_key_make(vlmi_image_key *key, const uint8_t *rgb, uint32_t width,
-                         uint32_t height, int32_t max_tiles, uint32_t kind);
+                         uint32_t height, const vlmi_image_request *request);
 
 /* A cache of capacity bytes; capacity 0 makes a cache that holds nothing
  * (lookups miss, inserts are dropped). */
@@ -35,13 +34,13 @@ void vlmi_image_cache_free(vlmi_image_cache *cache); /* NULL is fine */
  * them: the caller knows the count from the plan), sets *plan and returns
  * true, making the entry the most recently used. */
 bool vlmi_image_cache_get(vlmi_image_cache *cache, const vlmi_image_key *key, float *out,
-                          size_t n_floats, vlmi_idefics3_plan *plan);
+                          size_t n_floats, vlmi_image_plan *plan);
 
 /* Stores a copy of features (n_floats floats). An entry larger than the
  * whole cache, or a failed allocation, is silently not stored. */
 void vlmi_image_cache_put(vlmi_image_cache *cache, const vlmi_image_key *key,
                           const float *features, size_t n_floats,
-                          const vlmi_idefics3_plan *plan);
+                          const vlmi_image_plan *plan);
 
 /* Bytes of features held now (for tests). */
 uint64_t vlmi_image_cache_bytes(vlmi_image_cache *cache);

@@ -11,8 +11,7 @@
 #include "vlm-impl.h"
 #include "model.h"
 #include "image_cache.h"
-#include "arch/idefics3_chat.h"
-#include "arch/idefics3_processor.h"
+#include "arch/family.h"
 #include "generate/sampler.h"
 #include "generate/stop.h"
 #include "image/image.h"
@@ -23,6 +22,7 @@
 
 #define PIECE_CAPACITY 4096   /* streamed text per token; pieces are short */
 #define DEFAULT_MAX_CTX 4096  /* n_ctx 0: the model's length, at most this */
+#define DEFAULT_BATCH 64      /* prompt rows per forward call, unless an image block needs more */
 
 typedef struct session_turn {
     vlm_role role;
@@ -32,13 +32,14 @@ typedef struct session_turn {
 } session_turn;
 
 typedef struct session_image {
-    vlmi_idefics3_plan plan;
+    vlmi_image_plan plan;
     bool video_frame;      /* one frame of a video, not an image of its own */
     size_t first_row;      /* its first row in vlm_session.features */
-    size_t n_rows;         /* n_frames * image_seq_len */
+    size_t n_rows;         /* feature rows (= its image tokens) */
 } session_image;
 
 typedef struct session_video {
+    size_t first_image;    /* its first frame in vlm_session.images */
     double *timestamps;    /* (n_frames) seconds, owned */
     size_t n_frames;
     double duration_s;     /* < 0: unknown */
@@ -46,11 +47,12 @@ typedef struct session_video {
 
 struct vlm_session {
     vlm_model *model;
-    const vlmi_idefics3 *net;      /* the model's bound weights */
+    const vlmi_family_ops *ops;    /* the model's family */
+    const vlmi_decoder *text;      /* the model's bound language model */
+    int32_t image_token;           /* stands for one feature row in the prompt */
     const vlmi_processor_config *processor;
     size_t n_ctx;
-    int32_t max_image_tiles;       /* 0: no cap */
-    size_t image_seq_len;          /* feature rows per frame */
+    vlmi_image_request image_request;  /* the session's image settings */
 
     // conversation
     session_turn *turns;           /* (n_turns) */
@@ -59,7 +61,7 @@ struct vlm_session {
     size_t n_images, images_capacity;
     session_video *videos;         /* (n_videos) in prompt order */
     size_t n_videos, videos_capacity;
-    vlmi_processor_config video_processor; /* settings for video frames */
+    vlmi_processor_config video_processor; /* settings for video frames (families with video) */
     float *features;               /* (n_feature_rows, text dim) every image's rows */
     size_t n_feature_rows, feature_rows_capacity;
 
@@ -68,10 +70,10 @@ struct vlm_session {
     vlmi_decoder_state *decoder;   /* KV cache of n_ctx tokens */
     int32_t *cached_ids;           /* (n_ctx) the ids whose keys/values are cached */
     float *embeddings;             /* (n_batch, text dim) one prefill chunk */
+    uint8_t *bidirectional;        /* (n_batch) its rows inside image blocks */
     float *prompt_logits;          /* (n_vocab) last prompt position of the latest generate */
     bool has_prompt_logits;
-    vlmi_idefics3_image_state *image_state; /* vision buffers, made at the first image */
-    float *frame_pixels;           /* (3, tile, tile) one frame; with image_state */
+    void *vision_state;            /* the family's vision buffers, made at the first image */
 
     // generation, allocated at create
     vlmi_sampler *sampler;
@@ -128,7 +130,7 @@ void vlm_generate_params_init(vlm_generate_params *params, size_t struct_size) {
 // create and free
 
 static void add_stop_id(vlm_session *s, int64_t id) {
-    if (id < 0 || (size_t)id >= s->net->text.hp.n_vocab) return;
+    if (id < 0 || (size_t)id >= s->text->hp.n_vocab) return;
     for (size_t i = 0; i < s->n_stop_ids; i++) if (s->stop_ids[i] == id) return;
     s->stop_ids[s->n_stop_ids++] = (int32_t)id;
 }
@@ -154,7 +156,9 @@ static vlm_status collect_stop_ids(vlm_session *s) {
 static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     vlm_model *model = s->model;
     const vlmi_hub_config *hub = &model->config;
-    s->net = &model->idefics3;
+    s->ops = vlmi_family_ops_of(model->family);
+    s->text = s->ops->decoder(model);
+    s->image_token = s->ops->image_token(model);
     if (model->tokenizer == NULL)
         return vlmi_fail(VLM_ERR_IO, "%s: no tokenizer.json (a session needs the model's "
                          "tokenizer)", model->path);
@@ -162,41 +166,38 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
         return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
                          "model's image processor settings)", model->path);
     s->processor = &hub->processor;
-    vlmi_idefics3_video_config(&s->video_processor,
-                               hub->has_video_processor ? &hub->video_processor : &hub->processor);
-    const vlmi_vit_hparams *vp = &s->net->vision.hp;
-    if ((size_t)s->processor->max_image_size.longest_edge != vp->image_size)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor max_image_size.longest_edge %d differs "
-                         "from the vision encoder's image_size %zu", model->path,
-                         (int)s->processor->max_image_size.longest_edge, vp->image_size);
-    s->image_seq_len = s->net->image_seq_len;
-    if (s->processor->image_seq_len > 0 && (size_t)s->processor->image_seq_len != s->image_seq_len)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: processor image_seq_len %d, but the vision encoder "
-                         "gives %zu rows per frame", model->path,
-                         (int)s->processor->image_seq_len, s->image_seq_len);
-    if (!vlmi_idefics3_chat_template_known(hub->tokenizer.chat_template))
-        vlmi_log(VLM_LOG_WARN, "%s: the chat template is not SmolVLM's; prompts are formatted "
-                 "as SmolVLM's template would", model->path);
+    if (s->ops->video_config != NULL) s->ops->video_config(&s->video_processor, model);
+    vlm_status st = s->ops->check_session(model);
+    if (st != VLM_OK) return st;
 
     int32_t model_ctx = hub->model.text.max_position_embeddings;
     s->n_ctx = p->n_ctx > 0 ? (size_t)p->n_ctx
                : model_ctx > 0 && model_ctx < DEFAULT_MAX_CTX ? (size_t)model_ctx : DEFAULT_MAX_CTX;
-    s->max_image_tiles = p->max_image_tiles;
+    s->image_request = (vlmi_image_request){
+        .max_tiles = p->max_image_tiles,
+        .pan_and_scan = p->pan_and_scan,
+        .min_pixels = p->min_image_pixels,
+        .max_pixels = p->max_image_pixels,
+    };
     s->progress = p->progress;
     s->progress_user_data = p->progress_user_data;
 
-    size_t dim = s->net->text.hp.dim, n_vocab = s->net->text.hp.n_vocab;
+    size_t dim = s->text->hp.dim, n_vocab = s->text->hp.n_vocab;
     int32_t n_threads = p->n_threads > 0 ? p->n_threads : model->n_threads;
-    vlm_status st = VLM_OK;
     if (n_threads > 1 && (st = vlmi_threadpool_create((size_t)n_threads, &s->pool)) != VLM_OK)
         return st;
-    if ((st = vlmi_decoder_state_create(&s->net->text, s->n_ctx, 0, &s->decoder)) != VLM_OK)
+    /* an image block is one forward call, so a chunk holds the largest */
+    size_t n_batch = s->ops->image_block_rows(model);
+    if (n_batch < DEFAULT_BATCH) n_batch = DEFAULT_BATCH;
+    if (n_batch > s->n_ctx) n_batch = s->n_ctx;
+    if ((st = vlmi_decoder_state_create(s->text, s->n_ctx, n_batch, &s->decoder)) != VLM_OK)
         return st;
     s->cached_ids = vlmi_calloc(s->n_ctx, sizeof *s->cached_ids);
     s->embeddings = vlmi_calloc(s->decoder->n_batch * dim, sizeof *s->embeddings);
+    s->bidirectional = vlmi_calloc(s->decoder->n_batch, 1);
     s->prompt_logits = vlmi_calloc(n_vocab, sizeof *s->prompt_logits);
     s->piece = vlmi_malloc(PIECE_CAPACITY);
-    if (!s->cached_ids || !s->embeddings || !s->prompt_logits || !s->piece)
+    if (!s->cached_ids || !s->embeddings || !s->bidirectional || !s->prompt_logits || !s->piece)
         return VLM_ERR_OUT_OF_MEMORY;
     if ((st = vlmi_sampler_create(n_vocab, &s->sampler)) != VLM_OK) return st;
     if ((st = vlm_detokenizer_create(model->tokenizer, VLM_DETOKENIZE_SKIP_SPECIAL,
@@ -220,11 +221,16 @@ vlm_status vlm_session_create(vlm_model *model, const vlm_session_params *params
                          params->struct_size);
     vlm_session_params p;
     VLMI_READ_PARAMS(p, params, vlm_session_params_init);
-    if (p.n_ctx < 0 || p.n_threads < 0 || p.max_image_tiles < 0)
+    if (p.n_ctx < 0 || p.n_threads < 0 || p.max_image_tiles < 0 || p.min_image_pixels < 0 ||
+        p.max_image_pixels < 0)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_create: n_ctx %d, n_threads %d, "
-                         "max_image_tiles %d: none may be negative", p.n_ctx, p.n_threads,
-                         p.max_image_tiles);
-    if (model->family != VLMI_FAMILY_IDEFICS3)
+                         "max_image_tiles %d, min_image_pixels %lld, max_image_pixels %lld: none "
+                         "may be negative", p.n_ctx, p.n_threads, p.max_image_tiles,
+                         (long long)p.min_image_pixels, (long long)p.max_image_pixels);
+    if (p.pan_and_scan < -1 || p.pan_and_scan > 1)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_create: pan_and_scan %d (0, 1 "
+                         "or -1)", p.pan_and_scan);
+    if (vlmi_family_ops_of(model->family) == NULL)
         return vlmi_fail(VLM_ERR_UNSUPPORTED,
                          "vlm_session_create: architecture '%s' has no decoder in this version of libvlm",
                          vlm_model_architecture(model));
@@ -253,9 +259,9 @@ void vlm_session_free(vlm_session *s) {
     vlmi_threadpool_free(s->pool);
     free(s->cached_ids);
     free(s->embeddings);
+    free(s->bidirectional);
     free(s->prompt_logits);
-    vlmi_idefics3_image_state_free(s->image_state);
-    free(s->frame_pixels);
+    if (s->vision_state != NULL) s->ops->vision_state_free(s->vision_state);
     vlmi_sampler_free(s->sampler);
     vlm_detokenizer_free(s->detokenizer);
     free(s->piece);
@@ -267,6 +273,14 @@ void vlm_session_free(vlm_session *s) {
 // ----------------------------------------------------------------------------
 // images
 
+static vlm_status plan_image(const vlm_session *s, const vlmi_processor_config *config,
+                             bool video_frame, uint32_t width, uint32_t height,
+                             vlmi_image_plan *plan) {
+    vlmi_image_request req = s->image_request;
+    req.video_frame = video_frame;
+    return s->ops->plan_image(plan, s->model, config, &req, width, height);
+}
+
 vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t height,
                                   vlm_image_plan *out) {
     vlmi_clear_error();
@@ -276,24 +290,18 @@ vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t
     if (out->struct_size < sizeof(size_t))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_plan_image: plan->struct_size is %zu",
                          out->struct_size);
-    vlmi_idefics3_plan plan;
-    vlm_status st = vlmi_idefics3_plan_image(&plan, s->processor, width, height,
-                                             s->max_image_tiles);
+    vlmi_image_plan plan;
+    vlm_status st = plan_image(s, s->processor, false, width, height, &plan);
     if (st != VLM_OK) return vlmi_fail_prefix(st, "vlm_session_plan_image");
-    uint64_t dim = s->net->text.hp.dim, tile = plan.tile;
-    uint64_t resized = (uint64_t)plan.resized_width * plan.resized_height * 3;
-    uint64_t grid = (uint64_t)plan.grid_width * plan.grid_height * 3;
-    uint64_t global = plan.rows > 0 ? tile * tile * 3 : 0;
     vlm_image_plan ours = { .struct_size = sizeof ours };
     ours.n_frames = plan.n_frames;
     ours.rows = plan.rows;
     ours.cols = plan.cols;
-    ours.frame_width = ours.frame_height = plan.tile;
-    ours.n_image_tokens = (uint32_t)(plan.n_frames * s->image_seq_len);
-    /* step 1 and 2 images exist together, then the grid, global and one frame */
-    uint64_t frame = 3 * tile * tile * sizeof(float);
-    ours.work_bytes = (resized + grid > grid + global + frame ? resized + grid : grid + global + frame);
-    ours.feature_bytes = (uint64_t)ours.n_image_tokens * dim * sizeof(float);
+    ours.frame_width = plan.frame_width;
+    ours.frame_height = plan.frame_height;
+    ours.n_image_tokens = (uint32_t)plan.n_rows;
+    ours.work_bytes = plan.work_bytes;
+    ours.feature_bytes = (uint64_t)plan.n_rows * s->text->hp.dim * sizeof(float);
     vlmi_write_out_struct(out, &ours, sizeof ours);
     return VLM_OK;
 }
@@ -304,27 +312,20 @@ vlm_status vlm_session_image_pixel_values(const vlm_session *s, const vlm_image 
     if (s == NULL || image == NULL || n_values == NULL || (pixel_values == NULL && capacity > 0))
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_image_pixel_values: NULL argument");
     *n_values = 0;
-    vlmi_idefics3_plan plan;
-    vlm_status st = vlmi_idefics3_plan_image(&plan, s->processor, image->width, image->height,
-                                             s->max_image_tiles);
+    vlmi_image_plan plan;
+    vlm_status st = plan_image(s, s->processor, false, image->width, image->height, &plan);
     if (st != VLM_OK) return vlmi_fail_prefix(st, "vlm_session_image_pixel_values");
-    size_t frame = 3 * (size_t)plan.tile * plan.tile;
-    *n_values = plan.n_frames * frame;
-    if (capacity < *n_values)
+    *n_values = plan.n_values;
+    if (capacity < plan.n_values)
         return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_session_image_pixel_values: %zu values, "
-                         "room for %zu", *n_values, capacity);
-    vlmi_idefics3_frames frames;
-    st = vlmi_idefics3_frames_make(&frames, s->processor, image->pixels, image->width,
-                                   image->height, s->max_image_tiles);
-    if (st != VLM_OK) return vlmi_fail_prefix(st, "vlm_session_image_pixel_values");
-    for (uint32_t k = 0; k < frames.plan.n_frames; k++)
-        vlmi_idefics3_frame_pixels(pixel_values + k * frame, &frames, s->processor, k);
-    vlmi_idefics3_frames_free(&frames);
-    return VLM_OK;
+                         "room for %zu", plan.n_values, capacity);
+    st = s->ops->pixel_values(pixel_values, s->model, s->processor, &plan, image->pixels,
+                              image->width, image->height);
+    return st == VLM_OK ? VLM_OK : vlmi_fail_prefix(st, "vlm_session_image_pixel_values");
 }
 
 static vlm_status reserve_features(vlm_session *s, size_t extra_rows) {
-    size_t dim = s->net->text.hp.dim, need = s->n_feature_rows + extra_rows;
+    size_t dim = s->text->hp.dim, need = s->n_feature_rows + extra_rows;
     if (need <= s->feature_rows_capacity) return VLM_OK;
     size_t capacity = s->feature_rows_capacity * 2 > need ? s->feature_rows_capacity * 2 : need, bytes;
     if (vlmi_mul_overflow(capacity, dim * sizeof(float), &bytes))
@@ -336,73 +337,47 @@ static vlm_status reserve_features(vlm_session *s, size_t extra_rows) {
     return VLM_OK;
 }
 
+static vlm_status frame_done(void *user_data) {
+    vlm_session *s = user_data;
+    s->progress_done++;
+    return report_progress(s);
+}
+
 /* Preprocesses and encodes image into the next feature rows, or takes them
  * from the model's image cache. */
 static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *config,
                                const vlm_image *image, session_image *out) {
-    const vlmi_vit_hparams *vp = &s->net->vision.hp;
-    size_t dim = s->net->text.hp.dim;
+    size_t dim = s->text->hp.dim;
     bool video_frame = config != s->processor;
-    vlmi_idefics3_plan plan;
-    vlm_status st = vlmi_idefics3_plan_image(&plan, config, image->width, image->height,
-                                             s->max_image_tiles);
+    vlmi_image_plan plan;
+    vlm_status st = plan_image(s, config, video_frame, image->width, image->height, &plan);
     if (st != VLM_OK) return st;
-    size_t n_rows = plan.n_frames * s->image_seq_len;
-    if ((st = reserve_features(s, n_rows)) != VLM_OK) return st;
+    if ((st = reserve_features(s, plan.n_rows)) != VLM_OK) return st;
+    float *rows = s->features + s->n_feature_rows * dim;
     vlmi_image_key key;
-    vlmi_image_key_make(&key, image->pixels, image->width, image->height, s->max_image_tiles,
-                        video_frame);
-    if (vlmi_image_cache_get(s->model->image_cache, &key, s->features + s->n_feature_rows * dim,
-                             n_rows * dim, &plan)) {
-        *out = (session_image){plan, video_frame, s->n_feature_rows, n_rows};
-        s->n_feature_rows += n_rows;
+    vlmi_image_key_make(&key, image->pixels, image->width, image->height, &plan.request);
+    if (vlmi_image_cache_get(s->model->image_cache, &key, rows, plan.n_rows * dim, &plan)) {
+        *out = (session_image){plan, video_frame, s->n_feature_rows, plan.n_rows};
+        s->n_feature_rows += plan.n_rows;
         s->pending_cached_images++;
         s->progress_done += plan.n_frames;
         return report_progress(s);
     }
 
-    if (s->image_state == NULL) {
-        st = vlmi_idefics3_image_state_create(s->net, &s->image_state);
-        if (st == VLM_OK) {
-            s->frame_pixels = vlmi_calloc(vp->n_channels * vp->image_size * vp->image_size,
-                                          sizeof(float));
-            if (s->frame_pixels == NULL) st = VLM_ERR_OUT_OF_MEMORY;
-        }
-        if (st != VLM_OK) return st;
-    }
-    double start = vlmi_now_ms();
-    vlmi_idefics3_frames frames;
-    st = vlmi_idefics3_frames_make(&frames, config, image->pixels, image->width,
-                                   image->height, s->max_image_tiles);
+    if (s->vision_state == NULL &&
+        (st = s->ops->vision_state_create(s->model, &s->vision_state)) != VLM_OK)
+        return st;
+    double preprocess_ms = 0.0, encode_ms = 0.0;
+    st = s->ops->encode_image(rows, s->vision_state, s->model, config, &plan, image->pixels,
+                              image->width, image->height, s->pool, frame_done, s,
+                              &preprocess_ms, &encode_ms);
     if (st != VLM_OK) return st;
-    if (frames.plan.n_frames * s->image_seq_len != n_rows)
-        st = vlmi_fail(VLM_ERR_INTERNAL, "image plan and frames disagree");
-    double preprocess_ms = vlmi_now_ms() - start, encode_ms = 0.0;
-    for (uint32_t k = 0; st == VLM_OK && k < frames.plan.n_frames; k++) {
-        double t0 = vlmi_now_ms();
-        vlmi_idefics3_frame_pixels(s->frame_pixels, &frames, config, k);
-        double t1 = vlmi_now_ms();
-        float *rows = s->features + (s->n_feature_rows + k * s->image_seq_len) * dim;
-        st = vlmi_idefics3_encode_image_pool(rows, s->image_state, s->net, s->frame_pixels,
-                                             vp->image_size, vp->image_size, s->pool);
-        preprocess_ms += t1 - t0;
-        encode_ms += vlmi_now_ms() - t1;
-        s->progress_done++;
-        if (st == VLM_OK) st = report_progress(s);
-    }
-    if (st == VLM_OK) {
-        vlmi_image_cache_put(s->model->image_cache, &key, s->features + s->n_feature_rows * dim,
-                             n_rows * dim, &frames.plan);
-        out->plan = frames.plan;
-        out->video_frame = video_frame;
-        out->first_row = s->n_feature_rows;
-        out->n_rows = n_rows;
-        s->n_feature_rows += n_rows;
-        s->pending_preprocess_ms += preprocess_ms;
-        s->pending_encode_ms += encode_ms;
-    }
-    vlmi_idefics3_frames_free(&frames);
-    return st;
+    vlmi_image_cache_put(s->model->image_cache, &key, rows, plan.n_rows * dim, &plan);
+    *out = (session_image){plan, video_frame, s->n_feature_rows, plan.n_rows};
+    s->n_feature_rows += plan.n_rows;
+    s->pending_preprocess_ms += preprocess_ms;
+    s->pending_encode_ms += encode_ms;
+    return VLM_OK;
 }
 
 // ----------------------------------------------------------------------------
@@ -448,10 +423,12 @@ static vlm_status check_turn(vlm_session *s, vlm_role role, const char *text,
             return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: image %zu is NULL", what, i);
     /* the images go where the chat format puts them; a placeholder in the
      * text would stand for an image nobody passed */
-    if (strstr(text, "<image>") != NULL || strstr(text, "<video>") != NULL)
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: the text holds a \"%s\" placeholder "
-                         "(pass images as arguments; the chat format places them)", what,
-                         strstr(text, "<image>") != NULL ? "<image>" : "<video>");
+    const char *placeholders[2] = {s->ops->image_placeholder, s->ops->video_placeholder};
+    for (int i = 0; i < 2; i++)
+        if (placeholders[i][0] != '\0' && strstr(text, placeholders[i]) != NULL)
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: the text holds a \"%s\" placeholder "
+                             "(pass images as arguments; the chat format places them)", what,
+                             placeholders[i]);
     return VLM_OK;
 }
 
@@ -468,16 +445,19 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
     session_image *next = s->images + s->n_images;
     /* progress counts the call's frames */
     s->progress_done = s->progress_total = 0;
+    size_t n_rows = 0;
     for (size_t i = 0; i < n_video_frames + n_images; i++) {
         const vlm_image *im = i < n_video_frames ? video_frames[i] : images[i - n_video_frames];
-        vlmi_idefics3_plan plan;
-        if (vlmi_idefics3_plan_image(&plan, i < n_video_frames ? &s->video_processor : s->processor,
-                                     im->width, im->height, s->max_image_tiles) == VLM_OK)
+        vlmi_image_plan plan;
+        bool video_frame = i < n_video_frames;
+        if (plan_image(s, video_frame ? &s->video_processor : s->processor, video_frame,
+                       im->width, im->height, &plan) == VLM_OK) {
             s->progress_total += plan.n_frames;
+            n_rows += plan.n_rows;
+        }
     }
     vlmi_clear_error();
     /* images that cannot fit the context are refused before any encoding */
-    size_t n_rows = s->progress_total * s->image_seq_len;
     if (s->n_feature_rows + n_rows + 1 > s->n_ctx)
         return vlmi_fail(VLM_ERR_LIMIT, "the images take %zu tokens (%zu already in the "
                          "conversation); the context holds %zu", n_rows, s->n_feature_rows,
@@ -518,6 +498,9 @@ vlm_status vlm_session_add_video_turn(vlm_session *s, vlm_role role, const char 
     const char *what = "vlm_session_add_video_turn";
     vlm_status st = check_turn(s, role, text, frames, n_frames, what);
     if (st != VLM_OK) return st;
+    if (s->ops->expand_video == NULL)
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: %s models take no video in this version of "
+                         "libvlm", what, vlmi_family_name(s->model->family));
     if (n_frames == 0 || timestamps_s == NULL)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s: %s", what,
                          n_frames == 0 ? "a video needs at least one frame" : "timestamps_s is NULL");
@@ -542,7 +525,8 @@ vlm_status vlm_session_add_video_turn(vlm_session *s, vlm_role role, const char 
         free(timestamps);
         return vlmi_fail_prefix(st, what);
     }
-    s->videos[s->n_videos++] = (session_video){timestamps, n_frames, duration_s < 0 ? -1.0 : duration_s};
+    s->videos[s->n_videos++] = (session_video){s->n_images - n_frames, timestamps, n_frames,
+                                               duration_s < 0 ? -1.0 : duration_s};
     return VLM_OK;
 }
 
@@ -585,14 +569,17 @@ static vlm_status build_prompt_text(vlm_session *s, char **out) {
     for (size_t i = 0; i < s->n_turns; i++)
         messages[i] = (vlmi_chat_message){s->turns[i].role, s->turns[i].text, s->turns[i].n_images,
                                           s->turns[i].has_video};
-    size_t chat_len = vlmi_idefics3_chat_render(NULL, 0, messages, s->n_turns, true);
+    size_t chat_len = s->ops->chat_render(NULL, 0, messages, s->n_turns, true);
     char *chat = vlmi_malloc(chat_len + 1);
     if (chat == NULL) { free(messages); return VLM_ERR_OUT_OF_MEMORY; }
-    vlmi_idefics3_chat_render(chat, chat_len + 1, messages, s->n_turns, true);
+    s->ops->chat_render(chat, chat_len + 1, messages, s->n_turns, true);
     free(messages);
 
-    /* as the processor: the text must hold one "<image>" per image and one
-     * "<video>" per video, which the caller's text can break by holding them */
+    /* as the processor: the text must hold one image placeholder per image
+     * and one video placeholder per video, which the caller's text can break
+     * by holding them */
+    const char *image_mark = s->ops->image_placeholder, *video_mark = s->ops->video_placeholder;
+    size_t image_mark_len = strlen(image_mark), video_mark_len = strlen(video_mark);
     size_t n_placeholders[2], expanded_len = 0;
     for (int pass = 0; pass < 2; pass++) {
         char *text = pass == 1 ? vlmi_malloc(expanded_len + 1) : NULL;
@@ -601,7 +588,8 @@ static vlm_status build_prompt_text(vlm_session *s, char **out) {
         n_placeholders[0] = n_placeholders[1] = 0;
         const char *from = chat;
         for (;;) {
-            const char *image = strstr(from, "<image>"), *video = strstr(from, "<video>");
+            const char *image = strstr(from, image_mark);
+            const char *video = video_mark_len > 0 ? strstr(from, video_mark) : NULL;
             const char *p = image == NULL ? video : video == NULL || image < video ? image : video;
             size_t literal = p != NULL ? (size_t)(p - from) : strlen(from);
             if (text != NULL) memcpy(text + at, from, literal);
@@ -612,18 +600,18 @@ static vlm_status build_prompt_text(vlm_session *s, char **out) {
             if (p == image) {
                 while (next_image < s->n_images && s->images[next_image].video_frame) next_image++;
                 if (next_image < s->n_images)
-                    at += vlmi_idefics3_expand_image(dst, room, &s->images[next_image++].plan,
-                                                     s->image_seq_len);
+                    at += s->ops->expand_image(dst, room, s->model, &s->images[next_image++].plan);
                 n_placeholders[0]++;
+                from = p + image_mark_len;
             } else {
                 if (next_video < s->n_videos) {
                     const session_video *v = &s->videos[next_video++];
-                    at += vlmi_idefics3_expand_video(dst, room, v->timestamps, v->n_frames,
-                                                     v->duration_s, s->image_seq_len);
+                    at += s->ops->expand_video(dst, room, s->model, &s->images[v->first_image].plan,
+                                               v->timestamps, v->n_frames, v->duration_s);
                 }
                 n_placeholders[1]++;
+                from = p + video_mark_len;
             }
-            from = p + 7; /* strlen("<image>") == strlen("<video>") */
         }
         if (pass == 0) {
             size_t n_video_frames = 0;
@@ -665,27 +653,42 @@ static vlm_status tokenize_prompt(vlm_session *s) {
     return st;
 }
 
+/* Where the prefill chunk starting at start ends: n_batch rows on, or
+ * earlier so that a run of image tokens attending bidirectionally is never
+ * split between two forward calls (the session's n_batch holds the longest). */
+static size_t chunk_end(const vlm_session *s, size_t start) {
+    size_t n = s->n_prompt_ids, end = start + s->decoder->n_batch;
+    if (end >= n) return n;
+    if (s->ops->image_block_rows(s->model) == 0) return end;
+    const int32_t *ids = s->prompt_ids;
+    if (ids[end - 1] != s->image_token || ids[end] != s->image_token) return end;
+    size_t run_start = end - 1;
+    while (run_start > start && ids[run_start - 1] == s->image_token) run_start--;
+    return run_start > start ? run_start : end;
+}
+
 /* Runs prompt_ids[from ..) through the decoder (the cache already holds the
  * first `from`), chunk by chunk, with their image rows spliced in. */
 static vlm_status prefill(vlm_session *s, size_t from) {
-    const vlmi_idefics3 *net = s->net;
-    size_t n = s->n_prompt_ids, chunk = s->decoder->n_batch;
+    size_t n = s->n_prompt_ids, dim = s->text->hp.dim;
+    bool blocks = s->ops->image_block_rows(s->model) > 0;
     size_t image_row = 0;
-    for (size_t i = 0; i < from; i++) image_row += s->prompt_ids[i] == net->image_token_id;
+    for (size_t i = 0; i < from; i++) image_row += s->prompt_ids[i] == s->image_token;
     s->decoder->n_past = from;
     s->progress_done = 0;
     s->progress_total = n - from;
     vlm_status st = report_progress(s);
-    for (size_t start = from; st == VLM_OK && start < n; start += chunk) {
-        size_t count = n - start < chunk ? n - start : chunk, rows = 0;
-        for (size_t i = start; i < start + count; i++) rows += s->prompt_ids[i] == net->image_token_id;
+    for (size_t start = from, end; st == VLM_OK && start < n; start = end) {
+        end = chunk_end(s, start);
+        size_t count = end - start, rows = 0;
+        for (size_t i = start; i < end; i++) rows += s->prompt_ids[i] == s->image_token;
         if (image_row + rows > s->n_feature_rows)
-            return vlmi_fail(VLM_ERR_INTERNAL, "prompt has more <image> tokens than image rows");
-        st = vlmi_idefics3_embed(s->embeddings, net, s->prompt_ids + start, count,
-                                 s->features + image_row * net->text.hp.dim, rows);
+            return vlmi_fail(VLM_ERR_INTERNAL, "prompt has more image tokens than image rows");
+        st = s->ops->embed(s->embeddings, s->bidirectional, s->model, s->prompt_ids + start,
+                           count, s->features + image_row * dim, rows);
         if (st == VLM_OK)
-            st = vlmi_decoder_forward_pool(s->decoder, &net->text, s->embeddings, count, NULL,
-                                           s->pool);
+            st = vlmi_decoder_forward_blocks(s->decoder, s->text, s->embeddings, count,
+                                             blocks ? s->bidirectional : NULL, NULL, s->pool);
         if (st != VLM_OK) return st;
         memcpy(s->cached_ids + start, s->prompt_ids + start, count * sizeof *s->cached_ids);
         image_row += rows;
@@ -747,7 +750,6 @@ static vlm_status append_answer(vlm_session *s, const int32_t *ids, size_t n,
 }
 
 static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
-    const vlmi_idefics3 *net = s->net;
     vlmi_decoder_state *dec = s->decoder;
     vlm_timings *t = &s->timings;
     vlmi_sampler_params sp = {p->temperature, p->top_k, p->top_p, p->min_p, p->repeat_penalty,
@@ -767,7 +769,7 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
         return vlmi_fail(VLM_ERR_LIMIT, "the prompt takes %zu tokens; the context holds %zu "
                          "(with room for one answer token)", n_prompt, s->n_ctx);
     size_t n_image_tokens = 0;
-    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += s->prompt_ids[i] == net->image_token_id;
+    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += s->prompt_ids[i] == s->image_token;
     if (n_image_tokens != s->n_feature_rows)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the prompt has %zu <image> tokens but the "
                          "images give %zu feature rows", n_image_tokens, s->n_feature_rows);
@@ -784,6 +786,13 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     while (shared < dec->n_past && shared < n_prompt && s->cached_ids[shared] == s->prompt_ids[shared])
         shared++;
     if (shared == n_prompt) shared--;
+    /* an image block is prefilled whole; a sliding window's ring rewinds
+     * only so far */
+    while (shared > 0 && s->ops->image_block_rows(s->model) > 0 &&
+           s->prompt_ids[shared] == s->image_token &&
+           s->prompt_ids[shared - 1] == s->image_token)
+        shared--;
+    shared = vlmi_decoder_state_reusable(dec, shared);
     double t0 = vlmi_now_ms();
     st = prefill(s, shared);
     double t1 = vlmi_now_ms();
@@ -813,7 +822,7 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     size_t n_generated = 0;
     bool stopped_by_string = false;
     if (st == VLM_OK) {
-        memcpy(s->prompt_logits, dec->logits, net->text.hp.n_vocab * sizeof(float));
+        memcpy(s->prompt_logits, dec->logits, s->text->hp.n_vocab * sizeof(float));
         s->has_prompt_logits = true;
         for (size_t i = 0; i < n_prompt; i++) vlmi_sampler_observe(s->sampler, s->prompt_ids[i]);
         /* the detokenizer starts afresh for each answer */
@@ -838,8 +847,8 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
         if (n_generated == (size_t)p->max_tokens || dec->n_past + 1 > s->n_ctx) break;
 
         // the new token into the cache, its logits out
-        st = vlmi_decoder_embed(s->embeddings, &net->text, &token, 1);
-        if (st == VLM_OK) st = vlmi_decoder_forward_pool(dec, &net->text, s->embeddings, 1, NULL, s->pool);
+        st = vlmi_decoder_embed(s->embeddings, s->text, &token, 1);
+        if (st == VLM_OK) st = vlmi_decoder_forward_pool(dec, s->text, s->embeddings, 1, NULL, s->pool);
         if (st == VLM_OK) s->cached_ids[dec->n_past - 1] = token;
     }
     if (st == VLM_OK && !stopped_by_string) {
@@ -918,7 +927,7 @@ vlm_status vlm_session_prompt_logits(const vlm_session *s, float *logits, size_t
     *n_logits = 0;
     if (!s->has_prompt_logits)
         return vlmi_fail(VLM_ERR_STATE, "vlm_session_prompt_logits: no prompt has been computed");
-    size_t n = s->net->text.hp.n_vocab;
+    size_t n = s->text->hp.n_vocab;
     *n_logits = n;
     if (capacity < n)
         return vlmi_fail(VLM_ERR_BUFFER_TOO_SMALL, "vlm_session_prompt_logits: %zu logits, room for %zu",

@@ -11,16 +11,7 @@
 #ifndef VLM_ARCH_IDEFICS3_CHAT_H
 #define VLM_ARCH_IDEFICS3_CHAT_H
 
-#include "vlm-impl.h"
-
-#include <stdbool.h>
-
-typedef struct vlmi_chat_message {
-    vlm_role role;
-    const char *text;   /* UTF-8, NUL-terminated */
-    size_t n_images;    /* images placed before the text */
-    bool video;         /* a "<video>" before the images (SmolVLM2's template) */
-} vlmi_chat_message;
+#include "arch/chat.h"
 
 /* Renders messages (n of them). Writes up to cap bytes plus a NUL when
  * cap > 0; returns the full length (so (NULL, 0) is a size query). */

@@ -1,5 +1,6 @@
 /* The architecture -> family table (see registry.h). */
 #include "arch/registry.h"
+#include "arch/family.h"
 
 #include <string.h>
 
@@ -38,4 +39,12 @@ const char *vlmi_family_name(vlmi_family family) {
     case VLMI_FAMILY_NONE: break;
     }
     return "none";
+}
+
+const vlmi_family_ops *vlmi_family_ops_of(vlmi_family family) {
+    switch (family) {
+    case VLMI_FAMILY_IDEFICS3: return &vlmi_idefics3_ops;
+    case VLMI_FAMILY_NONE: break;
+    }
+    return NULL;
 }

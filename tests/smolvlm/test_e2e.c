@@ -286,6 +286,13 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     sp.max_image_tiles = -1;
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_create(model, &sp, &s));
     CHECK(s == NULL);
+    sp.max_image_tiles = 0;
+    sp.pan_and_scan = 2;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_create(model, &sp, &s));
+    sp.pan_and_scan = 0;
+    sp.max_image_pixels = -28 * 28;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_create(model, &sp, &s));
+    CHECK(s == NULL);
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_generate(NULL, NULL));
     vlm_image_plan plan = {.struct_size = 4};
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_plan_image(NULL, 1, 1, &plan));

@@ -87,12 +87,13 @@ static void test_cache_unit(void) {
     for (int i = 0; i < 100; i++) a[i] = (float)i;
     uint8_t rgb[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     vlmi_image_key k[3];
-    vlmi_image_key_make(&k[0], rgb, 2, 2, 0, 0);
-    vlmi_image_key_make(&k[1], rgb, 2, 2, 1, 0);  /* another tile cap */
-    rgb[11] ^= 1;                                  /* one bit of one pixel */
-    vlmi_image_key_make(&k[2], rgb, 2, 2, 0, 0);
+    vlmi_image_request plain = {0}, capped = {.max_tiles = 1}, panned = {.pan_and_scan = 1};
+    vlmi_image_key_make(&k[0], rgb, 2, 2, &plain);
+    vlmi_image_key_make(&k[1], rgb, 2, 2, &capped);  /* another tile cap */
+    rgb[11] ^= 1;                                      /* one bit of one pixel */
+    vlmi_image_key_make(&k[2], rgb, 2, 2, &plain);
     CHECK(k[0].hash[0] != k[2].hash[0] && k[0].hash[1] != k[2].hash[1]);
-    vlmi_idefics3_plan plan = {.n_frames = 1}, got;
+    vlmi_image_plan plan = {.n_frames = 1}, got;
     vlmi_image_cache_put(c, &k[0], a, 100, &plan);
     vlmi_image_cache_put(c, &k[1], a, 100, &plan);
     CHECK(vlmi_image_cache_bytes(c) == 800);
@@ -108,6 +109,11 @@ static void test_cache_unit(void) {
     float big[300] = {0};
     vlmi_image_cache_put(c, &k[1], big, 300, &plan);
     CHECK(vlmi_image_cache_bytes(c) == 800 && !vlmi_image_cache_get(c, &k[1], big, 300, &got));
+    /* another request setting is another entry */
+    rgb[11] ^= 1;
+    vlmi_image_key other;
+    vlmi_image_key_make(&other, rgb, 2, 2, &panned);
+    CHECK(!vlmi_image_cache_get(c, &other, out, 100, &got));
     vlmi_image_cache_free(c);
     CHECK_OK(vlmi_image_cache_create(0, &c)); /* disabled */
     vlmi_image_cache_put(c, &k[0], a, 100, &plan);
