@@ -718,6 +718,26 @@ static bool stream_text(vlmi_stop_matcher *stop, const vlm_generate_params *p, i
     return go_on && !*stopped_by_string;
 }
 
+/* Cuts image and video placeholders out of an answer (text of len bytes,
+ * NUL-terminated; returns the new length). A model can spell one out piece
+ * by piece; kept, it would stand for an image nobody passed and every later
+ * prompt of the conversation would be refused. */
+static size_t remove_placeholders(const vlm_session *s, char *text, size_t len) {
+    const char *marks[2] = {s->ops->image_placeholder, s->ops->video_placeholder};
+    for (int i = 0; i < 2; i++) {
+        size_t mark_len = strlen(marks[i]);
+        if (mark_len == 0) continue;
+        char *at;
+        while ((at = strstr(text, marks[i])) != NULL) {
+            memmove(at, at + mark_len, len - (size_t)(at - text) - mark_len + 1);
+            len -= mark_len;
+            vlmi_log(VLM_LOG_WARN, "the answer spelled out \"%s\"; removed from the conversation",
+                     marks[i]);
+        }
+    }
+    return len;
+}
+
 /* The generated text as the assistant's turn: decoded without special
  * tokens, cut at the stop string, leading whitespace removed (the chat
  * format writes "Assistant: " itself). */
@@ -740,6 +760,7 @@ static vlm_status append_answer(vlm_session *s, const int32_t *ids, size_t n,
         *cut = '\0';
         len = (size_t)(cut - text);
     }
+    if (st == VLM_OK) len = remove_placeholders(s, text, len);
     size_t skip = 0;
     while (skip < len && (text[skip] == ' ' || text[skip] == '\n' || text[skip] == '\t' ||
                           text[skip] == '\r'))
