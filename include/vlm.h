@@ -520,6 +520,30 @@ VLM_API vlm_status vlm_session_image_pixel_values(const vlm_session *session,
                                                   const vlm_image *image, float *pixel_values,
                                                   size_t capacity, size_t *n_values);
 
+/* ---- image safety (ShieldGemma 2) ---- */
+
+/* The policies ShieldGemma 2 was trained on, and a caller's own. */
+typedef enum vlm_safety_policy {
+    VLM_SAFETY_DANGEROUS = 0,  /* dangerous content */
+    VLM_SAFETY_SEXUAL    = 1,  /* sexually explicit content */
+    VLM_SAFETY_VIOLENCE  = 2,  /* violence and gore */
+    VLM_SAFETY_CUSTOM    = 3   /* the definition in policy_text */
+} vlm_safety_policy;
+
+/* The probability (0..1) that image violates the policy, as ShieldGemma 2
+ * defines it: its prompt (the image, then the policy's definition), one
+ * forward pass, and the softmax over the logits of its "Yes" and "No"
+ * tokens at the last position; P(Yes) is returned. policy_text (UTF-8) is
+ * the definition for VLM_SAFETY_CUSTOM and ignored otherwise. The session's
+ * model must be a ShieldGemma 2 checkpoint (VLM_ERR_UNSUPPORTED otherwise)
+ * and its conversation empty (VLM_ERR_STATE); it stays empty, and scoring
+ * the same image against several policies reuses the image's encoding and
+ * cached prompt. Timings and prompt tokens/logits are readable afterwards as
+ * after a generate. Since 0.1. */
+VLM_API vlm_status vlm_session_safety_score(vlm_session *session, const vlm_image *image,
+                                            vlm_safety_policy policy,
+                                            const char *policy_text, float *probability);
+
 /* Timings and counts of the latest vlm_session_generate. */
 typedef struct vlm_timings {
     size_t  struct_size;

@@ -12,11 +12,13 @@
 #include "model.h"
 #include "image_cache.h"
 #include "arch/family.h"
+#include "arch/shieldgemma2.h"
 #include "generate/sampler.h"
 #include "generate/stop.h"
 #include "image/image.h"
 #include "text/tokenizer-impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -633,13 +635,15 @@ static vlm_status build_prompt_text(vlm_session *s, char **out) {
     return VLM_OK;
 }
 
-static vlm_status tokenize_prompt(vlm_session *s) {
-    char *text = NULL;
-    vlm_status st = build_prompt_text(s, &text);
-    if (st != VLM_OK) return st;
-    const uint32_t flags = VLM_TOKENIZE_PARSE_SPECIAL | VLM_TOKENIZE_ADD_SPECIAL;
+/* Tokenizes text (special tokens parsed) into prompt_ids. */
+static vlm_status tokenize_text(vlm_session *s, const char *text) {
+    /* as transformers' processors: a rendered prompt that already starts
+     * with the BOS token gets no second one */
+    const char *bos = s->model->config.tokenizer.bos_token;
+    bool has_bos = bos != NULL && bos[0] != '\0' && strncmp(text, bos, strlen(bos)) == 0;
+    const uint32_t flags = VLM_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : VLM_TOKENIZE_ADD_SPECIAL);
     size_t len = strlen(text), n = 0;
-    st = vlm_tokenize(s->model->tokenizer, text, len, flags, NULL, 0, &n);
+    vlm_status st = vlm_tokenize(s->model->tokenizer, text, len, flags, NULL, 0, &n);
     if (st == VLM_OK || st == VLM_ERR_BUFFER_TOO_SMALL) {
         int32_t *ids = vlmi_realloc(s->prompt_ids, (n > 0 ? n : 1) * sizeof *ids);
         if (ids == NULL) st = VLM_ERR_OUT_OF_MEMORY;
@@ -648,8 +652,15 @@ static vlm_status tokenize_prompt(vlm_session *s) {
             st = vlm_tokenize(s->model->tokenizer, text, len, flags, ids, n, &n);
         }
     }
-    free(text);
     s->n_prompt_ids = st == VLM_OK ? n : 0;
+    return st;
+}
+
+static vlm_status tokenize_prompt(vlm_session *s) {
+    char *text = NULL;
+    vlm_status st = build_prompt_text(s, &text);
+    if (st == VLM_OK) st = tokenize_text(s, text);
+    free(text);
     return st;
 }
 
@@ -770,6 +781,66 @@ static vlm_status append_answer(vlm_session *s, const int32_t *ids, size_t n,
     return st;
 }
 
+/* The prompt fits the context with room for one answer token, and its
+ * image tokens match the encoded rows. */
+static vlm_status check_prompt(const vlm_session *s) {
+    size_t n_prompt = s->n_prompt_ids;
+    if (n_prompt + 1 > s->n_ctx)
+        return vlmi_fail(VLM_ERR_LIMIT, "the prompt takes %zu tokens; the context holds %zu "
+                         "(with room for one answer token)", n_prompt, s->n_ctx);
+    size_t n_image_tokens = 0;
+    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += s->prompt_ids[i] == s->image_token;
+    if (n_image_tokens != s->n_feature_rows)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the prompt has %zu image tokens but the "
+                         "images give %zu feature rows", n_image_tokens, s->n_feature_rows);
+    return VLM_OK;
+}
+
+/* Prefills what the cache does not hold of prompt_ids (at least the last
+ * token, for its logits), then starts the timings of this call: the
+ * pending image work, the prefill, the token counts. On success the
+ * decoder's logits are the last prompt position's, copied to prompt_logits.
+ * A cancelled prefill leaves the timings and pending work as they were. */
+static vlm_status prefill_prompt(vlm_session *s) {
+    vlmi_decoder_state *dec = s->decoder;
+    size_t n_prompt = s->n_prompt_ids;
+    size_t shared = 0;
+    while (shared < dec->n_past && shared < n_prompt && s->cached_ids[shared] == s->prompt_ids[shared])
+        shared++;
+    if (shared == n_prompt) shared--;
+    /* an image block is prefilled whole; a sliding window's ring rewinds
+     * only so far */
+    while (shared > 0 && s->ops->image_block_rows(s->model) > 0 &&
+           s->prompt_ids[shared] == s->image_token &&
+           s->prompt_ids[shared - 1] == s->image_token)
+        shared--;
+    shared = vlmi_decoder_state_reusable(dec, shared);
+    double t0 = vlmi_now_ms();
+    vlm_status st = prefill(s, shared);
+    double t1 = vlmi_now_ms();
+    if (st == VLM_ERR_CANCELLED) return st;
+    if (st != VLM_OK) dec->n_past = 0; /* a half-written cache is not reused */
+    vlm_timings *t = &s->timings;
+    memset(t, 0, sizeof *t);
+    t->struct_size = sizeof *t;
+    t->load_ms = s->model->load_ms;
+    t->preprocess_ms = s->pending_preprocess_ms;
+    t->encode_ms = s->pending_encode_ms;
+    t->n_cached_images = s->pending_cached_images;
+    s->pending_preprocess_ms = s->pending_encode_ms = 0.0;
+    s->pending_cached_images = 0;
+    t->prefill_ms = t1 - t0;
+    t->n_prompt_tokens = (int32_t)n_prompt;
+    t->n_prefill_tokens = (int32_t)(n_prompt - shared);
+    t->n_image_tokens = (int32_t)s->n_feature_rows;
+    t->prefill_tokens_per_s = t->prefill_ms > 0 ? (double)(n_prompt - shared) / (t->prefill_ms * 1e-3) : 0;
+    if (st == VLM_OK) {
+        memcpy(s->prompt_logits, dec->logits, s->text->hp.n_vocab * sizeof(float));
+        s->has_prompt_logits = true;
+    }
+    return st;
+}
+
 static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     vlmi_decoder_state *dec = s->decoder;
     vlm_timings *t = &s->timings;
@@ -785,15 +856,8 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
     // the prompt
     s->has_prompt_logits = false;
     if ((st = tokenize_prompt(s)) != VLM_OK) return st;
+    if ((st = check_prompt(s)) != VLM_OK) return st;
     size_t n_prompt = s->n_prompt_ids;
-    if (n_prompt + 1 > s->n_ctx)
-        return vlmi_fail(VLM_ERR_LIMIT, "the prompt takes %zu tokens; the context holds %zu "
-                         "(with room for one answer token)", n_prompt, s->n_ctx);
-    size_t n_image_tokens = 0;
-    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += s->prompt_ids[i] == s->image_token;
-    if (n_image_tokens != s->n_feature_rows)
-        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the prompt has %zu <image> tokens but the "
-                         "images give %zu feature rows", n_image_tokens, s->n_feature_rows);
 
     vlmi_stop_matcher stop;
     if ((st = vlmi_stop_init(&stop, p->stop_strings, p->n_stop_strings, PIECE_CAPACITY)) != VLM_OK)
@@ -802,21 +866,7 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
                                      sizeof *generated);
     if (generated == NULL) { vlmi_stop_free(&stop); return VLM_ERR_OUT_OF_MEMORY; }
 
-    // prefill what the cache does not hold (at least the last token, for its logits)
-    size_t shared = 0;
-    while (shared < dec->n_past && shared < n_prompt && s->cached_ids[shared] == s->prompt_ids[shared])
-        shared++;
-    if (shared == n_prompt) shared--;
-    /* an image block is prefilled whole; a sliding window's ring rewinds
-     * only so far */
-    while (shared > 0 && s->ops->image_block_rows(s->model) > 0 &&
-           s->prompt_ids[shared] == s->image_token &&
-           s->prompt_ids[shared - 1] == s->image_token)
-        shared--;
-    shared = vlmi_decoder_state_reusable(dec, shared);
-    double t0 = vlmi_now_ms();
-    st = prefill(s, shared);
-    double t1 = vlmi_now_ms();
+    st = prefill_prompt(s);
     if (st == VLM_ERR_CANCELLED) {
         /* the chunks done are whole and their ids recorded: the next
          * generate reuses them; the conversation and pending timings stay */
@@ -824,27 +874,12 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
         vlmi_stop_free(&stop);
         return st;
     }
-    if (st != VLM_OK) dec->n_past = 0; /* a half-written cache is not reused */
-    memset(t, 0, sizeof *t);
-    t->struct_size = sizeof *t;
-    t->load_ms = s->model->load_ms;
-    t->preprocess_ms = s->pending_preprocess_ms;
-    t->encode_ms = s->pending_encode_ms;
-    t->n_cached_images = s->pending_cached_images;
-    s->pending_preprocess_ms = s->pending_encode_ms = 0.0;
-    s->pending_cached_images = 0;
-    t->prefill_ms = t1 - t0;
-    t->n_prompt_tokens = (int32_t)n_prompt;
-    t->n_prefill_tokens = (int32_t)(n_prompt - shared);
-    t->n_image_tokens = (int32_t)n_image_tokens;
-    t->prefill_tokens_per_s = t->prefill_ms > 0 ? (double)(n_prompt - shared) / (t->prefill_ms * 1e-3) : 0;
+    double t1 = vlmi_now_ms();
 
     // decode token by token: nothing below allocates
     size_t n_generated = 0;
     bool stopped_by_string = false;
     if (st == VLM_OK) {
-        memcpy(s->prompt_logits, dec->logits, s->text->hp.n_vocab * sizeof(float));
-        s->has_prompt_logits = true;
         for (size_t i = 0; i < n_prompt; i++) vlmi_sampler_observe(s->sampler, s->prompt_ids[i]);
         /* the detokenizer starts afresh for each answer */
         size_t ignored;
@@ -911,6 +946,69 @@ vlm_status vlm_session_generate(vlm_session *s, const vlm_generate_params *param
     VLMI_READ_PARAMS(p, params, vlm_generate_params_init);
     vlm_status st = generate(s, &p);
     return st == VLM_OK ? VLM_OK : vlmi_fail_prefix(st, "vlm_session_generate");
+}
+
+// ----------------------------------------------------------------------------
+// image safety
+
+static vlm_status safety_score(vlm_session *s, const vlm_image *image, vlm_safety_policy policy,
+                               const char *policy_text, float *probability) {
+    int32_t yes, no;
+    if (s->ops->safety_tokens == NULL || !s->ops->safety_tokens(s->model, &yes, &no))
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "'%s' is not an image-safety classifier "
+                         "(ShieldGemma 2)", vlm_model_architecture(s->model));
+    if (policy != VLM_SAFETY_CUSTOM) policy_text = vlmi_shieldgemma2_policy_text(policy);
+    if (policy_text == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "%s", policy == VLM_SAFETY_CUSTOM
+                         ? "policy_text is NULL" : "unknown policy");
+    if (vlmi_utf8_invalid_offset(policy_text, strlen(policy_text)) != SIZE_MAX)
+        return vlmi_fail(VLM_ERR_INVALID_UTF8, "policy_text is not valid UTF-8");
+    if (s->n_turns > 0 || s->n_images > 0)
+        return vlmi_fail(VLM_ERR_STATE, "the session holds a conversation (score images in a "
+                         "session of their own)");
+
+    // the image: encoded rows for this call only (the cache keeps them)
+    vlm_status st = reserve_images(s, 1);
+    if (st != VLM_OK) return st;
+    s->progress_done = 0;
+    s->progress_total = 1;
+    s->has_prompt_logits = false;
+    session_image *im = &s->images[0];
+    if ((st = encode_image(s, s->processor, image, im)) != VLM_OK) return st;
+    size_t image_len = s->ops->expand_image(NULL, 0, s->model, &im->plan);
+    char *image_text = vlmi_malloc(image_len + 1), *prompt = NULL;
+    if (image_text != NULL) {
+        s->ops->expand_image(image_text, image_len + 1, s->model, &im->plan);
+        size_t len = vlmi_shieldgemma2_prompt(NULL, 0, image_text, policy_text);
+        if ((prompt = vlmi_malloc(len + 1)) != NULL)
+            vlmi_shieldgemma2_prompt(prompt, len + 1, image_text, policy_text);
+    }
+    st = prompt == NULL ? VLM_ERR_OUT_OF_MEMORY : tokenize_text(s, prompt);
+    free(image_text);
+    free(prompt);
+    if (st == VLM_OK) st = check_prompt(s);
+    if (st == VLM_OK) st = prefill_prompt(s);
+    if (st == VLM_OK) {
+        /* softmax over the two logits */
+        float l_yes = s->decoder->logits[yes], l_no = s->decoder->logits[no];
+        float m = l_yes > l_no ? l_yes : l_no;
+        float e_yes = expf(l_yes - m), e_no = expf(l_no - m);
+        *probability = e_yes / (e_yes + e_no);
+    }
+    s->n_feature_rows = 0;  /* the conversation stays empty */
+    return st;
+}
+
+vlm_status vlm_session_safety_score(vlm_session *s, const vlm_image *image,
+                                    vlm_safety_policy policy, const char *policy_text,
+                                    float *probability) {
+    vlmi_clear_error();
+    if (s == NULL || image == NULL || probability == NULL)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_safety_score: %s is NULL",
+                         s == NULL ? "session" : image == NULL ? "image" : "probability");
+    *probability = 0.0f;
+    vlm_status st = safety_score(s, image, policy, policy_text, probability);
+    return st == VLM_OK ? VLM_OK : vlmi_fail_prefix(st, "vlm_session_safety_score");
 }
 
 // ----------------------------------------------------------------------------

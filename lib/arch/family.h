@@ -99,6 +99,11 @@ typedef struct vlmi_family_ops {
     vlm_status (*embed)(float *out, uint8_t *bidirectional, const vlm_model *model,
                         const int32_t *ids, size_t n, const float *image_rows,
                         size_t n_image_rows);
+
+    /* Image-safety classifiers (ShieldGemma 2): true with the ids of the
+     * "Yes" and "No" tokens whose logits make the score; false for other
+     * models of the family. NULL: the family has none. */
+    bool (*safety_tokens)(const vlm_model *model, int32_t *yes, int32_t *no);
 } vlmi_family_ops;
 
 /* The table of a bound family; NULL for VLMI_FAMILY_NONE. */

@@ -216,6 +216,11 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     vlm_generate_params bad = gp;
     bad.temperature = -1.0f;
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_generate(s, &bad));
+    /* SmolVLM is no safety classifier */
+    float probability = -1.0f;
+    CHECK_STATUS(VLM_ERR_UNSUPPORTED,
+                 vlm_session_safety_score(s, image, VLM_SAFETY_VIOLENCE, NULL, &probability));
+    CHECK(strstr(vlm_last_error(), "not an image-safety classifier") != NULL && probability == 0.0f);
     vlm_session_free(s);
 
     /* a prompt longer than the context */
@@ -294,6 +299,9 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_create(model, &sp, &s));
     CHECK(s == NULL);
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_generate(NULL, NULL));
+    float score = -1.0f;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_safety_score(NULL, NULL, VLM_SAFETY_SEXUAL, NULL, &score));
     vlm_image_plan plan = {.struct_size = 4};
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_plan_image(NULL, 1, 1, &plan));
     vlm_session_free(NULL);
