@@ -147,6 +147,10 @@ static int parse_args(int argc, char **argv, ask_options *o) {
         else if (strcmp(a, "--seed") == 0 && value && number_arg(a, value, &x)) o->generate.seed = (uint64_t)x;
         else if (strcmp(a, "--max-tiles") == 0 && value && number_arg(a, value, &x)) o->session.max_image_tiles = (int32_t)x;
         else if (strcmp(a, "--ctx") == 0 && value && number_arg(a, value, &x)) o->session.n_ctx = (int32_t)x;
+        else if (strcmp(a, "--min-pixels") == 0 && value && number_arg(a, value, &x)) o->session.min_image_pixels = (int64_t)x;
+        else if (strcmp(a, "--max-pixels") == 0 && value && number_arg(a, value, &x)) o->session.max_image_pixels = (int64_t)x;
+        else if (strcmp(a, "--pan-and-scan") == 0) { o->session.pan_and_scan = 1; takes_value = false; }
+        else if (strcmp(a, "--no-pan-and-scan") == 0) { o->session.pan_and_scan = -1; takes_value = false; }
         else if (strcmp(a, "--frames") == 0 && value) o->frames_dir = value;
         else if (strcmp(a, "--fps") == 0 && value && number_arg(a, value, &x)) o->frames_fps = x;
         else if (strcmp(a, "--json") == 0) { o->json = true; takes_value = false; }

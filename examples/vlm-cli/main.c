@@ -4,6 +4,7 @@
  *   vlm-cli tokenize -m MODEL [--pieces] [--special]   JSON lines in, ids out
  *   vlm-cli -m MODEL --image PATH -p PROMPT    ask about an image (or a video, or chat)
  *   vlm-cli parse-grounding --width W ...      a grounding answer (stdin) as JSON boxes
+ *   vlm-cli -m MODEL --image PATH --safety     image-safety scores (ShieldGemma 2)
  */
 #include "cli.h"
 
@@ -19,6 +20,9 @@ static void usage(FILE *out) {
             "               [--dump-pixel-values FILE]\n"
             "               [--max-tokens N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "               [--repeat-penalty R] [--seed S] [--stop STR]... [--max-tiles N] [--ctx N]\n"
+            "               [--pan-and-scan|--no-pan-and-scan] [--min-pixels N] [--max-pixels N]\n"
+            "       vlm-cli -m MODEL_DIR --image PATH --safety [dangerous|sexual|violence|all]\n"
+            "               [--policy TEXT] [--json]\n"
             "       vlm-cli parse-grounding --width W --height H --resized-width RW --resized-height RH\n"
             "       vlm-cli --version\n");
 }
@@ -35,6 +39,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "tokenize") == 0) return cli_tokenize(argc - 1, argv + 1);
     if (strcmp(argv[1], "parse-grounding") == 0) return cli_parse_grounding(argc - 1, argv + 1);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--safety") == 0) return cli_safety(argc, argv);
     if (strcmp(argv[1], "ask") == 0) return cli_ask(argc - 1, argv + 1);
     return cli_ask(argc, argv);
 }
