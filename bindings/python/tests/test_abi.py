@@ -229,3 +229,105 @@ def test_every_status_has_an_exception_class(header):
 def test_library_version_matches_bindings():
     assert vlm.version_number() // 100 == capi.VLM_VERSION_NUMBER // 100
     assert vlm.version().startswith(f"{capi.VLM_VERSION_MAJOR}.{capi.VLM_VERSION_MINOR}.")
+
+
+# ---- the Pythonic layer against vlm.h ----------------------------------------
+# The checks above hold vlm.capi to the header; these hold the idiomatic API
+# to it, so that a function or field added to vlm.h fails here until the
+# binding exposes it (or this file says why it does not).
+
+import inspect as _inspect
+from pathlib import Path
+
+# Header functions the Pythonic layer has no reason to call.
+NOT_WRAPPED = {
+    "vlm_free": "no call of vlm.h hands the caller library-allocated memory yet",
+}
+
+
+def test_every_function_is_reached_by_the_pythonic_layer(header):
+    package = Path(vlm.__file__).parent
+    source = "\n".join(p.read_text(encoding="utf-8") for p in package.glob("*.py")
+                       if p.name != "capi.py")
+    missing = [name for name in sorted(header.functions)
+               if not re.search(rf"\bcapi\.{name}\b", source) and name not in NOT_WRAPPED]
+    assert not missing, "vlm.h functions without a Pythonic wrapper: " + ", ".join(missing)
+
+
+# C field -> the Python keyword that sets it (None: set by the binding itself)
+PARAMS_KEYWORDS = {
+    "vlm_image_params": (lambda: vlm.Image.__init__, {"struct_size": None}),
+    "vlm_model_params": (lambda: vlm.Model.__init__,
+                         {"struct_size": None, "progress_user_data": None}),
+    "vlm_session_params": (lambda: vlm.Session.__init__,
+                           {"struct_size": None, "progress_user_data": None}),
+    "vlm_generate_params": (lambda: vlm.Session.generate,
+                            {"struct_size": None, "user_data": None, "stop_strings": "stop",
+                             "n_stop_strings": None}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS_KEYWORDS))
+def test_every_params_field_has_a_keyword(header, name):
+    function, renamed = PARAMS_KEYWORDS[name]
+    keywords = set(_inspect.signature(function()).parameters)
+    for field, _, _ in header.structs[name]:
+        keyword = renamed.get(field, field)
+        if keyword is not None:
+            assert keyword in keywords, f"{name}.{field} has no keyword argument"
+
+
+# output struct -> (Python value type, C fields it folds or omits)
+OUTPUT_TYPES = {
+    "vlm_timings": (vlm.Timings, {"struct_size": None}),
+    "vlm_image_plan": (vlm.ImagePlan, {"struct_size": None}),
+    "vlm_tensor_info": (vlm.TensorInfo, {"struct_size": None, "n_dims": "shape"}),
+    "vlm_grounding_item": (vlm.GroundingItem, {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_TYPES))
+def test_output_value_types_carry_every_field(header, name):
+    value_type, renamed = OUTPUT_TYPES[name]
+    for field, _, _ in header.structs[name]:
+        target = renamed.get(field, field)
+        if target is not None:
+            assert target in value_type._fields, f"{name}.{field} missing from {value_type.__name__}"
+
+
+@pytest.mark.parametrize("c_enum,prefix,py_enum", [
+    ("vlm_grounding_kind", "VLM_GROUNDING_", vlm.GroundingKind),
+    ("vlm_grounding_reason", "VLM_GROUNDING_", vlm.GroundingReason),
+    ("vlm_safety_policy", "VLM_SAFETY_", vlm.SafetyPolicy),
+])
+def test_newer_enums_cover_header_enums(header, c_enum, prefix, py_enum):
+    for constant, value in header.enums[c_enum].items():
+        assert py_enum[constant[len(prefix):]] == value, constant
+
+
+@pytest.mark.parametrize("struct_name", ["vlm_image_plan", "vlm_timings"])
+def test_output_structs_are_filled_to_our_size_only(model_dir, struct_name):
+    struct_type = capi.STRUCTS[struct_name]
+    size = ctypes.sizeof(struct_type)
+    with vlm.Model(model_dir) as model, model.session() as session:
+        buffer = (ctypes.c_uint8 * (size + 64))(*([0xAB] * (size + 64)))
+        out = struct_type.from_buffer(buffer)
+        out.struct_size = size
+        if struct_name == "vlm_image_plan":
+            status = capi.vlm_session_plan_image(session._ptr, 64, 48, byref(out))
+        else:
+            status = capi.vlm_session_timings(session._ptr, byref(out))
+        assert status == capi.VLM_OK
+        assert all(b == 0xAB for b in buffer[size:])
+        # a caller that knows only the first field gets nothing else written
+        buffer = (ctypes.c_uint8 * (size + 64))(*([0xAB] * (size + 64)))
+        out = struct_type.from_buffer(buffer)
+        out.struct_size = ctypes.sizeof(ctypes.c_size_t)
+        if struct_name == "vlm_image_plan":
+            status = capi.vlm_session_plan_image(session._ptr, 64, 48, byref(out))
+        else:
+            status = capi.vlm_session_timings(session._ptr, byref(out))
+        if status == capi.VLM_OK:
+            assert all(b == 0xAB for b in buffer[ctypes.sizeof(ctypes.c_size_t):])
+        else:
+            assert status == capi.VLM_ERR_INVALID_ARGUMENT

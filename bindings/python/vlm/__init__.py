@@ -16,17 +16,19 @@ from . import capi
 from .errors import (BufferTooSmallError, CancelledError, FormatError, InternalError,
                      InvalidArgumentError, InvalidUTF8Error, LimitError, OutOfMemoryError,
                      ShapeError, StateError, UnsupportedError, VLMError, VLMIOError)
+from .grounding import GroundingItem, GroundingKind, GroundingReason, parse_grounding
 from .image import Image, ImageFormat, PixelFormat, Resample
 from .model import DType, Model, TensorInfo, inspect
-from .session import ImagePlan, Role, Session, Timings
+from .session import ImagePlan, Role, SafetyPolicy, Session, Timings
 from .tokenizer import Tokenizer
 
 __version__ = "0.1.0"  # of these bindings; vlm.version() is the library's
 
 __all__ = [
     "Model", "Tokenizer", "Image", "Session", "inspect", "TensorInfo",
-    "ImagePlan", "Timings", "DType", "PixelFormat", "ImageFormat", "Resample", "Role", "LogLevel",
+    "ImagePlan", "Timings", "SafetyPolicy", "DType", "PixelFormat", "ImageFormat", "Resample", "Role", "LogLevel",
     "version", "version_number", "build_info", "set_log_callback",
+    "parse_grounding", "GroundingItem", "GroundingKind", "GroundingReason",
     "VLMError", "InvalidArgumentError", "OutOfMemoryError", "VLMIOError", "FormatError",
     "UnsupportedError", "BufferTooSmallError", "LimitError", "CancelledError", "StateError",
     "ShapeError", "InvalidUTF8Error", "InternalError",

@@ -430,6 +430,9 @@ class vlm_session(Structure):
 #     int32_t max_image_tiles;
 #     vlm_progress_fn progress;
 #     void   *progress_user_data;
+#     int32_t pan_and_scan;
+#     int64_t min_image_pixels;
+#     int64_t max_image_pixels;
 # } vlm_session_params;
 class vlm_session_params(Structure):
     _fields_ = [
@@ -439,6 +442,9 @@ class vlm_session_params(Structure):
         ("max_image_tiles", c_int32),
         ("progress", vlm_progress_fn),
         ("progress_user_data", c_void_p),
+        ("pan_and_scan", c_int32),
+        ("min_image_pixels", c_int64),
+        ("max_image_pixels", c_int64),
     ]
 
 
@@ -547,6 +553,24 @@ class vlm_image_plan(Structure):
 vlm_session_plan_image = _bind("vlm_session_plan_image",
                                [POINTER(vlm_session), c_uint32, c_uint32, POINTER(vlm_image_plan)],
                                vlm_status)
+
+
+# ---- image safety (ShieldGemma 2) ----
+
+# typedef enum vlm_safety_policy { ... } vlm_safety_policy;
+vlm_safety_policy = c_int
+VLM_SAFETY_DANGEROUS = 0
+VLM_SAFETY_SEXUAL = 1
+VLM_SAFETY_VIOLENCE = 2
+VLM_SAFETY_CUSTOM = 3
+
+# VLM_API vlm_status vlm_session_safety_score(vlm_session *session, const vlm_image *image,
+#                                             vlm_safety_policy policy,
+#                                             const char *policy_text, float *probability);
+vlm_session_safety_score = _bind("vlm_session_safety_score",
+                                 [POINTER(vlm_session), POINTER(vlm_image), vlm_safety_policy,
+                                  c_char_p, POINTER(c_float)],
+                                 vlm_status)
 
 
 # typedef struct vlm_timings {
@@ -708,4 +732,5 @@ CALLBACKS = {"vlm_log_fn": vlm_log_fn, "vlm_progress_fn": vlm_progress_fn,
 ENUMS = {"vlm_status": vlm_status, "vlm_log_level": vlm_log_level,
          "vlm_pixel_format": vlm_pixel_format, "vlm_image_format": vlm_image_format,
          "vlm_resample": vlm_resample, "vlm_dtype": vlm_dtype, "vlm_role": vlm_role,
-         "vlm_grounding_kind": vlm_grounding_kind, "vlm_grounding_reason": vlm_grounding_reason}
+         "vlm_grounding_kind": vlm_grounding_kind, "vlm_grounding_reason": vlm_grounding_reason,
+         "vlm_safety_policy": vlm_safety_policy}

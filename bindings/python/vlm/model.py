@@ -7,7 +7,7 @@ from typing import NamedTuple, Tuple
 
 from . import capi
 from ._handle import Handle, fs_path, read_text
-from .errors import check
+from .errors import InvalidArgumentError, check
 from .tokenizer import Tokenizer
 
 
@@ -60,13 +60,21 @@ class Model(Handle):
     given, is called with a fraction in [0, 1] on the loading thread; it may
     return False to cancel (the load then raises vlm.CancelledError), and an
     exception raised inside it cancels the load and is re-raised here.
+
+    image_cache_bytes: bytes of encoded image features the model keeps for
+    all its sessions, so that adding the same picture again skips the
+    vision encoder (None: the library's default, 64 MiB; 0 disables).
     """
 
     _kind = "Model"
 
-    def __init__(self, path, n_threads=0, progress=None):
+    def __init__(self, path, n_threads=0, progress=None, image_cache_bytes=None):
         params = capi.new_params(capi.vlm_model_params, capi.vlm_model_params_init)
         params.n_threads = n_threads
+        if image_cache_bytes is not None:
+            if image_cache_bytes < 0:
+                raise InvalidArgumentError(f"image_cache_bytes {image_cache_bytes} is negative")
+            params.image_cache_bytes = image_cache_bytes
         carried = []
         if progress is not None:
             def progress_trampoline(fraction, _user_data):

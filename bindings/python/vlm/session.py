@@ -3,13 +3,21 @@ import ctypes
 import enum
 import queue
 import threading
-from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t
+from ctypes import POINTER, byref, c_char_p, c_double, c_float, c_int32, c_size_t, c_uint32
 from typing import NamedTuple
 
 from . import capi
 from ._handle import Handle
-from .errors import StateError, check, error_for
+from .errors import InvalidArgumentError, StateError, check, error_for
 from .image import Image
+
+
+class SafetyPolicy(enum.IntEnum):
+    """The policies ShieldGemma 2 was trained on, and a caller's own."""
+    DANGEROUS = capi.VLM_SAFETY_DANGEROUS  # dangerous content
+    SEXUAL = capi.VLM_SAFETY_SEXUAL        # sexually explicit content
+    VIOLENCE = capi.VLM_SAFETY_VIOLENCE    # violence and gore
+    CUSTOM = capi.VLM_SAFETY_CUSTOM        # the definition passed as policy_text
 
 
 class Role(enum.IntEnum):
@@ -38,15 +46,47 @@ class Session(Handle):
     A session belongs to one thread at a time; the binding refuses (with
     StateError) a call made while a generation on it is running. The model
     is kept alive as long as the session.
+
+    progress, if given, is called with a fraction in [0, 1] while add_turn
+    and add_video_turn preprocess and encode images and while generate
+    prefills the prompt (on the thread doing that work: the worker of a
+    streamed generate). Returning False cancels that call with
+    vlm.CancelledError and leaves the conversation as it was; an exception
+    raised inside it cancels the call too and is re-raised by it.
+
+    pan_and_scan (Gemma 3's extra crops of elongated images: 0 the processor
+    config's setting, 1 on, -1 off) and min_image_pixels / max_image_pixels
+    (the pixel budget of Qwen2-VL-style dynamic resolution; 0 the processor
+    config's) concern other families; SmolVLM ignores them.
     """
 
     _kind = "Session"
 
-    def __init__(self, model, n_ctx=0, n_threads=0, max_image_tiles=0):
+    def __init__(self, model, n_ctx=0, n_threads=0, max_image_tiles=0, progress=None, *,
+                 pan_and_scan=0, min_image_pixels=0, max_image_pixels=0):
         params = capi.new_params(capi.vlm_session_params, capi.vlm_session_params_init)
         params.n_ctx = n_ctx
         params.n_threads = n_threads
         params.max_image_tiles = max_image_tiles
+        params.pan_and_scan = pan_and_scan
+        params.min_image_pixels = min_image_pixels
+        params.max_image_pixels = max_image_pixels
+        self._progress_carried = []
+        self._progress_trampoline = None
+        if progress is not None:
+            carried = self._progress_carried
+
+            def progress_trampoline(fraction, _user_data):
+                if carried:
+                    return False
+                try:
+                    return progress(fraction) is not False
+                except BaseException as error:  # ctypes would print and drop it
+                    carried.append(error)
+                    return False
+            # libvlm keeps the address for the session's lifetime: so must we.
+            self._progress_trampoline = capi.vlm_progress_fn(progress_trampoline)
+            params.progress = self._progress_trampoline
         out = POINTER(capi.vlm_session)()
         check(capi.vlm_session_create(model._ptr, byref(params), byref(out)))
         self._adopt(out, capi.vlm_session_free)
@@ -54,6 +94,17 @@ class Session(Handle):
         model._sessions.add(self)
         self._cancel_requested = threading.Event()
         self._busy = threading.Lock()
+
+    def _check_call(self, status):
+        """check() for a call that may have run the progress callback: an
+        exception raised inside it wins over the CANCELLED status it caused."""
+        error = None if status == capi.VLM_OK else error_for(status)  # message first
+        if self._progress_carried:
+            carried = self._progress_carried.pop(0)
+            self._progress_carried.clear()
+            raise carried
+        if error is not None:
+            raise error
 
     def _acquire(self):
         if not self._busy.acquire(blocking=False):
@@ -67,10 +118,71 @@ class Session(Handle):
         pointers = (POINTER(capi.vlm_image) * len(images))(*[image._ptr for image in images])
         self._acquire()
         try:
-            check(capi.vlm_session_add_turn(self._ptr, _role(role), text.encode("utf-8"),
-                                            pointers, len(images)))
+            self._check_call(capi.vlm_session_add_turn(self._ptr, _role(role), text.encode("utf-8"),
+                                                       pointers, len(images)))
         finally:
             self._busy.release()
+
+    def add_video_turn(self, role, text, frames, timestamps, duration=-1.0):
+        """Appends a turn about a video (SmolVLM2): frames the caller decoded
+        (vlm.Image objects or anything vlm.Image() accepts), each at
+        timestamps[i] seconds from the start of a video lasting duration
+        seconds (negative: unknown, the last timestamp stands for it), then
+        text. video_frames() says which frames to decode."""
+        frames = [frame if isinstance(frame, Image) else Image(frame) for frame in frames]
+        timestamps = [float(t) for t in timestamps]
+        if len(timestamps) != len(frames):
+            raise InvalidArgumentError(
+                f"{len(frames)} frames but {len(timestamps)} timestamps")
+        pointers = (POINTER(capi.vlm_image) * len(frames))(*[frame._ptr for frame in frames])
+        times = (c_double * len(timestamps))(*timestamps)
+        self._acquire()
+        try:
+            self._check_call(capi.vlm_session_add_video_turn(
+                self._ptr, _role(role), text.encode("utf-8"), pointers, times, len(frames),
+                float(duration)))
+        finally:
+            self._busy.release()
+
+    def video_frames(self, total_frames, video_fps, fps=0.0, max_frames=0):
+        """Which of a video's total_frames frames (at video_fps frames per
+        second) to decode for add_video_turn, as SmolVLM2's processor chooses
+        them: fps frames per second (0: the model's), at most max_frames (0:
+        the model's). A list of increasing indices."""
+        pointer = self._ptr
+        count = c_size_t()
+        args = (pointer, total_frames, float(video_fps), float(fps), max_frames)
+        status = capi.vlm_session_video_frames(*args, None, 0, byref(count))
+        if status not in (capi.VLM_OK, capi.VLM_ERR_BUFFER_TOO_SMALL):
+            check(status)
+        indices = (c_uint32 * count.value)()
+        if count.value:
+            check(capi.vlm_session_video_frames(*args, indices, count.value, byref(count)))
+        return list(indices)
+
+    def image_pixel_values(self, image):
+        """The pixel values the vision encoder would see for image in this
+        session (its tile cap applied), as the model's Hugging Face processor
+        makes pixel_values: a float32 numpy array (n_frames, 3, height,
+        width), tiles row-major then the global image. Without numpy, a flat
+        list. Nothing is encoded."""
+        image = image if isinstance(image, Image) else Image(image)
+        pointer = self._ptr
+        count = c_size_t()
+        status = capi.vlm_session_image_pixel_values(pointer, image._ptr, None, 0, byref(count))
+        if status not in (capi.VLM_OK, capi.VLM_ERR_BUFFER_TOO_SMALL):
+            check(status)
+        values = (c_float * count.value)()
+        if count.value:
+            check(capi.vlm_session_image_pixel_values(pointer, image._ptr, values, count.value,
+                                                      byref(count)))
+        try:
+            import numpy as np
+        except ImportError:
+            return list(values)
+        plan = self.plan_image(image.width, image.height)
+        array = np.ctypeslib.as_array(values).copy()
+        return array.reshape(plan.n_frames, 3, plan.frame_height, plan.frame_width)
 
     def cancel(self):
         """Asks the running generation to stop after its current token. Any
@@ -145,6 +257,9 @@ class Session(Handle):
             # threads keep running while the model computes.
             status = capi.vlm_session_generate(self._ptr, byref(params))
             error = None if status == capi.VLM_OK else error_for(status)  # same thread, right away
+            if self._progress_carried:
+                error = self._progress_carried.pop(0)
+                self._progress_carried.clear()
         finally:
             self._busy.release()
             del keep_alive
@@ -177,6 +292,29 @@ class Session(Handle):
         self._ptr  # fail here, not on the worker, if the session is closed
         thread.start()
         return _TokenStream(channel, consumer_gone, thread)
+
+    def safety_score(self, image, policy=SafetyPolicy.DANGEROUS, policy_text=None):
+        """The probability (0..1) that image violates policy, as ShieldGemma 2
+        defines it (P("Yes") of its Yes/No answer). policy may be a
+        SafetyPolicy or its name; a CUSTOM policy needs policy_text, its
+        definition. The model must be a ShieldGemma 2 checkpoint
+        (UnsupportedError otherwise) and the session's conversation empty
+        (StateError); it stays empty, so one session can score an image
+        against several policies. Timings and prompt tokens/logits are
+        readable afterwards."""
+        image = image if isinstance(image, Image) else Image(image)
+        policy = SafetyPolicy[policy.upper()] if isinstance(policy, str) else SafetyPolicy(policy)
+        if policy == SafetyPolicy.CUSTOM and policy_text is None:
+            raise InvalidArgumentError("a CUSTOM safety policy needs policy_text")
+        text = None if policy_text is None else policy_text.encode("utf-8")
+        probability = c_float()
+        self._acquire()
+        try:
+            self._check_call(capi.vlm_session_safety_score(self._ptr, image._ptr, policy, text,
+                                                           byref(probability)))
+        finally:
+            self._busy.release()
+        return probability.value
 
     def plan_image(self, width, height):
         """What an image of width x height will cost in this session, known
@@ -247,6 +385,7 @@ class Timings(NamedTuple):
     n_generated_tokens: int
     prefill_tokens_per_s: float
     decode_tokens_per_s: float
+    n_cached_images: int  # images whose features came from the model's image cache
 
 
 class _ConsumerGone(Exception):

@@ -17,6 +17,11 @@ public final class Image: @unchecked Sendable {
         }
     }
 
+    /// What an image was made from.
+    public enum SourceFormat: UInt32, Sendable {
+        case raw = 0, jpeg = 1, png = 2
+    }
+
     /// Resampling filters, numbered as PIL's Image.Resampling.
     public enum Filter: UInt32 {
         case nearest = 0, lanczos = 1, bilinear = 2, bicubic = 3, box = 4, hamming = 5
@@ -28,7 +33,7 @@ public final class Image: @unchecked Sendable {
 
     private static func params(maxPixels: UInt64?, applyExifOrientation: Bool) -> vlm_image_params {
         var params = vlm_image_params()
-        vlm_image_params_init(&params, MemoryLayout<vlm_image_params>.size)
+        vlm_image_params_init(&params, cSizeof(vlm_image_params.self))
         if let maxPixels { params.max_pixels = maxPixels }
         params.apply_exif_orientation = applyExifOrientation
         return params
@@ -91,6 +96,12 @@ public final class Image: @unchecked Sendable {
         try check(vlm_image_from_pixels(pixels.baseAddress, pixels.count, width32, height32, bytesPerRow,
                                         vlm_pixel_format(rawValue: format.rawValue), &out))
         return out!
+    }
+
+    /// JPEG, PNG, or raw (made from a pixel buffer); nil for a format newer
+    /// than these bindings.
+    public var sourceFormat: SourceFormat? {
+        SourceFormat(rawValue: vlm_image_source_format(handle).rawValue)
     }
 
     public var width: Int { Int(vlm_image_width(handle)) }

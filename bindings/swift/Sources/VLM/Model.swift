@@ -20,11 +20,16 @@ public final class Model: @unchecked Sendable {
 
     /// Loads a model. progress (on the loading thread) gets a fraction in
     /// [0, 1] and may return false to cancel: the load then throws
-    /// VLMError.cancelled.
-    public init(path: String, threads: Int32 = 0, progress: ((Float) -> Bool)? = nil) throws {
+    /// VLMError.cancelled. imageCacheBytes: encoded image features the model
+    /// keeps for all its sessions, so that the same picture added again
+    /// skips the vision encoder (nil: the library's default, 64 MiB; 0
+    /// disables).
+    public init(path: String, threads: Int32 = 0, imageCacheBytes: UInt64? = nil,
+                progress: ((Float) -> Bool)? = nil) throws {
         var params = vlm_model_params()
-        vlm_model_params_init(&params, MemoryLayout<vlm_model_params>.size)
+        vlm_model_params_init(&params, cSizeof(vlm_model_params.self))
         params.n_threads = threads
+        if let imageCacheBytes { params.image_cache_bytes = imageCacheBytes }
         var box: ProgressBox?
         if let progress {
             box = ProgressBox(progress)
@@ -48,7 +53,7 @@ public final class Model: @unchecked Sendable {
     public func tensors() throws -> [TensorInfo] {
         try (0..<vlm_model_n_tensors(handle)).map { index in
             var info = vlm_tensor_info()
-            info.struct_size = MemoryLayout<vlm_tensor_info>.size
+            info.struct_size = cSizeof(vlm_tensor_info.self)
             try check(vlm_model_tensor_info(handle, index, &info))
             let shape = withUnsafeBytes(of: info.shape) { Array($0.bindMemory(to: Int64.self)) }
             return TensorInfo(name: String(cString: info.name), dtype: Int32(info.dtype.rawValue),

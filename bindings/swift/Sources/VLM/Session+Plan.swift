@@ -25,7 +25,7 @@ extension Session {
             throw VLMError.invalidArgument("image size \(width)x\(height) out of range")
         }
         var plan = vlm_image_plan()
-        plan.struct_size = MemoryLayout<vlm_image_plan>.size
+        plan.struct_size = cSizeof(vlm_image_plan.self)
         try check(vlm_session_plan_image(handle, w, h, &plan))
         return ImagePlan(frames: Int(plan.n_frames), rows: Int(plan.rows), columns: Int(plan.cols),
                          frameWidth: Int(plan.frame_width), frameHeight: Int(plan.frame_height),

@@ -24,7 +24,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// vlm_timings of the latest generate, every field.
-    public struct Timings: Sendable {
+    public struct Timings: Equatable, Sendable {
         public let preprocessMilliseconds, encodeMilliseconds, prefillMilliseconds,
                    decodeMilliseconds: Double
         public let promptTokens, imageTokens, generatedTokens: Int32
@@ -34,19 +34,56 @@ public final class Session: @unchecked Sendable {
         /// Prompt tokens computed by this generate (the rest came from the cache).
         public let prefillTokens: Int32
         public let prefillTokensPerSecond: Double
+        /// Images and video frames added since the previous generate whose
+        /// features came from the model's image cache (nothing encoded).
+        public let cachedImages: Int32
     }
 
+    /// Holds the progress closure for the C callback's user_data, for the
+    /// session's lifetime (libvlm keeps the pointer as long as the session).
+    private final class ProgressBox {
+        let progress: (Float) -> Bool
+        init(_ progress: @escaping (Float) -> Bool) { self.progress = progress }
+    }
+    private let progressBox: ProgressBox?
+
+    /// Opens a conversation. contextLength (0: the default, at most 4096),
+    /// threads (0: the model's) and maxImageTiles (0: the model's) as in
+    /// vlm_session_params.
+    ///
+    /// progress, if given, gets a fraction in [0, 1] while addTurn and
+    /// addVideoTurn preprocess and encode images and while a generate
+    /// prefills the prompt, on the thread doing that work (generate's own
+    /// thread). Returning false cancels that call with VLMError.cancelled
+    /// and leaves the conversation as it was.
+    ///
+    /// panAndScan (Gemma 3's extra crops: 0 the processor config's, 1 on,
+    /// -1 off) and minImagePixels / maxImagePixels (Qwen2-VL-style pixel
+    /// budget; 0 the processor config's) concern other families; SmolVLM
+    /// ignores them.
     public init(model: Model, contextLength: Int32 = 0, threads: Int32 = 0,
-                maxImageTiles: Int32 = 0) throws {
+                maxImageTiles: Int32 = 0, panAndScan: Int32 = 0, minImagePixels: Int64 = 0,
+                maxImagePixels: Int64 = 0, progress: ((Float) -> Bool)? = nil) throws {
         var params = vlm_session_params()
-        vlm_session_params_init(&params, MemoryLayout<vlm_session_params>.size)
+        vlm_session_params_init(&params, cSizeof(vlm_session_params.self))
         params.n_ctx = contextLength
         params.n_threads = threads
         params.max_image_tiles = maxImageTiles
+        params.pan_and_scan = panAndScan
+        params.min_image_pixels = minImagePixels
+        params.max_image_pixels = maxImagePixels
+        let box = progress.map(ProgressBox.init)
+        if let box {
+            params.progress = { fraction, userData in
+                Unmanaged<ProgressBox>.fromOpaque(userData!).takeUnretainedValue().progress(fraction)
+            }
+            params.progress_user_data = Unmanaged.passUnretained(box).toOpaque()
+        }
         var out: OpaquePointer?
         try check(vlm_session_create(model.handle, &params, &out))
         handle = out!
         self.model = model
+        progressBox = box
     }
 
     deinit { vlm_session_free(handle) }
@@ -102,7 +139,7 @@ public final class Session: @unchecked Sendable {
 
     private func run(_ options: GenerateOptions, _ sink: TokenSink) throws {
         var params = vlm_generate_params()
-        vlm_generate_params_init(&params, MemoryLayout<vlm_generate_params>.size)
+        vlm_generate_params_init(&params, cSizeof(vlm_generate_params.self))
         params.max_tokens = options.maxTokens
         params.temperature = options.temperature
         params.top_k = options.topK
@@ -133,7 +170,7 @@ public final class Session: @unchecked Sendable {
     /// Timings and counts of the latest generate.
     public func timings() throws -> Timings {
         var t = vlm_timings()
-        t.struct_size = MemoryLayout<vlm_timings>.size
+        t.struct_size = cSizeof(vlm_timings.self)
         try check(vlm_session_timings(handle, &t))
         return Timings(preprocessMilliseconds: t.preprocess_ms, encodeMilliseconds: t.encode_ms,
                        prefillMilliseconds: t.prefill_ms, decodeMilliseconds: t.decode_ms,
@@ -141,6 +178,35 @@ public final class Session: @unchecked Sendable {
                        generatedTokens: t.n_generated_tokens,
                        decodeTokensPerSecond: t.decode_tokens_per_s,
                        loadMilliseconds: t.load_ms, prefillTokens: t.n_prefill_tokens,
-                       prefillTokensPerSecond: t.prefill_tokens_per_s)
+                       prefillTokensPerSecond: t.prefill_tokens_per_s,
+                       cachedImages: t.n_cached_images)
     }
+
+    /// The prompt ids of the latest generate: the whole conversation,
+    /// chat-formatted, with the image placeholders expanded.
+    public func promptTokens() throws -> [Int32] {
+        try readArray(Int32.self) { vlm_session_prompt_tokens(handle, $0, $1, $2) }
+    }
+
+    /// The logits (one per vocabulary id) the latest generate computed at
+    /// the last prompt position, before any penalty.
+    public func promptLogits() throws -> [Float] {
+        try readArray(Float.self) { vlm_session_prompt_logits(handle, $0, $1, $2) }
+    }
+}
+
+/// Runs a call following vlm.h's (values, capacity, *count) convention: a
+/// size query, then the call that fills the array.
+func readArray<Element: Numeric>(
+    _ type: Element.Type,
+    _ call: (UnsafeMutablePointer<Element>?, Int, UnsafeMutablePointer<Int>) -> vlm_status
+) throws -> [Element] {
+    var count = 0
+    let status = call(nil, 0, &count)
+    if status != VLM_OK && status != VLM_ERR_BUFFER_TOO_SMALL { try check(status) }
+    if count == 0 { return [] }
+    var values = [Element](repeating: 0, count: count)
+    var written = 0
+    try check(values.withUnsafeMutableBufferPointer { call($0.baseAddress, count, &written) })
+    return Array(values.prefix(written))
 }

@@ -109,21 +109,47 @@ final class VLMTests: XCTestCase {
         }
     }
 
-    func testSessionCreationIsUnsupportedToday() async throws {
+    func testSessionStreamsText() async throws {
         let model = try Model(path: dataPath("tiny-smolvlm"))
-        let session: Session
-        do {
-            session = try Session(model: model)
-        } catch let error as VLMError {
-            guard case .unsupported(let message) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(message.contains("Idefics3ForConditionalGeneration"), message)
-            return
-        }
-        // A family landed: the stream must deliver text and end.
+        let session = try Session(model: model)
         var options = Session.GenerateOptions()
         options.maxTokens = 4
         var pieces: [String] = []
         for try await piece in session.generate(prompt: "Hi", options: options) { pieces.append(piece) }
-        XCTAssertLessThanOrEqual(pieces.count, 4)
+        XCTAssertFalse(pieces.isEmpty)
+        XCTAssertLessThanOrEqual(try session.timings().generatedTokens, 4)
+        // pieces concatenate to the text of the ids they came from (ReferenceTests
+        // compares whole answers with transformers)
+        XCTAssertThrowsError(try Session(model: model, contextLength: -1)) { error in
+            XCTAssertEqual((error as? VLMError)?.status, 1)
+        }
+        // the other families' fields reach libvlm (which checks their range)
+        _ = try Session(model: model, panAndScan: 1, minImagePixels: 1 << 10, maxImagePixels: 1 << 20)
+        XCTAssertThrowsError(try Session(model: model, panAndScan: 2)) { error in
+            XCTAssertTrue((error as? VLMError)?.message.contains("pan_and_scan") ?? false, "\(error)")
+        }
+        XCTAssertThrowsError(try Session(model: model, maxImagePixels: -1)) { error in
+            XCTAssertTrue((error as? VLMError)?.message.contains("max_image_pixels") ?? false, "\(error)")
+        }
+    }
+
+    /// No ShieldGemma 2 fixture exists yet: what can be checked is the
+    /// wrapper's plumbing and libvlm's refusal of another family.
+    func testSafetyScoreNeedsAShieldGemmaModel() async throws {
+        let model = try Model(path: dataPath("tiny-smolvlm"))
+        let session = try Session(model: model)
+        let image = try Image(contentsOfFile: dataPath("sample.jpg"))
+        for policy in [Session.SafetyPolicy.dangerous, .sexual, .violence, .custom("No cats.")] {
+            XCTAssertThrowsError(try session.safetyScore(image, policy: policy)) { error in
+                guard case .unsupported(let message)? = error as? VLMError else { return XCTFail("\(error)") }
+                XCTAssertTrue(message.contains("ShieldGemma 2") &&
+                              message.contains("Idefics3ForConditionalGeneration"), message)
+            }
+        }
+        // the session is untouched and still usable
+        var options = Session.GenerateOptions()
+        options.maxTokens = 2
+        for try await _ in session.generate(prompt: "Hi", options: options) {}
+        XCTAssertGreaterThan(try session.timings().generatedTokens, 0)
     }
 }
