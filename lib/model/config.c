@@ -528,6 +528,16 @@ static vlm_status parse_vision(const char *file, const cJSON *obj, const vision_
     TRY(get_i32(&s, "window_size", &vision->window_size, false));
     TRY(get_i32(&s, "out_hidden_size", &vision->out_hidden_size, false));
     TRY(get_i32(&s, "tokens_per_second", &vision->tokens_per_second, false));
+    const cJSON *rope_params = NULL;
+    char rope_prefix[64];
+    vlmi_json_path(rope_prefix, sizeof rope_prefix, prefix, "rope_parameters");
+    TRY(vlmi_json_get_object(obj, "rope_parameters", file, prefix, &rope_params, false));
+    if (rope_params != NULL)
+        TRY(vlmi_json_get_double(rope_params, "rope_theta", file, rope_prefix,
+                                 &vision->rope_theta, false));
+    if (vision->rope_theta < 0.0 || isinf(vision->rope_theta))
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s.rope_theta must be positive", file,
+                         rope_prefix);
 
     TRY(require_positive(file, prefix, "hidden_size", vision->hidden_size));
     TRY(require_positive(file, prefix, "intermediate_size", vision->intermediate_size));

@@ -92,6 +92,9 @@ typedef struct vlmi_vision_config {
     int32_t fullatt_block_indexes[VLMI_CONFIG_MAX_FULLATT]; /* (n_fullatt_block_indexes)
                                       blocks with full attention, each < num_hidden_layers */
     int32_t n_fullatt_block_indexes;
+    double rope_theta;             /* 2-D rotary base of the blocks (Qwen2.5-VL
+                                      vision_config.rope_parameters.rope_theta, as
+                                      transformers 5 writes it); 0 when absent */
 } vlmi_vision_config;
 
 typedef struct vlmi_model_config {

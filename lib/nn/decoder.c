@@ -48,11 +48,18 @@ vlm_status vlmi_decoder_init(vlmi_decoder *dec, const vlmi_decoder_hparams *hp) 
         any_sliding |= hp->layer_is_sliding[l] != 0;
     if (any_sliding && hp->sliding_window == 0)
         return vlmi_fail(VLM_ERR_FORMAT, "decoder: sliding layers need sliding_window > 0");
+    size_t mrope_pairs = 0;
+    for (size_t a = 0; a < VLMI_DECODER_MROPE_AXES; a++) mrope_pairs += hp->mrope_section[a];
+    if (mrope_pairs != 0 && mrope_pairs != hp->head_dim / 2)
+        return vlmi_fail(VLM_ERR_FORMAT, "decoder: mrope_section covers %zu rotary pairs, "
+                         "head_dim %zu has %zu", mrope_pairs, hp->head_dim, hp->head_dim / 2);
 
     /* Llama's norms first ((2 * n_layers + 1) * dim, the layout it always had),
      * then per layer the variants': post norms (2 * dim), q/k norms (2 * head_dim) */
+    size_t q_dim = hp->n_heads * hp->head_dim, kv_dim = hp->n_kv_heads * hp->head_dim;
     size_t per_layer_extra = (hp->post_norms ? 2 * hp->dim : 0) +
-                             (hp->qk_norm ? 2 * hp->head_dim : 0);
+                             (hp->qk_norm ? 2 * hp->head_dim : 0) +
+                             (hp->qkv_bias ? q_dim + 2 * kv_dim : 0);
     size_t n_norms, n_floats, n_extra;
     if (vlmi_mul_overflow(hp->n_layers, 2, &n_norms) || vlmi_add_overflow(n_norms, 1, &n_norms) ||
         vlmi_mul_overflow(n_norms, hp->dim, &n_floats) ||
@@ -85,6 +92,12 @@ vlm_status vlmi_decoder_init(vlmi_decoder *dec, const vlmi_decoder_hparams *hp) 
             w->q_norm = extra;
             w->k_norm = extra + hp->head_dim;
             extra += 2 * hp->head_dim;
+        }
+        if (hp->qkv_bias) {
+            w->bq = extra;
+            w->bk = extra + q_dim;
+            w->bv = extra + q_dim + kv_dim;
+            extra += q_dim + 2 * kv_dim;
         }
     }
     return VLM_OK;
@@ -188,8 +201,11 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
     s->logits = alloc_floats(hp->n_vocab, 1);
     s->key_cache = alloc_floats(cache_floats, 1);
     s->value_cache = alloc_floats(cache_floats, 1);
+    s->rope_cos = alloc_floats(n_batch, hp->head_dim / 2);
+    s->rope_sin = alloc_floats(n_batch, hp->head_dim / 2);
     if (!s->x || !s->xb || !s->q || !s->att || !s->gate || !s->up || !s->scores ||
-        !s->logits || !s->key_cache || !s->value_cache || !sliding_ok) {
+        !s->logits || !s->key_cache || !s->value_cache || !s->rope_cos || !s->rope_sin ||
+        !sliding_ok) {
         vlmi_decoder_state_free(s);
         return vlmi_fail(VLM_ERR_OUT_OF_MEMORY,
                          "decoder: out of memory for a context of %zu tokens", n_ctx);
@@ -200,6 +216,8 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
 
 void vlmi_decoder_state_free(vlmi_decoder_state *s) {
     if (s == NULL) return;
+    free(s->rope_sin);
+    free(s->rope_cos);
     free(s->kv_end);
     free(s->layer_offset);
     free(s->window_values);
@@ -250,6 +268,12 @@ static void linear(vlmi_threadpool *pool, float *out, const float *x, const vlmi
     vlmi_matmul(pool, out, x, w->data, w->dtype, NULL, m, w->cols, w->rows);
 }
 
+/* The same with an optional bias (NULL: none). */
+static void linear_bias(vlmi_threadpool *pool, float *out, const float *x, const vlmi_matrix *w,
+                        const float *bias, size_t m) {
+    vlmi_matmul(pool, out, x, w->data, w->dtype, bias, m, w->cols, w->rows);
+}
+
 /* RMSNorm of each head of n rows in place (QK-norm).
  * x (n, n_heads * head_dim), weight (head_dim) -> x */
 static void norm_heads(const vlmi_kernel_table *k, float *x, const float *weight, size_t n,
@@ -275,6 +299,60 @@ static void rope_layer(const vlmi_kernel_table *k, const vlmi_decoder_hparams *h
     } else {
         k->rope(x, n, n_heads, hp->head_dim, pos0, hp->rope_theta);
     }
+}
+
+/* Explicit rotary positions of one chunk: axis a of row i at
+ * at[a * stride + i]. */
+typedef struct rope_positions {
+    const int32_t *at;
+    size_t stride;
+} rope_positions;
+
+/* The position axis (0 temporal, 1 height, 2 width) that drives rotary pair
+ * i: transformers splits the pairs by mrope_section and takes axis j % 3 for
+ * chunk j; without sections, the first. */
+static size_t mrope_axis(const vlmi_decoder_hparams *hp, size_t pair) {
+    size_t end = 0;
+    for (size_t a = 0; a < VLMI_DECODER_MROPE_AXES; a++) {
+        end += hp->mrope_section[a];
+        if (pair < end) return a;
+    }
+    return 0;
+}
+
+/* cos and sin of every row's angle per pair at explicit positions, computed
+ * in f32 as transformers does (inv_freq, scaled linearly when set, times the
+ * position as a float). -> cos_table, sin_table (n, head_dim / 2) */
+static void rope_table(float *cos_table, float *sin_table, const vlmi_decoder_hparams *hp,
+                       float theta, float freq_scale, const rope_positions *pos, size_t n) {
+    size_t half = hp->head_dim / 2;
+    for (size_t i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hp->head_dim);
+        if (freq_scale > 0.0f && freq_scale != 1.0f) inv_freq /= freq_scale;
+        const int32_t *axis = pos->at + mrope_axis(hp, i) * pos->stride;
+        for (size_t r = 0; r < n; r++) {
+            float angle = (float)axis[r] * inv_freq;
+            cos_table[r * half + i] = cosf(angle);
+            sin_table[r * half + i] = sinf(angle);
+        }
+    }
+}
+
+/* RoPE (rotate_half layout) from a table of cos and sin per row and pair.
+ * x (n, n_heads * head_dim), tables (n, head_dim / 2) -> x rotated */
+static void rope_apply(float *x, const float *cos_table, const float *sin_table, size_t n,
+                       size_t n_heads, size_t head_dim) {
+    size_t half = head_dim / 2;
+    for (size_t r = 0; r < n; r++)
+        for (size_t h = 0; h < n_heads; h++) {
+            float *head = x + (r * n_heads + h) * head_dim;
+            const float *c = cos_table + r * half, *sn = sin_table + r * half;
+            for (size_t i = 0; i < half; i++) {
+                float x1 = head[i], x2 = head[i + half];
+                head[i] = x1 * c[i] - x2 * sn[i];
+                head[i + half] = x2 * c[i] + x1 * sn[i];
+            }
+        }
 }
 
 /* Attention of a sliding layer for n rows at pos0 whose keys and values
@@ -334,7 +412,8 @@ static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
  * (n) or NULL flags image rows, whose runs lie inside the chunk. */
 static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
                           const float *embeddings, size_t n, const uint8_t *bidirectional,
-                          float *all_logits, vlmi_threadpool *pool) {
+                          const rope_positions *positions, float *all_logits,
+                          vlmi_threadpool *pool) {
     const vlmi_kernel_table *k = vlmi_kernels();
     const vlmi_decoder_hparams *hp = &dec->hp;
     size_t dim = hp->dim, head_dim = hp->head_dim;
@@ -362,6 +441,7 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
         n_older = pos0 < hp->sliding_window - 1 ? pos0 : hp->sliding_window - 1;
 
     memcpy(s->x, embeddings, n * dim * sizeof(float));
+    int table_of = -1; /* explicit positions: the layer kind (sliding) the table is for */
 
     for (size_t l = 0; l < hp->n_layers; l++) {
         const vlmi_decoder_layer *w = &dec->layers[l];
@@ -379,9 +459,9 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
         k->rmsnorm(s->xb, s->x, w->attn_norm, n, dim, hp->norm_eps);
 
         // q, k, v projections
-        linear(pool, s->q, s->xb, &w->wq, n);
-        linear(pool, new_keys, s->xb, &w->wk, n);
-        linear(pool, new_values, s->xb, &w->wv, n);
+        linear_bias(pool, s->q, s->xb, &w->wq, w->bq, n);
+        linear_bias(pool, new_keys, s->xb, &w->wk, w->bk, n);
+        linear_bias(pool, new_values, s->xb, &w->wv, w->bv, n);
 
         // QK-norm: each query and key head RMS-normalized
         if (w->q_norm != NULL) {
@@ -389,9 +469,21 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             norm_heads(k, new_keys, w->k_norm, n, hp->n_kv_heads, head_dim, hp->norm_eps);
         }
 
-        // RoPE on the queries and the new keys
-        rope_layer(k, hp, w, s->q, n, hp->n_heads, pos0);
-        rope_layer(k, hp, w, new_keys, n, hp->n_kv_heads, pos0);
+        // RoPE on the queries and the new keys: by cache row, or at explicit positions
+        if (positions != NULL) {
+            if (table_of != (int)w->sliding) {
+                float theta = w->sliding && hp->rope_theta_sliding > 0.0f
+                                  ? hp->rope_theta_sliding : hp->rope_theta;
+                rope_table(s->rope_cos, s->rope_sin, hp, theta,
+                           w->sliding ? 0.0f : hp->rope_freq_scale, positions, n);
+                table_of = (int)w->sliding;
+            }
+            rope_apply(s->q, s->rope_cos, s->rope_sin, n, hp->n_heads, head_dim);
+            rope_apply(new_keys, s->rope_cos, s->rope_sin, n, hp->n_kv_heads, head_dim);
+        } else {
+            rope_layer(k, hp, w, s->q, n, hp->n_heads, pos0);
+            rope_layer(k, hp, w, new_keys, n, hp->n_kv_heads, pos0);
+        }
 
         // grouped-query attention over the cache: causal, windowed on sliding layers
         if (w->sliding) {
@@ -456,6 +548,11 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
     }
 }
 
+static vlm_status forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                          const float *embeddings, size_t n_tokens,
+                          const uint8_t *bidirectional, const int32_t *positions,
+                          float *all_logits, vlmi_threadpool *pool);
+
 vlm_status vlmi_decoder_forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
                                 const float *embeddings, size_t n_tokens,
                                 float *all_logits) {
@@ -472,6 +569,27 @@ vlm_status vlmi_decoder_forward_blocks(vlmi_decoder_state *s, const vlmi_decoder
                                        const float *embeddings, size_t n_tokens,
                                        const uint8_t *bidirectional, float *all_logits,
                                        vlmi_threadpool *pool) {
+    return forward(s, dec, embeddings, n_tokens, bidirectional, NULL, all_logits, pool);
+}
+
+vlm_status vlmi_decoder_forward_positions(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                                          const float *embeddings, size_t n_tokens,
+                                          const int32_t *positions, float *all_logits,
+                                          vlmi_threadpool *pool) {
+    for (size_t i = 0; positions != NULL && i < VLMI_DECODER_MROPE_AXES * n_tokens; i++)
+        if (positions[i] < 0)
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "decoder: position %d of axis %zu, "
+                             "token %zu, is negative", (int)positions[i], i / n_tokens,
+                             i % n_tokens);
+    return forward(s, dec, embeddings, n_tokens, NULL, positions, all_logits, pool);
+}
+
+/* Checks, then the chunks of n_batch rows (never cutting a bidirectional
+ * block); positions (3, n_tokens) or NULL. */
+static vlm_status forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                          const float *embeddings, size_t n_tokens,
+                          const uint8_t *bidirectional, const int32_t *positions,
+                          float *all_logits, vlmi_threadpool *pool) {
     if (n_tokens == 0) return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "decoder: no tokens");
     if (s->n_past > s->n_ctx || n_tokens > s->n_ctx - s->n_past)
         return vlmi_fail(VLM_ERR_LIMIT,
@@ -501,8 +619,10 @@ vlm_status vlmi_decoder_forward_blocks(vlmi_decoder_state *s, const vlmi_decoder
             while (block_start > done && bidirectional[block_start - 1]) block_start--;
             if (block_start > done) n = block_start - done;
         }
+        rope_positions chunk_positions = {positions ? positions + done : NULL, n_tokens};
         forward_chunk(s, dec, embeddings + done * dec->hp.dim, n,
                       bidirectional ? bidirectional + done : NULL,
+                      positions ? &chunk_positions : NULL,
                       all_logits ? all_logits + done * dec->hp.n_vocab : NULL, pool);
         done += n;
     }

@@ -6,8 +6,11 @@
  * the Llama behaviour): Gemma 3's scaled embeddings, QK-norm, norms after
  * attention and MLP, GeGLU, attention scale, logit softcapping, sliding-window
  * layers with their own RoPE base and a ring-buffer cache of the window only,
- * linear RoPE scaling, and bidirectional attention within image blocks
- * (vlmi_decoder_forward_blocks). Gemma's RMSNorm (1 + w) is the family's to
+ * linear RoPE scaling, bidirectional attention within image blocks
+ * (vlmi_decoder_forward_blocks), Qwen2's q/k/v projection biases, and
+ * Qwen2-VL's multimodal RoPE (M-RoPE): each token's rotary angle from its own
+ * (temporal, height, width) position, mrope_section choosing which component
+ * drives which frequency pairs (vlmi_decoder_forward_positions). Gemma's RMSNorm (1 + w) is the family's to
  * fold into the weights at bind time.
  *
  * The weights (vlmi_decoder) are immutable once bound and shared by every
@@ -25,6 +28,9 @@ typedef enum vlmi_decoder_activation {
     VLMI_DECODER_SILU = 0,      /* silu(gate) * up (Llama SwiGLU) */
     VLMI_DECODER_GELU_TANH = 1, /* gelu_tanh(gate) * up (Gemma GeGLU) */
 } vlmi_decoder_activation;
+
+/* Position components of M-RoPE: temporal, height, width. */
+#define VLMI_DECODER_MROPE_AXES 3
 
 typedef struct vlmi_decoder_hparams {
     size_t n_vocab;     /* rows of the embedding and the LM head */
@@ -57,6 +63,13 @@ typedef struct vlmi_decoder_hparams {
     const uint8_t *layer_is_sliding; /* (n_layers) 1: a sliding-window layer;
                            read by init only (copied into the layers); NULL: none */
     float rope_theta_sliding; /* RoPE base of the sliding layers; 0: rope_theta */
+    bool qkv_bias;      /* q, k and v projections carry biases (Qwen2) */
+    size_t mrope_section[VLMI_DECODER_MROPE_AXES]; /* M-RoPE: how many of the
+                           head_dim / 2 rotary pairs the temporal, height and
+                           width positions drive, consecutive in that order
+                           (transformers' mrope_section split); sums to
+                           head_dim / 2 when set; all 0: the temporal position
+                           drives every pair */
 } vlmi_decoder_hparams;
 
 typedef struct vlmi_decoder_layer {
@@ -75,6 +88,9 @@ typedef struct vlmi_decoder_layer {
     float *k_norm;      /* (head_dim) qk_norm: applied to every key head, owned */
     float *attn_post_norm; /* (dim) post_norms: on the attention output, owned */
     float *ffn_post_norm;  /* (dim) post_norms: on the MLP output, owned */
+    float *bq;          /* (n_heads * head_dim) qkv_bias: q_proj.bias, owned */
+    float *bk;          /* (n_kv_heads * head_dim) qkv_bias: k_proj.bias, owned */
+    float *bv;          /* (n_kv_heads * head_dim) qkv_bias: v_proj.bias, owned */
 } vlmi_decoder_layer;
 
 typedef struct vlmi_decoder {
@@ -84,7 +100,7 @@ typedef struct vlmi_decoder {
     float *final_norm;           /* (dim) f32, owned */
     vlmi_matrix lm_head;         /* (n_vocab, dim); token_embedding when tied */
     float *norm_storage;         /* ((2 * n_layers + 1) * dim, then the variants'
-                                    norms): the f32 norm weights above point into it */
+                                    norms and biases): the f32 vectors above point into it */
 } vlmi_decoder;
 
 /* Validates hp (positive sizes, heads grouping, even head_dim, a window when
@@ -128,6 +144,8 @@ typedef struct vlmi_decoder_state {
     size_t n_filled;     /* end of the positions last written */
     size_t ring_valid_from; /* the rings hold positions ring_valid_from .. n_filled - 1 */
     size_t *kv_end;      /* (n_batch) per query row, end of the positions it sees */
+    float *rope_cos;     /* (n_batch, head_dim / 2) per row and pair, explicit positions */
+    float *rope_sin;     /* (n_batch, head_dim / 2) */
 } vlmi_decoder_state;
 
 /* Allocates a state for dec with a KV cache of n_ctx tokens, processing up to
@@ -169,5 +187,20 @@ vlm_status vlmi_decoder_forward_blocks(vlmi_decoder_state *s, const vlmi_decoder
                                        const float *embeddings, size_t n_tokens,
                                        const uint8_t *bidirectional, float *all_logits,
                                        vlmi_threadpool *pool);
+/* The same as vlmi_decoder_forward_pool, where the rotary angle of row i
+ * comes from positions[a * n_tokens + i] for the axes a = temporal, height,
+ * width (hp.mrope_section says which axis drives which pairs; without one
+ * the temporal row drives them all) instead of its cache row. The rows still
+ * go to the cache in order at n_past .. n_past + n_tokens - 1, and attention
+ * stays causal by that order. positions NULL: each axis = the cache row, the
+ * plain forward. Qwen2-VL gives image tokens their (t, h, w) grid positions,
+ * and text after an image continues from the largest position + 1 (its cache
+ * row plus the rope delta). Positions must not be negative
+ * (VLM_ERR_INVALID_ARGUMENT, nothing computed).
+ * embeddings (n_tokens, dim), positions (3, n_tokens) -> as the plain forward */
+vlm_status vlmi_decoder_forward_positions(vlmi_decoder_state *s, const vlmi_decoder *dec,
+                                          const float *embeddings, size_t n_tokens,
+                                          const int32_t *positions, float *all_logits,
+                                          vlmi_threadpool *pool);
 
 #endif

@@ -1,0 +1,82 @@
+/* Qwen2.5-VL: a windowed ViT with 2-D rotary positions and a patch merger,
+ * and a Qwen2 decoder (q/k/v biases) with multimodal RoPE, bound by name
+ * from a Hugging Face checkpoint (Qwen2_5_VLForConditionalGeneration).
+ *
+ * An image (a video) is the processor's pixel rows with its patch grid
+ * (grid_t, grid_h, grid_w); it becomes grid_t * grid_h * grid_w / merge^2
+ * feature rows in the text model's width, one per <|image_pad|>
+ * (<|video_pad|>) token of the prompt. The decoder then runs at the
+ * positions vlmi_qwen2vl_rope_index gives (qwen2_5_vl_rope.h) through
+ * vlmi_decoder_forward_positions. */
+#ifndef VLM_ARCH_QWEN2_5_VL_H
+#define VLM_ARCH_QWEN2_5_VL_H
+
+#include "arch/qwen2_5_vl_rope.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "nn/decoder.h"
+#include "nn/vit.h"
+
+/* Qwen2_5_VLVisionRotaryEmbedding's base when the config does not set it
+ * (the Hub's 4.x configs never do). */
+#define VLMI_QWEN2_5_VL_VISION_ROPE_THETA 10000.0f
+
+typedef struct vlmi_qwen2_5_vl {
+    vlmi_decoder text;          /* the language model and its (tied) LM head */
+    vlmi_vit vision;            /* visual.patch_embed and visual.blocks */
+    float *merger_norm;         /* (vision dim) visual.merger.ln_q, f32, owned */
+    vlmi_matrix merger_fc1;     /* (vision dim * merge^2, the same) merger.mlp.0 */
+    float *merger_fc1_bias;     /* (vision dim * merge^2) owned */
+    vlmi_matrix merger_fc2;     /* (text dim, vision dim * merge^2) merger.mlp.2 */
+    float *merger_fc2_bias;     /* (text dim) owned */
+    float *merger_storage;      /* the merger's f32 vectors above point into it */
+    vlmi_qwen2vl_rope_params rope; /* placeholder ids, merge size, tokens_per_second */
+} vlmi_qwen2_5_vl;
+
+/* Binds every tensor, checking each shape against config: a missing tensor
+ * is VLM_ERR_FORMAT and a shape that disagrees is VLM_ERR_SHAPE, both naming
+ * the tensor; a config the blocks do not support is VLM_ERR_UNSUPPORTED.
+ * Names as transformers 5 and the Hub's 4.x checkpoints save them ("model.*",
+ * "visual.*", "lm_head.weight" unless tied) or as transformers 5 holds them in
+ * memory ("model.language_model.*", "model.visual.*"). The model borrows
+ * weights, which must outlive it. On failure *model is empty. */
+vlm_status vlmi_qwen2_5_vl_bind(vlmi_qwen2_5_vl *model, const vlmi_model_config *config,
+                                const vlmi_safetensors_set *weights);
+/* Releases what bind allocated; NULL or empty is fine. */
+void vlmi_qwen2_5_vl_free(vlmi_qwen2_5_vl *model);
+
+/* Buffers for encoding images or videos of up to max_patches pixel rows. */
+typedef struct vlmi_qwen2_5_vl_image_state {
+    size_t max_patches;
+    vlmi_vit_state *vit;
+    float *hidden;   /* (max_patches, vision dim) encoder output */
+    float *merged;   /* (max_patches / merge^2, vision dim * merge^2) normed groups */
+    float *inner;    /* (max_patches / merge^2, vision dim * merge^2) merger MLP */
+} vlmi_qwen2_5_vl_image_state;
+
+vlm_status vlmi_qwen2_5_vl_image_state_create(const vlmi_qwen2_5_vl *model, size_t max_patches,
+                                              vlmi_qwen2_5_vl_image_state **out);
+void vlmi_qwen2_5_vl_image_state_free(vlmi_qwen2_5_vl_image_state *s); /* NULL is fine */
+
+/* The vision encoder and the patch merger (ln_q RMSNorm, each merge^2 rows
+ * concatenated, Linear, GELU, Linear) on one image or video. n_rows must
+ * equal grid_t * grid_h * grid_w (VLM_ERR_INVALID_ARGUMENT otherwise, as
+ * must a grid not made of whole merge groups); more rows than the state
+ * holds is VLM_ERR_LIMIT. pool may be NULL.
+ * pixel_values (n_rows, 3 * temporal * patch^2), as the Qwen2-VL processor
+ * makes them -> features (n_rows / merge^2, text dim) */
+vlm_status vlmi_qwen2_5_vl_encode_image_pool(float *features, vlmi_qwen2_5_vl_image_state *s,
+                                             const vlmi_qwen2_5_vl *model,
+                                             const float *pixel_values, size_t n_rows,
+                                             size_t grid_t, size_t grid_h, size_t grid_w,
+                                             vlmi_threadpool *pool);
+
+/* Input embeddings of a prompt: token embeddings, with the k-th
+ * <|image_pad|> or <|video_pad|> token (in prompt order) replaced by row k
+ * of image_rows. The placeholder count must equal n_image_rows
+ * (VLM_ERR_INVALID_ARGUMENT otherwise, as transformers refuses).
+ * ids (n), image_rows (n_image_rows, text dim) -> out (n, text dim) */
+vlm_status vlmi_qwen2_5_vl_embed(float *out, const vlmi_qwen2_5_vl *model, const int32_t *ids,
+                                 size_t n, const float *image_rows, size_t n_image_rows);
+
+#endif
