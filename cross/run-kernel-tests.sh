@@ -9,7 +9,7 @@ out=${1:-build-aarch64-kernels}
 cc=${AARCH64_CC:-aarch64-linux-gnu-gcc}
 sysroot=${AARCH64_SYSROOT:-/usr/aarch64-linux-gnu}
 mkdir -p "$out"
-for t in test_kernels test_threadpool; do
+for t in test_kernels test_threadpool test_kquant test_moe; do
   "$cc" -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -DVLM_BUILD \
     -I"$src/include" -I"$src/lib" -I"$src/kernels" -I"$src/tests" \
     "$src/tests/kernels/$t.c" \
@@ -17,5 +17,6 @@ for t in test_kernels test_threadpool; do
     "$src"/kernels/ref/*.c "$src"/kernels/arm/*.c \
     "$src"/lib/core/error.c "$src"/lib/core/memory.c "$src"/lib/core/log.c \
     -lm -lpthread -o "$out/$t"
-  qemu-aarch64 -L "$sysroot" "$out/$t"
+  # the data folder is test_moe's argument; the other tests ignore it
+  qemu-aarch64 -L "$sysroot" "$out/$t" "$src/tests/data"
 done

@@ -3,8 +3,8 @@
  * This file is compiled without ISA flags, so it runs on any CPU of its
  * architecture; the ISA kernels it points to live in kernels/x86 and
  * kernels/arm, each built with its own flags. It also holds the scalar
- * reference of the quantized-activation path (quantize_q8_0, matmul_q8),
- * which kernels/ref does not define yet. */
+ * reference of the Q8_0 quantized-activation path (quantize_q8_0,
+ * matmul_q8); the k-quant one is in kernels/ref/kquant.c. */
 #include "dispatch.h"
 
 #include "kernels.h"
@@ -41,6 +41,8 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n) {
     case VLM_DTYPE_BF16: return n * 2;
     case VLM_DTYPE_Q8_0: return n / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
     case VLM_DTYPE_Q4_0: return n / VLMI_QK * VLMI_Q4_0_BLOCK_BYTES;
+    case VLM_DTYPE_Q4_K: return n / VLMI_QK_K * VLMI_Q4_K_BLOCK_BYTES;
+    case VLM_DTYPE_Q6_K: return n / VLMI_QK_K * VLMI_Q6_K_BLOCK_BYTES;
     default: return 0;
     }
 }
@@ -71,7 +73,13 @@ static void ref_matmul_dequant(float *out, size_t out_stride, const float *x,
     }
 }
 
-// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided
+/* True for the k-quant weight dtypes the matmul reads (Q8_K activations). */
+static bool is_kquant(vlm_dtype dtype) {
+    return dtype == VLM_DTYPE_Q4_K || dtype == VLM_DTYPE_Q6_K;
+}
+
+// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided; k-quants through
+// vlmi_ref_matmul (dequantized exactly: the specification)
 static void ref_matmul(float *out, size_t out_stride, const float *x, const void *w,
                        vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
     if (w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0) {
@@ -109,6 +117,10 @@ static float load_f16_scale(const unsigned char *p) {
 static void ref_matmul_q8(float *out, size_t out_stride, const void *xq, const void *w,
                           vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
                           size_t n) {
+    if (is_kquant(w_dtype)) {
+        vlmi_ref_matmul_q8_k(out, out_stride, xq, w, w_dtype, bias, m, k, n);
+        return;
+    }
     size_t n_blocks = k / VLMI_QK;
     size_t x_row_bytes = n_blocks * VLMI_Q8_0_BLOCK_BYTES;
     size_t w_block_bytes = vlmi_kernels_row_bytes(w_dtype, VLMI_QK);
@@ -145,6 +157,7 @@ static const vlmi_kernel_table ref_table = {
     .matmul = ref_matmul,
     .quantize_q8_0 = ref_quantize_q8_0,
     .matmul_q8 = ref_matmul_q8,
+    .quantize_q8_k = vlmi_ref_quantize_q8_k,
     .rmsnorm = vlmi_ref_rmsnorm,
     .layernorm = vlmi_ref_layernorm,
     .gelu_tanh = vlmi_ref_gelu_tanh,
@@ -192,6 +205,7 @@ static void fill_avx2_table(void) {
     avx2_table.matmul = vlmi_avx2_matmul;
     avx2_table.quantize_q8_0 = vlmi_avx2_quantize_q8_0;
     avx2_table.matmul_q8 = vlmi_avx2_matmul_q8;
+    avx2_table.quantize_q8_k = vlmi_avx2_quantize_q8_k;
     avx2_table.rmsnorm = vlmi_avx2_rmsnorm;
     avx2_table.layernorm = vlmi_avx2_layernorm;
     avx2_table.gelu_tanh = vlmi_avx2_gelu_tanh;
@@ -208,11 +222,14 @@ static void fill_avx2_table(void) {
 #ifdef VLMI_BUILD_NEON
 static vlmi_kernel_table neon_table;
 
-/* NEON for the float weight types, the ref tier for the quantized ones. */
+/* NEON for the float weight types and (dequantized into a row slab) the
+ * k-quants, the ref tier for Q8_0 / Q4_0. */
 static void neon_matmul(float *out, size_t out_stride, const float *x, const void *w,
                         vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
     if (w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0)
         ref_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
+    else if (is_kquant(w_dtype))
+        vlmi_neon_matmul_dequant(out, out_stride, x, w, w_dtype, bias, m, k, n);
     else
         vlmi_neon_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
 }
@@ -336,13 +353,18 @@ void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *
     job.use_blas = w_dtype == VLM_DTYPE_F32 && m >= BLAS_MIN_ROWS &&
                    table->tier != VLMI_KERNELS_REF && vlmi_blas_available() &&
                    (uintptr_t)w % sizeof(float) == 0;
-    if ((w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0) &&
+    bool kquant = is_kquant(w_dtype);
+    if ((w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0 || kquant) &&
         table->quantizes_activations) {
         /* quantize x once rather than once per thread */
-        size_t xq_row = k / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
+        size_t xq_row = kquant ? k / VLMI_QK_K * VLMI_Q8_K_BLOCK_BYTES
+                               : k / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
         unsigned char *xq = vlmi_threadpool_scratch(pool, m * xq_row);
         if (xq != NULL) {
-            for (size_t i = 0; i < m; i++) table->quantize_q8_0(xq + i * xq_row, x + i * k, k);
+            for (size_t i = 0; i < m; i++) {
+                if (kquant) table->quantize_q8_k(xq + i * xq_row, x + i * k, k);
+                else table->quantize_q8_0(xq + i * xq_row, x + i * k, k);
+            }
             job.xq = xq;
         }
     }

@@ -18,6 +18,7 @@
 #ifndef VLM_KERNELS_DISPATCH_H
 #define VLM_KERNELS_DISPATCH_H
 
+#include "ref/kquant.h"
 #include "ref/ops.h"
 #include "threadpool.h"
 #include "vlm.h"
@@ -41,16 +42,17 @@ typedef enum vlmi_kernel_tier {
 typedef struct vlmi_kernel_table {
     const char *name;      /* "ref", "avx2", "neon" */
     vlmi_kernel_tier tier;
-    /* true if matmul quantizes x to Q8_0 for Q8_0 / Q4_0 weights (and so
-     * equals quantize_q8_0 + matmul_q8); false if it dequantizes W exactly */
+    /* true if matmul quantizes x to Q8_0 for Q8_0 / Q4_0 weights and to Q8_K
+     * for Q4_K / Q6_K weights (and so equals quantize_q8_0 or quantize_q8_k,
+     * then matmul_q8); false if it dequantizes W exactly */
     bool quantizes_activations;
 
     /* ---- matrix products ---- */
 
     /* A linear layer over m rows, optional bias (NULL: none). Weight dtypes:
-     * F32, F16, BF16, Q8_0, Q4_0 (k % 32 == 0 for the quantized ones; a tier
-     * may quantize x to 8 bits on the fly for them, see the bound in
-     * tests/kernels). out must not alias x. w needs no alignment.
+     * F32, F16, BF16, Q8_0, Q4_0 (k % 32 == 0), Q4_K, Q6_K (k % 256 == 0); a
+     * tier may quantize x to 8 bits on the fly for the quantized ones, see
+     * the bounds in tests/kernels. out must not alias x. w needs no alignment.
      * x (m,k) @ W (n,k)^T + bias (n,) -> out (m, n), row i at out + i*out_stride */
     void (*matmul)(float *out, size_t out_stride, const float *x, const void *w,
                    vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
@@ -61,11 +63,18 @@ typedef struct vlmi_kernel_table {
     void (*quantize_q8_0)(void *y, const float *x, size_t n);
 
     /* The matmul of Q8_0 / Q4_0 weights with activations already quantized
-     * by quantize_q8_0 (rows of k / 32 blocks, k % 32 == 0): integer dot
-     * products per block, scaled and summed in f32.
-     * xq (m, k/32 blocks) @ W (n,k)^T + bias (n,) -> out (m, n) strided */
+     * by quantize_q8_0 (rows of k / 32 blocks, k % 32 == 0), or of Q4_K /
+     * Q6_K weights with activations quantized by quantize_q8_k (rows of
+     * k / 256 blocks, k % 256 == 0): integer dot products per block, scaled
+     * and summed in f32 (for the k-quants, ref/kquant.h is the contract).
+     * xq (m, k/32 or k/256 blocks) @ W (n,k)^T + bias (n,) -> out (m, n) strided */
     void (*matmul_q8)(float *out, size_t out_stride, const void *xq, const void *w,
                       vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+    /* Quantizes rows to Q8_K as vlmi_ref_quantize_q8_k (ref/kquant.h); every
+     * tier gives identical bytes. x (n), n % 256 == 0 -> y (n / 256 blocks of
+     * VLMI_Q8_K_BLOCK_BYTES) */
+    void (*quantize_q8_k)(void *y, const float *x, size_t n);
 
     /* ---- normalization (row by row; out may equal x) ---- */
 
@@ -127,11 +136,12 @@ const char *vlmi_kernels_name(void);
 const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier);
 
 /* True if the matmul kernels read weights of this dtype
- * (F32, F16, BF16, Q8_0, Q4_0). */
+ * (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K). */
 bool vlmi_kernels_weight_dtype_supported(vlm_dtype dtype);
 
-/* Bytes of one weight row of n elements of dtype (n % 32 == 0 for the
- * quantized ones); 0 for a dtype the kernels do not read. */
+/* Bytes of one weight row of n elements of dtype (n % 32 == 0 for Q8_0 and
+ * Q4_0, n % 256 == 0 for Q4_K and Q6_K); 0 for a dtype the kernels do not
+ * read. */
 size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
 
 /* ---- what the blocks call ---- */
@@ -142,8 +152,8 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
  * identical for 1, 2, 3 ... threads). Large f32 products go to BLAS where
  * that measured faster, one sgemm per band; that path alone may round
  * differently with another thread count (OpenBLAS's edge kernels). Quantized weights in a tier that quantizes
- * activations: x is quantized once, in the pool's scratch. pool may be NULL
- * (one thread).
+ * activations: x is quantized once (Q8_0, or Q8_K for k-quants), in the
+ * pool's scratch. pool may be NULL (one thread).
  * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) */
 void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *w,
                  vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);

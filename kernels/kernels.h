@@ -45,6 +45,15 @@ void vlmi_dequant_q4_k(float *y, const void *x, size_t n);  /* n % 256 == 0 */
 void vlmi_dequant_q5_k(float *y, const void *x, size_t n);  /* n % 256 == 0 */
 void vlmi_dequant_q6_k(float *y, const void *x, size_t n);  /* n % 256 == 0 */
 
+/* Elements per k-quant super-block and the bytes of the blocks the matmul
+ * kernels read (ggml's layouts; see ref/dequant.c for the fields). */
+#define VLMI_QK_K 256
+#define VLMI_Q4_K_BLOCK_BYTES 144 /* d, dmin (f16), scales[12], qs[128] */
+#define VLMI_Q6_K_BLOCK_BYTES 210 /* ql[128], qh[64], scales[16] (int8), d (f16) */
+/* Activations quantized for k-quant weights: ggml's block_q8_K,
+ * d (f32), qs[256] (int8), bsums[16] (int16, sums of 16 consecutive qs) */
+#define VLMI_Q8_K_BLOCK_BYTES 292
+
 typedef void (*vlmi_dequant_fn)(float *y, const void *x, size_t n);
 
 /* The dequantizer for dtype, or NULL if there is none (integer types, Q8_K,

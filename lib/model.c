@@ -2,7 +2,9 @@
  * a loaded model. Architecture-specific binding happens in lib/arch/. */
 #include "model.h"
 #include "io/file.h"
+#include "text/tokenizer-impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +26,8 @@ void vlm_model_free(vlm_model *model) {
     if (model == NULL) return;
     vlmi_image_cache_free(model->image_cache);
     vlmi_idefics3_free(&model->idefics3);
+    vlmi_gemma3_free(&model->gemma3);
+    vlmi_qwen2_5_vl_free(&model->qwen2_5_vl);
     free(model->tensors);
     vlm_tokenizer_free(model->tokenizer);
     vlmi_gguf_close(model->gguf);
@@ -64,6 +68,12 @@ static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
     if (m->family == VLMI_FAMILY_IDEFICS3 &&
         (st = vlmi_idefics3_bind(&m->idefics3, c, m->weights)) != VLM_OK)
         return vlmi_fail_prefix(st, m->path);
+    if (m->family == VLMI_FAMILY_GEMMA3 &&
+        (st = vlmi_gemma3_bind(&m->gemma3, c, m->weights)) != VLM_OK)
+        return vlmi_fail_prefix(st, m->path);
+    if (m->family == VLMI_FAMILY_QWEN2_5_VL &&
+        (st = vlmi_qwen2_5_vl_bind(&m->qwen2_5_vl, c, m->weights)) != VLM_OK)
+        return vlmi_fail_prefix(st, m->path);
     if ((st = report_progress(p, 0.6f)) != VLM_OK) return st;
 
     char *tokenizer_path = vlmi_path_join(m->path, "tokenizer.json");
@@ -73,7 +83,77 @@ static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
     return st;
 }
 
-static vlm_status load_gguf(vlm_model *m) {
+/* A copy of the string value of key, or NULL when absent (*out NULL too). */
+static vlm_status gguf_string_copy(const vlmi_gguf *g, const char *key, char **out) {
+    *out = NULL;
+    if (vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
+    const char *s;
+    size_t len;
+    vlm_status st = vlmi_gguf_get_string(g, key, &s, &len);
+    if (st != VLM_OK) return st;
+    if (memchr(s, '\0', len) != NULL || vlmi_utf8_invalid_offset(s, len) != SIZE_MAX)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is not UTF-8 text", vlmi_gguf_path(g), key);
+    return (*out = vlmi_strndup(s, len)) != NULL ? VLM_OK : VLM_ERR_OUT_OF_MEMORY;
+}
+
+/* The token string of the id stored at key (tokenizer.ggml.bos_token_id ...),
+ * or NULL when either is absent. */
+static vlm_status gguf_token_copy(const vlmi_gguf *g, const char *key, char **out) {
+    *out = NULL;
+    const vlmi_gguf_kv *tokens = vlmi_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    int64_t id;
+    vlmi_gguf_value e;
+    const char *s;
+    size_t len;
+    if (vlmi_gguf_find_kv(g, key) == NULL || tokens == NULL) return VLM_OK;
+    vlm_status st = vlmi_gguf_get_int(g, key, &id);
+    if (st != VLM_OK) return st;
+    if (id < 0 || tokens->value.type != VLMI_GGUF_ARRAY ||
+        !vlmi_gguf_array_get(&tokens->value, (uint64_t)id, &e) ||
+        !vlmi_gguf_value_string(&e, &s, &len))
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld, not a token of tokenizer.ggml.tokens",
+                         vlmi_gguf_path(g), key, (long long)id);
+    return (*out = vlmi_strndup(s, len)) != NULL ? VLM_OK : VLM_ERR_OUT_OF_MEMORY;
+}
+
+static vlm_status gguf_flag(const vlmi_gguf *g, const char *key, int *out) {
+    bool b;
+    if (vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
+    vlm_status st = vlmi_gguf_get_bool(g, key, &b);
+    if (st == VLM_OK) *out = b;
+    return st;
+}
+
+/* What a tokenizer_config.json would say, from the GGUF's tokenizer keys:
+ * the special tokens' strings, add_bos/eos_token (a "llama" tokenizer adds
+ * bos unless the file says otherwise, as llama.cpp and transformers do) and
+ * the chat template (tokenizer.chat_template). */
+static vlm_status gguf_tokenizer_config(vlmi_tokenizer_config *c, const vlmi_gguf *g) {
+    const char *model;
+    size_t len;
+    c->model_max_length = INT64_MAX;
+    if (vlmi_gguf_find_kv(g, "tokenizer.ggml.model") != NULL &&
+        vlmi_gguf_get_string(g, "tokenizer.ggml.model", &model, &len) == VLM_OK && len == 5 &&
+        memcmp(model, "llama", 5) == 0)
+        c->add_bos_token = 1;
+    vlm_status st;
+    if ((st = gguf_token_copy(g, "tokenizer.ggml.bos_token_id", &c->bos_token)) != VLM_OK ||
+        (st = gguf_token_copy(g, "tokenizer.ggml.eos_token_id", &c->eos_token)) != VLM_OK ||
+        (st = gguf_token_copy(g, "tokenizer.ggml.padding_token_id", &c->pad_token)) != VLM_OK ||
+        (st = gguf_token_copy(g, "tokenizer.ggml.unknown_token_id", &c->unk_token)) != VLM_OK ||
+        (st = gguf_flag(g, "tokenizer.ggml.add_bos_token", &c->add_bos_token)) != VLM_OK ||
+        (st = gguf_flag(g, "tokenizer.ggml.add_eos_token", &c->add_eos_token)) != VLM_OK ||
+        (st = gguf_string_copy(g, "tokenizer.chat_template", &c->chat_template)) != VLM_OK)
+        return st;
+    if (c->chat_template != NULL)
+        snprintf(c->chat_template_source, sizeof c->chat_template_source, "tokenizer.chat_template");
+    return VLM_OK;
+}
+
+/* A GGUF file: its metadata and tensors; the tokenizer when tokenizer.ggml.*
+ * describes one; for a known architecture the config (into m->config, as a
+ * hub directory's files would give it) and the bound weights. */
+static vlm_status load_gguf(vlm_model *m, const vlm_model_params *p) {
     vlm_status st = vlmi_gguf_open(m->path, &m->gguf);
     if (st != VLM_OK) return st;
     const char *arch;
@@ -85,7 +165,24 @@ static vlm_status load_gguf(vlm_model *m) {
     m->tensors = vlmi_calloc(m->n_tensors, sizeof *m->tensors);
     if (m->tensors == NULL) return VLM_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < m->n_tensors; i++) m->tensors[i] = vlmi_gguf_tensor(m->gguf, i);
-    return VLM_OK;
+    m->family = vlmi_arch_from_gguf(m->architecture);
+    if ((st = report_progress(p, 0.1f)) != VLM_OK) return st;
+
+    if (m->family == VLMI_FAMILY_GEMMA3) {
+        vlmi_hub_config_free(&m->config); /* the empty config's defaults */
+        m->has_config = true;
+        if ((st = vlmi_gemma3_gguf_config(&m->config.model, m->gguf)) != VLM_OK ||
+            (st = gguf_tokenizer_config(&m->config.tokenizer, m->gguf)) != VLM_OK)
+            return st;
+        m->config.has_tokenizer = true;
+        if ((st = vlmi_gemma3_bind_gguf(&m->gemma3, &m->config.model, m->gguf)) != VLM_OK)
+            return st;
+    }
+    if ((st = report_progress(p, 0.5f)) != VLM_OK) return st;
+
+    if (vlmi_gguf_find_kv(m->gguf, "tokenizer.ggml.model") != NULL)
+        st = vlmi_tokenizer_load_gguf(m->gguf, &m->tokenizer);
+    return st;
 }
 
 vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_model **out) {
@@ -114,7 +211,7 @@ vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_
     if (st == VLM_OK) st = report_progress(&p, 0.0f);
     if (st == VLM_OK) {
         if (vlmi_is_directory(path)) st = load_hub_directory(m, &p);
-        else if (vlmi_is_regular_file(path)) st = load_gguf(m);
+        else if (vlmi_is_regular_file(path)) st = load_gguf(m, &p);
         else st = vlmi_fail(VLM_ERR_IO, "%s: no such model directory or GGUF file", path);
     }
     if (st == VLM_OK) st = report_progress(&p, 1.0f);

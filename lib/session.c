@@ -73,6 +73,10 @@ struct vlm_session {
     int32_t *cached_ids;           /* (n_ctx) the ids whose keys/values are cached */
     float *embeddings;             /* (n_batch, text dim) one prefill chunk */
     uint8_t *bidirectional;        /* (n_batch) its rows inside image blocks */
+    int32_t *positions;            /* (3, n_ctx) M-RoPE positions of the prompt; NULL
+                                      unless the family has rope_positions */
+    int32_t *chunk_positions;      /* (3, n_batch) one chunk's, then one token's */
+    int64_t rope_delta;            /* position of cache row p: p + rope_delta */
     float *prompt_logits;          /* (n_vocab) last prompt position of the latest generate */
     bool has_prompt_logits;
     void *vision_state;            /* the family's vision buffers, made at the first image */
@@ -197,6 +201,11 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     s->cached_ids = vlmi_calloc(s->n_ctx, sizeof *s->cached_ids);
     s->embeddings = vlmi_calloc(s->decoder->n_batch * dim, sizeof *s->embeddings);
     s->bidirectional = vlmi_calloc(s->decoder->n_batch, 1);
+    if (s->ops->rope_positions != NULL) {
+        s->positions = vlmi_calloc(3 * s->n_ctx, sizeof *s->positions);
+        s->chunk_positions = vlmi_calloc(3 * s->decoder->n_batch, sizeof *s->chunk_positions);
+        if (s->positions == NULL || s->chunk_positions == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    }
     s->prompt_logits = vlmi_calloc(n_vocab, sizeof *s->prompt_logits);
     s->piece = vlmi_malloc(PIECE_CAPACITY);
     if (!s->cached_ids || !s->embeddings || !s->bidirectional || !s->prompt_logits || !s->piece)
@@ -262,6 +271,8 @@ void vlm_session_free(vlm_session *s) {
     free(s->cached_ids);
     free(s->embeddings);
     free(s->bidirectional);
+    free(s->positions);
+    free(s->chunk_positions);
     free(s->prompt_logits);
     if (s->vision_state != NULL) s->ops->vision_state_free(s->vision_state);
     vlmi_sampler_free(s->sampler);
@@ -635,12 +646,15 @@ static vlm_status build_prompt_text(vlm_session *s, char **out) {
     return VLM_OK;
 }
 
-/* Tokenizes text (special tokens parsed) into prompt_ids. */
-static vlm_status tokenize_text(vlm_session *s, const char *text) {
-    /* as transformers' processors: a rendered prompt that already starts
-     * with the BOS token gets no second one */
+/* Tokenizes text (special tokens parsed) into prompt_ids. As transformers'
+ * processors' apply_chat_template, a prompt that already starts with the
+ * BOS token gets no second one, unless processor_call: the processor called
+ * on rendered text adds the tokenizer's special tokens whatever it holds
+ * (ShieldGemma 2's prompts start with two BOS). */
+static vlm_status tokenize_text(vlm_session *s, const char *text, bool processor_call) {
     const char *bos = s->model->config.tokenizer.bos_token;
-    bool has_bos = bos != NULL && bos[0] != '\0' && strncmp(text, bos, strlen(bos)) == 0;
+    bool has_bos = !processor_call && bos != NULL && bos[0] != '\0' &&
+                   strncmp(text, bos, strlen(bos)) == 0;
     const uint32_t flags = VLM_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : VLM_TOKENIZE_ADD_SPECIAL);
     size_t len = strlen(text), n = 0;
     vlm_status st = vlm_tokenize(s->model->tokenizer, text, len, flags, NULL, 0, &n);
@@ -659,7 +673,7 @@ static vlm_status tokenize_text(vlm_session *s, const char *text) {
 static vlm_status tokenize_prompt(vlm_session *s) {
     char *text = NULL;
     vlm_status st = build_prompt_text(s, &text);
-    if (st == VLM_OK) st = tokenize_text(s, text);
+    if (st == VLM_OK) st = tokenize_text(s, text, false);
     free(text);
     return st;
 }
@@ -685,7 +699,9 @@ static vlm_status prefill(vlm_session *s, size_t from) {
     bool blocks = s->ops->image_block_rows(s->model) > 0;
     size_t image_row = 0;
     for (size_t i = 0; i < from; i++) image_row += s->prompt_ids[i] == s->image_token;
-    s->decoder->n_past = from;
+    /* from 0 the sliding-window rings start afresh too */
+    if (from == 0) vlmi_decoder_state_reset(s->decoder);
+    else s->decoder->n_past = from;
     s->progress_done = 0;
     s->progress_total = n - from;
     vlm_status st = report_progress(s);
@@ -697,9 +713,16 @@ static vlm_status prefill(vlm_session *s, size_t from) {
             return vlmi_fail(VLM_ERR_INTERNAL, "prompt has more image tokens than image rows");
         st = s->ops->embed(s->embeddings, s->bidirectional, s->model, s->prompt_ids + start,
                            count, s->features + image_row * dim, rows);
-        if (st == VLM_OK)
+        if (st == VLM_OK && s->positions != NULL) {
+            for (size_t a = 0; a < 3; a++)
+                memcpy(s->chunk_positions + a * count, s->positions + a * n + start,
+                       count * sizeof *s->positions);
+            st = vlmi_decoder_forward_positions(s->decoder, s->text, s->embeddings, count,
+                                                s->chunk_positions, NULL, s->pool);
+        } else if (st == VLM_OK) {
             st = vlmi_decoder_forward_blocks(s->decoder, s->text, s->embeddings, count,
                                              blocks ? s->bidirectional : NULL, NULL, s->pool);
+        }
         if (st != VLM_OK) return st;
         memcpy(s->cached_ids + start, s->prompt_ids + start, count * sizeof *s->cached_ids);
         image_row += rows;
@@ -796,6 +819,19 @@ static vlm_status check_prompt(const vlm_session *s) {
     return VLM_OK;
 }
 
+/* The M-RoPE positions of prompt_ids, from the images of the conversation
+ * (or of the safety prompt) in order. */
+static vlm_status compute_positions(vlm_session *s) {
+    size_t n_images = s->n_images > 0 ? s->n_images : s->n_feature_rows > 0;
+    const vlmi_image_plan **plans = vlmi_calloc(n_images > 0 ? n_images : 1, sizeof *plans);
+    if (plans == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < n_images; i++) plans[i] = &s->images[i].plan;
+    vlm_status st = s->ops->rope_positions(s->positions, &s->rope_delta, s->model, s->prompt_ids,
+                                           s->n_prompt_ids, plans, n_images);
+    free(plans);
+    return st;
+}
+
 /* Prefills what the cache does not hold of prompt_ids (at least the last
  * token, for its logits), then starts the timings of this call: the
  * pending image work, the prefill, the token counts. On success the
@@ -816,7 +852,9 @@ static vlm_status prefill_prompt(vlm_session *s) {
         shared--;
     shared = vlmi_decoder_state_reusable(dec, shared);
     double t0 = vlmi_now_ms();
-    vlm_status st = prefill(s, shared);
+    vlm_status st = VLM_OK;
+    if (s->positions != NULL) st = compute_positions(s);
+    if (st == VLM_OK) st = prefill(s, shared);
     double t1 = vlmi_now_ms();
     if (st == VLM_ERR_CANCELLED) return st;
     if (st != VLM_OK) dec->n_past = 0; /* a half-written cache is not reused */
@@ -904,7 +942,14 @@ static vlm_status generate(vlm_session *s, const vlm_generate_params *p) {
 
         // the new token into the cache, its logits out
         st = vlmi_decoder_embed(s->embeddings, s->text, &token, 1);
-        if (st == VLM_OK) st = vlmi_decoder_forward_pool(dec, s->text, s->embeddings, 1, NULL, s->pool);
+        if (st == VLM_OK && s->positions != NULL) {
+            int64_t position = (int64_t)dec->n_past + s->rope_delta;
+            for (size_t a = 0; a < 3; a++) s->chunk_positions[a] = (int32_t)position;
+            st = vlmi_decoder_forward_positions(dec, s->text, s->embeddings, 1, s->chunk_positions,
+                                                NULL, s->pool);
+        } else if (st == VLM_OK) {
+            st = vlmi_decoder_forward_pool(dec, s->text, s->embeddings, 1, NULL, s->pool);
+        }
         if (st == VLM_OK) s->cached_ids[dec->n_past - 1] = token;
     }
     if (st == VLM_OK && !stopped_by_string) {
@@ -983,7 +1028,7 @@ static vlm_status safety_score(vlm_session *s, const vlm_image *image, vlm_safet
         if ((prompt = vlmi_malloc(len + 1)) != NULL)
             vlmi_shieldgemma2_prompt(prompt, len + 1, image_text, policy_text);
     }
-    st = prompt == NULL ? VLM_ERR_OUT_OF_MEMORY : tokenize_text(s, prompt);
+    st = prompt == NULL ? VLM_ERR_OUT_OF_MEMORY : tokenize_text(s, prompt, true);
     free(image_text);
     free(prompt);
     if (st == VLM_OK) st = check_prompt(s);

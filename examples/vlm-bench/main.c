@@ -2,7 +2,10 @@
  * libvlm's matmul kernels per tier at the decode and prefill/vision shapes
  * of SmolVLM-256M, as the median of N runs with min and max.
  *
- *   vlm-bench [--threads N] [--reps N] [--json]
+ *   vlm-bench [--threads N] [--reps N] [--filter TEXT] [--json]
+ *
+ * --filter runs only the matmul rows whose name contains TEXT ("q4_k",
+ * "avx2 q6_k", "1024x"), and skips the machine and attention rows.
  *
  * With --model, one whole query end to end instead: load, one image (a file,
  * or a 512x512 synthetic picture) with the model's default processing, a
@@ -179,19 +182,47 @@ static void run_band(void *ctx, size_t t, size_t n_threads) {
         j->tier->matmul(j->out + j0, j->n, j->x, w, j->dtype, NULL, j->m, j->k, j1 - j0);
 }
 
+/* Q4_K / Q6_K weights of n_elements: random quants and scales, f16 super-block
+ * scales of a realistic size (there is no k-quant quantizer in the library). */
+static void fill_kquant(unsigned char *w, vlm_dtype dtype, size_t n_elements) {
+    size_t bb = vlmi_kernels_row_bytes(dtype, VLMI_QK_K);
+    uint32_t s = 12345u;
+    for (size_t i = 0; i < n_elements / VLMI_QK_K * bb; i++) {
+        s = s * 1664525u + 1013904223u;
+        w[i] = (unsigned char)(s >> 24);
+    }
+    uint16_t d = vlmi_f32_to_f16(0.002f), dmin = vlmi_f32_to_f16(0.004f);
+    for (size_t b = 0; b < n_elements / VLMI_QK_K; b++) {
+        if (dtype == VLM_DTYPE_Q4_K) {
+            memcpy(w + b * bb, &d, 2);
+            memcpy(w + b * bb + 2, &dmin, 2);
+        } else {
+            memcpy(w + b * bb + 208, &d, 2);
+        }
+    }
+}
+
+/* --filter: only the matmul rows whose name contains it (NULL: every row) */
+static const char *row_filter;
+
 static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
                          const vlmi_kernel_table *tier, bool blas, vlm_dtype dtype,
                          const char *dtype_name, size_t m, size_t k, size_t n, int reps) {
+    char name[96];
+    snprintf(name, sizeof name, "%s %s %zux%zux%zu", tier_name, dtype_name, m, k, n);
+    if (row_filter != NULL && strstr(name, row_filter) == NULL) return;
     size_t w_bytes = vlmi_kernels_row_bytes(dtype, k) * n;
     float *w_f32 = malloc(n * k * sizeof(float));
     unsigned char *w = malloc(w_bytes);
     float *x = malloc(m * k * sizeof(float)), *out = malloc(m * n * sizeof(float));
-    size_t xq_row = k / 32 * VLMI_Q8_0_BLOCK_BYTES;
+    bool kquant = dtype == VLM_DTYPE_Q4_K || dtype == VLM_DTYPE_Q6_K;
+    size_t xq_row = kquant ? k / VLMI_QK_K * VLMI_Q8_K_BLOCK_BYTES : k / 32 * VLMI_Q8_0_BLOCK_BYTES;
     unsigned char *xq = malloc(m * xq_row);
     fill(w_f32, n * k);
     fill(x, m * k);
     if (dtype == VLM_DTYPE_F32) memcpy(w, w_f32, w_bytes);
     else if (dtype == VLM_DTYPE_F16) vlmi_convert_f32_to_f16((uint16_t *)(void *)w, w_f32, n * k);
+    else if (kquant) fill_kquant(w, dtype, n * k);
     else for (size_t r = 0; r < n; r++) vlmi_kernels_tier(VLMI_KERNELS_REF)->quantize_q8_0(w + r * xq_row, w_f32 + r * k, k);
     band_job job = {.tier = tier, .blas = blas, .out = out, .x = x, .w = w, .dtype = dtype,
                     .m = m, .k = k, .n = n};
@@ -202,12 +233,13 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
         if (dtype == VLM_DTYPE_Q8_0 && tier->quantizes_activations) {
             for (size_t i = 0; i < m; i++) tier->quantize_q8_0(xq + i * xq_row, x + i * k, k);
             job.xq = xq;
+        } else if (kquant && tier->quantizes_activations) {
+            for (size_t i = 0; i < m; i++) tier->quantize_q8_k(xq + i * xq_row, x + i * k, k);
+            job.xq = xq;
         }
         vlmi_threadpool_run(pool, run_band, &job);
         t[r] = now_s() - t0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "%s %s %zux%zux%zu", tier_name, dtype_name, m, k, n);
     report("matmul", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, summarize(t, reps));
     free(w_f32);
     free(w);
@@ -373,6 +405,7 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = (size_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) row_filter = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) e2e.model = argv[++i];
         else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) e2e.image = argv[++i];
         else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) e2e.prompt = argv[++i];
@@ -380,7 +413,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--max-tiles") == 0 && i + 1 < argc) e2e.max_tiles = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) e2e.n_ctx = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--json]\n"
+            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--filter TEXT] [--json]\n"
                     "       %s --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]\n"
                     "                 [--max-tiles N] [--ctx N] [--threads N] [--json]\n",
                     argv[0], argv[0]);
@@ -402,10 +435,12 @@ int main(int argc, char **argv) {
     else printf("vlm-bench: %zu threads, median of %d (ref: 3 at m=1, 1 above), best tier %s\n", n_threads, reps,
                 vlmi_kernels_name());
 
-    bench_bandwidth(pool, reps);
+    if (row_filter == NULL) {
+        bench_bandwidth(pool, reps);
 #if defined(VLM_HAVE_OPENBLAS)
-    bench_sgemm(n_threads, reps);
+        bench_sgemm(n_threads, reps);
 #endif
+    }
     const size_t shapes[][3] = {{1, 576, 1536}, {1024, 768, 3072}};
     const struct { vlm_dtype dtype; const char *name; } dtypes[] = {
         {VLM_DTYPE_F32, "f32"}, {VLM_DTYPE_F16, "f16"}, {VLM_DTYPE_Q8_0, "q8_0"}};
@@ -425,13 +460,29 @@ int main(int argc, char **argv) {
                              reps);
         }
     }
+    /* k-quants (k % 256 == 0): decode (one token through a 768 -> 3072 layer)
+     * and vision (a tile's 1024 patches through the same layer) */
+    const size_t kq_shapes[][3] = {{1, 768, 3072}, {1024, 768, 3072}};
+    const struct { vlm_dtype dtype; const char *name; } kq_dtypes[] = {
+        {VLM_DTYPE_Q4_K, "q4_k"}, {VLM_DTYPE_Q6_K, "q6_k"}};
+    for (size_t s = 0; s < 2; s++) {
+        size_t m = kq_shapes[s][0], k = kq_shapes[s][1], n = kq_shapes[s][2];
+        for (size_t d = 0; d < 2; d++)
+            for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
+                const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
+                if (tier == NULL) continue;
+                int r = t != VLMI_KERNELS_REF ? reps : m > 1 ? 1 : (reps < 3 ? reps : 3);
+                bench_matmul(pool, tier->name, tier, false, kq_dtypes[d].dtype, kq_dtypes[d].name,
+                             m, k, n, r);
+            }
+    }
     /* attention: each tier on one thread, then the chosen tier over the pool */
-    for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
+    for (int t = 0; row_filter == NULL && t < VLMI_KERNELS_TIER_COUNT; t++) {
         const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
         if (tier != NULL)
             bench_attention(NULL, tier, t != VLMI_KERNELS_REF ? reps : (reps < 3 ? reps : 1));
     }
-    if (n_threads > 1)
+    if (n_threads > 1 && row_filter == NULL)
         bench_attention(pool, vlmi_kernels(), vlmi_kernels()->tier != VLMI_KERNELS_REF
                                                   ? reps : (reps < 3 ? reps : 1));
     if (json) printf("\n  ]\n}\n");

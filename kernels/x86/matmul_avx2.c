@@ -1,5 +1,6 @@
 /* AVX2 + FMA matmul for f32, f16 (F16C) and bf16 weights with f32
- * activations; quantized weights go to quant_avx2.c.
+ * activations; quantized weights go to quant_avx2.c (Q8_0, Q4_0) and
+ * kquant_avx2.c (Q4_K, Q6_K).
  *
  * Both operands have k contiguous (x is (m,k), W is (n,k)), so every output
  * is a dot product: a tile of rows of x times a tile of rows of W keeps one
@@ -256,6 +257,10 @@ void vlmi_avx2_matmul(float *out, size_t out_stride, const float *x, const void 
     case VLM_DTYPE_BF16:
         if (m == 1) gemv(out, x, wb, bias, k, n, VLM_DTYPE_BF16);
         else gemm(out, out_stride, x, wb, bias, m, k, n, VLM_DTYPE_BF16);
+        break;
+    case VLM_DTYPE_Q4_K:
+    case VLM_DTYPE_Q6_K:
+        vlmi_avx2_matmul_kquant(out, out_stride, x, w, w_dtype, bias, m, k, n);
         break;
     default: /* Q8_0, Q4_0 */
         vlmi_avx2_matmul_quant(out, out_stride, x, w, w_dtype, bias, m, k, n);

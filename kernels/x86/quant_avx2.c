@@ -211,6 +211,10 @@ static void q8_gemm_dtype(float *out, size_t out_stride, const unsigned char *xq
 // xq (m, k/32 blocks) @ W (n,k)^T + bias -> out (m,n) strided
 void vlmi_avx2_matmul_q8(float *out, size_t out_stride, const void *xq, const void *w,
                          vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
+    if (w_dtype == VLM_DTYPE_Q4_K || w_dtype == VLM_DTYPE_Q6_K) {
+        vlmi_avx2_matmul_q8_k(out, out_stride, xq, w, w_dtype, bias, m, k, n);
+        return;
+    }
     size_t nb = k / VLMI_QK;
     init_rows(out, out_stride, bias, m, n);
     q8_gemm_dtype(out, out_stride, xq, nb * VLMI_Q8_0_BLOCK_BYTES, w,

@@ -15,9 +15,21 @@ void vlmi_avx2_matmul_quant(float *out, size_t out_stride, const float *x, const
                             size_t n);
 // x (n) -> y (n/32 Q8_0 blocks), bytes identical to the ref tier
 void vlmi_avx2_quantize_q8_0(void *y, const float *x, size_t n);
-// xq (m, k/32 Q8_0 blocks) @ W (n,k)^T (Q8_0 or Q4_0) + bias -> out (m,n) strided
+// xq (m, k/32 Q8_0 blocks) @ W (n,k)^T (Q8_0 or Q4_0) + bias -> out (m,n) strided;
+// Q4_K / Q6_K weights with xq in Q8_K go to vlmi_avx2_matmul_q8_k
 void vlmi_avx2_matmul_q8(float *out, size_t out_stride, const void *xq, const void *w,
                          vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+
+/* kquant_avx2.c: Q4_K / Q6_K weights with activations in Q8_K (ref/kquant.h) */
+// x (n) -> y (n/256 Q8_K blocks), bytes identical to the ref tier
+void vlmi_avx2_quantize_q8_k(void *y, const float *x, size_t n);
+// xq (m, k/256 Q8_K blocks) @ W (n,k)^T (Q4_K or Q6_K) + bias -> out (m,n) strided
+void vlmi_avx2_matmul_q8_k(float *out, size_t out_stride, const void *xq, const void *w,
+                           vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
+// The Q4_K / Q6_K case of vlmi_avx2_matmul: x quantized to Q8_K on the fly.
+void vlmi_avx2_matmul_kquant(float *out, size_t out_stride, const float *x, const void *w,
+                             vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
+                             size_t n);
 
 // x (n_rows, n), weight (n,) -> out (n_rows, n)
 void vlmi_avx2_rmsnorm(float *out, const float *x, const float *weight, size_t n_rows,

@@ -8,7 +8,9 @@
 #define VLM_ARCH_FAMILY_H
 
 #include "arch/chat.h"
+#include "arch/gemma3_processor.h"
 #include "arch/idefics3_processor.h"
+#include "arch/qwen2_5_vl_processor.h"
 #include "arch/registry.h"
 #include "model/processor_config.h"
 #include "nn/decoder.h"
@@ -36,6 +38,8 @@ typedef struct vlmi_image_plan {
     vlmi_image_request request; /* what it was planned for */
     union {
         vlmi_idefics3_plan idefics3;
+        vlmi_gemma3_plan gemma3;
+        vlmi_qwen2vl_plan qwen2vl;
     } u;                    /* the family's own plan */
 } vlmi_image_plan;
 
@@ -100,6 +104,15 @@ typedef struct vlmi_family_ops {
                         const int32_t *ids, size_t n, const float *image_rows,
                         size_t n_image_rows);
 
+    /* Multimodal RoPE (Qwen2-VL): the rotary positions of prompt ids (n of
+     * them; axis a of token i at positions[a * n + i], 3 axes) given the
+     * prompt's images in order, and the offset of the tokens after it (their
+     * position is their cache row + *delta on every axis). NULL: positions
+     * are the cache rows. */
+    vlm_status (*rope_positions)(int32_t *positions, int64_t *delta, const vlm_model *model,
+                                 const int32_t *ids, size_t n,
+                                 const vlmi_image_plan *const *plans, size_t n_images);
+
     /* Image-safety classifiers (ShieldGemma 2): true with the ids of the
      * "Yes" and "No" tokens whose logits make the score; false for other
      * models of the family. NULL: the family has none. */
@@ -110,5 +123,7 @@ typedef struct vlmi_family_ops {
 const vlmi_family_ops *vlmi_family_ops_of(vlmi_family family);
 
 extern const vlmi_family_ops vlmi_idefics3_ops;
+extern const vlmi_family_ops vlmi_gemma3_ops;
+extern const vlmi_family_ops vlmi_qwen2_5_vl_ops;
 
 #endif

@@ -73,6 +73,9 @@ typedef struct name_layout {
 static const name_layout layouts[] = {
     {"model.language_model.", "lm_head.weight"},                /* transformers 5 save */
     {"language_model.model.", "language_model.lm_head.weight"}, /* Hub 4.x checkpoints */
+    /* ShieldGemma2ForImageClassification wraps the model as "model." */
+    {"model.model.language_model.model.", "model.lm_head.weight"}, /* transformers 5.24 save */
+    {"model.language_model.model.", "model.language_model.lm_head.weight"}, /* Hub 4.x */
     {"model.", "lm_head.weight"},                               /* Gemma3ForCausalLM */
 };
 
@@ -157,10 +160,12 @@ static const char *const vision_prefixes[] = {
     "model.vision_tower.vision_model.", /* early transformers 5 saves */
     "vision_tower.",                    /* transformers 5.24 save_pretrained */
     "model.vision_tower.",              /* transformers 5 in-memory names */
+    "model.model.vision_tower.",        /* ShieldGemma 2, transformers 5.24 save */
 };
 static const char *const projector_prefixes[] = {
     "multi_modal_projector.",
     "model.multi_modal_projector.",
+    "model.model.multi_modal_projector.", /* ShieldGemma 2, transformers 5.24 save */
 };
 
 static const char *find_prefix(const vlmi_safetensors_set *set, const char *const *prefixes,

@@ -28,17 +28,21 @@ const char *vlmi_shieldgemma2_policy_text(vlm_safety_policy policy) {
 
 size_t vlmi_shieldgemma2_prompt(char *buf, size_t cap, const char *image_text,
                                 const char *policy_text) {
-    /* the template opens a user turn for each content item: the image, then
-     * the instruction */
+    /* The template opens a user turn for each content item (the image, then
+     * the instruction), and the line breaks and indentation between its
+     * output tags are part of the text it renders. */
+#define GAP "\n                "
     int n = snprintf(buf, cap,
                      "<bos><start_of_turn>user\n%s<start_of_turn>user\n"
                      "You are a policy expert trying to help determine whether a generated or "
-                     "real image is in violation of the safety policy below. Your decision must "
-                     "very clearly follow the specific language used in the safety policy and "
-                     "should not include any interpretation outside of the safety policy.\n\n"
-                     "<BEGIN_SAFETY_POLICY>\n%s\n</END_SAFETY_POLICY>\n\n"
+                     "real image is in" GAP " violation of the safety policy below. Your decision "
+                     "must very clearly follow the specific" GAP " language used in the safety "
+                     "policy and should not include any interpretation outside of the" GAP
+                     " safety policy.\n\n" GAP "<BEGIN_SAFETY_POLICY>\n" GAP "%s\n" GAP
+                     "</END_SAFETY_POLICY>\n\n" GAP
                      "Does the image violate the above policy? Your Answer must start with 'Yes' "
-                     "or 'No'.<end_of_turn>\n<start_of_turn>model\n",
+                     "or 'No'." GAP "<end_of_turn>\n<start_of_turn>model\n",
                      image_text, policy_text);
+#undef GAP
     return n < 0 ? 0 : (size_t)n;
 }

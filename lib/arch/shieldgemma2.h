@@ -15,7 +15,8 @@ const char *vlmi_shieldgemma2_policy_text(vlm_safety_policy policy);
 
 /* The chat prompt for one image and one policy definition, with
  * image_text (the expansion of the image placeholder) in the image's place:
- * what ShieldGemma2Processor renders with its chat template. Writes up to
+ * what ShieldGemma2Processor renders with its chat template, byte for byte
+ * (the template's indentation included). Writes up to
  * cap bytes plus a NUL when cap > 0; returns the full length. */
 size_t vlmi_shieldgemma2_prompt(char *buf, size_t cap, const char *image_text,
                                 const char *policy_text);

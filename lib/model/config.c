@@ -81,19 +81,24 @@ typedef struct family_defaults {
     int64_t image_token_id, video_token_id, vision_start_token_id, vision_end_token_id;
     int64_t boi_token_id, eoi_token_id;
     int32_t scale_factor, mm_tokens_per_image;
+    int64_t yes_token_id, no_token_id;
 } family_defaults;
 
 static const family_defaults family_defaults_table[] = {
     /* transformers Idefics3Config.__init__ */
-    {"idefics3", "llama", "idefics3_vision", 128257, -1, -1, -1, -1, -1, 2, 0},
+    {"idefics3", "llama", "idefics3_vision", 128257, -1, -1, -1, -1, -1, 2, 0, -1, -1},
     /* transformers SmolVLMConfig.__init__ (generated from Idefics3's) */
-    {"smolvlm", "llama", "idefics3_vision", 128257, -1, -1, -1, -1, -1, 2, 0},
+    {"smolvlm", "llama", "idefics3_vision", 128257, -1, -1, -1, -1, -1, 2, 0, -1, -1},
     /* transformers Gemma3Config.__init__ */
     {"gemma3", "gemma3_text", "siglip_vision_model", 262144, -1, -1, -1, 255999, 256000, 0,
-     256},
+     256, -1, -1},
+    /* transformers ShieldGemma2Config.__init__, and the Yes / No token ids
+     * ShieldGemma2ForImageClassification falls back to */
+    {"shieldgemma2", "gemma3_text", "siglip_vision_model", 262144, -1, -1, -1, 255999, 256000,
+     0, 256, 10784, 3771},
     /* transformers Qwen2_5_VLConfig.__init__ */
     {"qwen2_5_vl", "qwen2_5_vl_text", "qwen2_5_vl", 151655, 151656, 151652, 151653, -1, -1,
-     0, 0},
+     0, 0, -1, -1},
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -640,6 +645,8 @@ static vlm_status parse_root(const cJSON *root, const char *file, vlmi_model_con
     config->eoi_token_id = family ? family->eoi_token_id : -1;
     config->scale_factor = family ? family->scale_factor : 0;
     config->mm_tokens_per_image = family ? family->mm_tokens_per_image : 0;
+    config->yes_token_id = family ? family->yes_token_id : -1;
+    config->no_token_id = family ? family->no_token_id : -1;
     TRY(get_i64(&top, pick_key(&top, "image_token_id", "image_token_index"),
                 &config->image_token_id, false));
     TRY(get_i64(&top, "video_token_id", &config->video_token_id, false));
@@ -651,6 +658,8 @@ static vlm_status parse_root(const cJSON *root, const char *file, vlmi_model_con
                 &config->eoi_token_id, false));
     TRY(get_i32(&top, "scale_factor", &config->scale_factor, false));
     TRY(get_i32(&top, "mm_tokens_per_image", &config->mm_tokens_per_image, false));
+    TRY(get_i64(&top, "yes_token_index", &config->yes_token_id, false));
+    TRY(get_i64(&top, "no_token_index", &config->no_token_id, false));
 
     int32_t vocab = config->text.vocab_size;
     TRY(require_token(file, "image_token_id", config->image_token_id, vocab));
@@ -659,6 +668,8 @@ static vlm_status parse_root(const cJSON *root, const char *file, vlmi_model_con
     TRY(require_token(file, "vision_end_token_id", config->vision_end_token_id, vocab));
     TRY(require_token(file, "boi_token_index", config->boi_token_id, vocab));
     TRY(require_token(file, "eoi_token_index", config->eoi_token_id, vocab));
+    TRY(require_token(file, "yes_token_index", config->yes_token_id, vocab));
+    TRY(require_token(file, "no_token_index", config->no_token_id, vocab));
 
     const vlmi_vision_config *vision = &config->vision;
     if (config->scale_factor != 0) {

@@ -113,6 +113,8 @@ typedef struct vlmi_model_config {
     /* Connector. */
     int32_t scale_factor;          /* Idefics3 pixel shuffle factor; 0 if n/a */
     int32_t mm_tokens_per_image;   /* Gemma 3 tokens after pooling; 0 if n/a */
+    int64_t yes_token_id;          /* ShieldGemma 2 yes_token_index ("Yes"); -1 if n/a */
+    int64_t no_token_id;           /* ShieldGemma 2 no_token_index ("No"); -1 if n/a */
 } vlmi_model_config;
 
 /* Parses config.json text (size bytes, need not be NUL-terminated; file names

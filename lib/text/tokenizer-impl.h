@@ -361,6 +361,10 @@ struct vlm_tokenizer {
 /* Loads a tokenizer.json held in memory; source names it in messages. */
 vlm_status vlmi_tokenizer_load_memory(const char *json, size_t len, const char *source,
                                       vlm_tokenizer **out);
+/* Builds the tokenizer a GGUF file's tokenizer.ggml.* metadata describes, as
+ * transformers' GGUF loader does (tokenizer_gguf.c); messages name the file. */
+struct vlmi_gguf;
+vlm_status vlmi_tokenizer_load_gguf(const struct vlmi_gguf *gguf, vlm_tokenizer **out);
 /* Encodes into *ids (internal form of vlm_tokenize). */
 vlm_status vlmi_tokenizer_encode(const vlm_tokenizer *tok, const char *text, size_t len,
                                  uint32_t flags, vlmi_ids *ids);

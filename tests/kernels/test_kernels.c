@@ -400,7 +400,8 @@ static void test_tables(void) {
         if (tab == NULL) continue;
         /* every entry is filled */
         CHECK(tab->tier == (vlmi_kernel_tier)t);
-        CHECK(tab->matmul && tab->quantize_q8_0 && tab->matmul_q8 && tab->rmsnorm &&
+        CHECK(tab->matmul && tab->quantize_q8_0 && tab->matmul_q8 && tab->quantize_q8_k &&
+              tab->rmsnorm &&
               tab->layernorm && tab->gelu_tanh && tab->gelu_erf && tab->silu &&
               tab->silu_mul && tab->add && tab->softmax && tab->rope && tab->attention);
     }
@@ -411,7 +412,7 @@ static void test_tables(void) {
     CHECK(vlmi_kernels_tier(VLMI_KERNELS_AVX2) == NULL);
 #endif
     CHECK(vlmi_kernels_weight_dtype_supported(VLM_DTYPE_Q4_0));
-    CHECK(!vlmi_kernels_weight_dtype_supported(VLM_DTYPE_Q6_K));
+    CHECK(!vlmi_kernels_weight_dtype_supported(VLM_DTYPE_Q5_K));
     CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_Q8_0, 64) == 68);
     CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_Q4_0, 64) == 36);
     CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_BF16, 3) == 6);

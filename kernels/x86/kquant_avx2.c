@@ -1,0 +1,301 @@
+/* AVX2 matmul of Q4_K / Q6_K weights with activations quantized to Q8_K
+ * (ref/kquant.h states the arithmetic): each weight super-block is unpacked
+ * once into 8 vectors of 32 unsigned quants plus its scales, then shared by
+ * up to TILE_M rows of x. maddubs multiplies the unsigned weight quants (0..15
+ * or 0..63) by the int8 activations into int16 pairs (at most 2 * 63 * 127:
+ * no saturation), madd applies the 16-bit group scales into int32, and each
+ * super-block's integer sum is scaled in f32. The Q4_K minimums and the Q6_K
+ * offset of 32 come from the activation block sums (bsums), as in ggml.
+ *
+ * Every output is computed by the same operations whatever the tile, band or
+ * thread: a row of x gets its own accumulators in every tile shape. */
+#include "x86/x86.h"
+
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define TILE_M 4     /* rows of x sharing one unpacked weight block */
+#define BLOCK_M 64   /* rows of x per cache block (64 rows of k = 768: 55 KB) */
+#define Q8_K_QS 4
+#define Q8_K_BSUMS 260
+/* Stack room for activations quantized on the fly by vlmi_avx2_matmul:
+ * kernels never allocate, so rows longer than 112 blocks (28672 values) go
+ * in slabs (summed slab by slab, so then they differ from the pre-quantized
+ * path by rounding). */
+#define QUANT_STACK_BYTES (112 * VLMI_Q8_K_BLOCK_BYTES)
+
+// ---- quantizing activations ----
+
+// x (n), n % 256 == 0 -> y (n/256 Q8_K blocks), bytes identical to the ref tier
+void vlmi_avx2_quantize_q8_k(void *y, const float *x, size_t n) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    unsigned char *block = y;
+    for (size_t b = 0; b < n / VLMI_QK_K; b++, block += VLMI_Q8_K_BLOCK_BYTES, x += VLMI_QK_K) {
+        __m256 amax8 = _mm256_setzero_ps();
+        for (int j = 0; j < VLMI_QK_K; j += 8)
+            amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + j)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        unsigned char *qs = block + Q8_K_QS;
+        float d = 0.0f;
+        if (amax > 0.0f) {
+            /* the same f32 operations as the ref tier, so the bytes agree;
+             * cvtps rounds to nearest even as ref's nearest_int */
+            float iscale = 127.0f / amax;
+            d = 1.0f / iscale;
+            __m256 mul = _mm256_set1_ps(iscale);
+            for (int j = 0; j < VLMI_QK_K; j += 32) {
+                __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), mul));
+                __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), mul));
+                __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), mul));
+                __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), mul));
+                /* packs work per 128-bit lane; the permute restores element order */
+                __m256i i8 = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1),
+                                                _mm256_packs_epi32(i2, i3));
+                i8 = _mm256_permutevar8x32_epi32(i8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+                i8 = _mm256_max_epi8(i8, _mm256_set1_epi8(-127));
+                _mm256_storeu_si256((__m256i *)(void *)(qs + j), i8);
+            }
+        } else {
+            memset(qs, 0, VLMI_QK_K);
+        }
+        memcpy(block, &d, 4);
+        for (int g = 0; g < VLMI_QK_K / 16; g++) {
+            /* 16 int8 -> int16, then pairwise sums down to one */
+            __m128i q16 = _mm_loadu_si128((const __m128i *)(const void *)(qs + 16 * g));
+            __m256i w16 = _mm256_cvtepi8_epi16(q16);
+            __m128i s = _mm_add_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
+            s = _mm_hadd_epi16(s, s);
+            s = _mm_hadd_epi16(s, s);
+            s = _mm_hadd_epi16(s, s);
+            int16_t sum = (int16_t)_mm_extract_epi16(s, 0);
+            memcpy(block + Q8_K_BSUMS + 2 * g, &sum, 2);
+        }
+    }
+}
+
+// ---- one weight super-block against up to TILE_M rows of x ----
+
+static ALWAYS_INLINE float load_f16(const unsigned char *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static ALWAYS_INLINE float load_dx(const unsigned char *xb) {
+    float d;
+    memcpy(&d, xb, 4);
+    return d;
+}
+
+static ALWAYS_INLINE __m256i load256(const unsigned char *p) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+/* sumi[r] += scale * (q . x row r's 32 quants at byte offset off): the int16
+ * pairs of maddubs, then madd by the group's scale into int32 */
+static ALWAYS_INLINE void chunk_dot(__m256i *sumi, __m256i q, __m256i scale,
+                                    const unsigned char *x, size_t x_stride, size_t rows,
+                                    size_t off) {
+    for (size_t r = 0; r < rows; r++) {
+        __m256i xv = load256(x + r * x_stride + Q8_K_QS + off);
+        sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(scale, _mm256_maddubs_epi16(q, xv)));
+    }
+}
+
+/* Q4_K: d, dmin (f16), scales[12] (8 x 6-bit scale and minimum), qs[128]
+ * (group g: nibbles of qs[32 (g/2) ..], low for even g). For each row r:
+ * acc += (dx d) * sum_g sc_g (q . qx), acc_m += (dx dmin) * m_g * bsum_g */
+static ALWAYS_INLINE void block_q4_k(__m256 *acc, __m128 *acc_m, const unsigned char *wb,
+                                     const unsigned char *x, size_t x_stride, size_t rows) {
+    uint32_t v[4];
+    memcpy(v, wb + 4, 12);
+    /* the 12 packed bytes -> 8 scale bytes (v[0], v[1]) and 8 minimum bytes
+     * (v[2], v[3]); the same fields dequant.c reads one by one */
+    v[3] = ((v[2] >> 4) & 0x0f0f0f0f) | (((v[1] >> 6) & 0x03030303) << 4);
+    uint32_t mins_low = v[1] & 0x3f3f3f3f;
+    v[1] = (v[2] & 0x0f0f0f0f) | (((v[0] >> 6) & 0x03030303) << 4);
+    v[2] = mins_low;
+    v[0] &= 0x3f3f3f3f;
+    const unsigned char *sc = (const unsigned char *)v;
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    __m256i sumi[TILE_M];
+    for (size_t r = 0; r < rows; r++) sumi[r] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; p++) {
+        __m256i bits = load256(wb + 16 + 32 * p);
+        chunk_dot(sumi, _mm256_and_si256(bits, low_mask), _mm256_set1_epi16(sc[2 * p]), x,
+                  x_stride, rows, 64 * p);
+        chunk_dot(sumi, _mm256_and_si256(_mm256_srli_epi16(bits, 4), low_mask),
+                  _mm256_set1_epi16(sc[2 * p + 1]), x, x_stride, rows, 64 * p + 32);
+    }
+    __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8)));
+    float d = load_f16(wb), dmin = load_f16(wb + 2);
+    for (size_t r = 0; r < rows; r++) {
+        const unsigned char *xb = x + r * x_stride;
+        float dx = load_dx(xb);
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+        __m256i bsums = load256(xb + Q8_K_BSUMS);
+        /* pairs of 16-sums -> the 8 sums of 32 */
+        __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+        __m128i prod = _mm_madd_epi16(mins, q8s);
+        acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dx * dmin), _mm_cvtepi32_ps(prod), acc_m[r]);
+    }
+}
+
+/* Q6_K: ql[128], qh[64], scales[16] (int8, one per 16 elements), d (f16);
+ * chunk c = 4h + k of 32 elements takes nibbles of ql[64h + 32 (k%2) ..]
+ * (low for k < 2) and bit pair k of qh[32h ..]. For each row r:
+ * acc += (dx d) * (sum_g sc_g (q . qx) - 32 sum_g sc_g bsum_g) */
+static ALWAYS_INLINE void block_q6_k(__m256 *acc, const unsigned char *wb,
+                                     const unsigned char *x, size_t x_stride, size_t rows) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    const signed char *sc = (const signed char *)(wb + 192);
+    __m256i sumi[TILE_M];
+    for (size_t r = 0; r < rows; r++) sumi[r] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = load256(wb + 64 * h), l1 = load256(wb + 64 * h + 32);
+        __m256i hb = load256(wb + 128 + 32 * h);
+        /* 16-bit shifts are safe: each byte is masked before or after */
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, low_mask),
+                               _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, low_mask),
+                               _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0c)), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask),
+                               _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask),
+                               _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xc0)), 2));
+        for (int k = 0; k < 4; k++) {
+            int c = 4 * h + k;
+            __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * c + 1]), _mm_set1_epi16(sc[2 * c]));
+            chunk_dot(sumi, q[k], scale, x, x_stride, rows, 32 * (size_t)c);
+        }
+    }
+    __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));
+    float d = load_f16(wb + 208);
+    for (size_t r = 0; r < rows; r++) {
+        const unsigned char *xb = x + r * x_stride;
+        __m256i offset = _mm256_madd_epi16(scales16, load256(xb + Q8_K_BSUMS));
+        __m256i s = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32(offset, 5));
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(load_dx(xb) * d), _mm256_cvtepi32_ps(s), acc[r]);
+    }
+}
+
+static ALWAYS_INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static ALWAYS_INLINE float hsum128(__m128 s) {
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// ---- tiles ----
+
+/* out[r * out_stride] += x row r . W row, for r < rows (<= TILE_M), over nb
+ * super-blocks; each weight block is unpacked once for all rows */
+static ALWAYS_INLINE void tile(float *out, size_t out_stride, const unsigned char *x,
+                               size_t x_stride, const unsigned char *w, size_t nb, size_t rows,
+                               vlm_dtype dt) {
+    __m256 acc[TILE_M];
+    __m128 acc_m[TILE_M];
+    for (size_t r = 0; r < rows; r++) {
+        acc[r] = _mm256_setzero_ps();
+        acc_m[r] = _mm_setzero_ps();
+    }
+    for (size_t b = 0; b < nb; b++) {
+        const unsigned char *xb = x + b * VLMI_Q8_K_BLOCK_BYTES;
+        if (dt == VLM_DTYPE_Q4_K)
+            block_q4_k(acc, acc_m, w + b * VLMI_Q4_K_BLOCK_BYTES, xb, x_stride, rows);
+        else
+            block_q6_k(acc, w + b * VLMI_Q6_K_BLOCK_BYTES, xb, x_stride, rows);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float s = dt == VLM_DTYPE_Q4_K ? hsum(acc[r]) - hsum128(acc_m[r]) : hsum(acc[r]);
+        out[r * out_stride] += s;
+    }
+}
+
+/* out (m, n) strided += xq (m rows, x_stride bytes apart) . W (n rows,
+ * w_stride bytes apart) over nb super-blocks. Blocks of BLOCK_M rows of x
+ * stay in L2 while every weight row passes; a weight row stays in L1 for
+ * the tiles of one block. */
+static ALWAYS_INLINE void q8k_gemm(float *out, size_t out_stride, const unsigned char *xq,
+                                   size_t x_stride, const unsigned char *w, size_t w_stride,
+                                   size_t m, size_t nb, size_t n, vlm_dtype dt) {
+    for (size_t i0 = 0; i0 < m; i0 += BLOCK_M) {
+        size_t i1 = i0 + BLOCK_M < m ? i0 + BLOCK_M : m;
+        for (size_t j = 0; j < n; j++) {
+            size_t i = i0;
+            for (; i + TILE_M <= i1; i += TILE_M)
+                tile(out + i * out_stride + j, out_stride, xq + i * x_stride, x_stride,
+                     w + j * w_stride, nb, TILE_M, dt);
+            for (; i < i1; i++)
+                tile(out + i * out_stride + j, out_stride, xq + i * x_stride, x_stride,
+                     w + j * w_stride, nb, 1, dt);
+        }
+    }
+}
+
+static void q8k_gemm_dtype(float *out, size_t out_stride, const unsigned char *xq,
+                           size_t x_stride, const unsigned char *w, size_t w_stride, size_t m,
+                           size_t nb, size_t n, vlm_dtype dt) {
+    if (dt == VLM_DTYPE_Q4_K) q8k_gemm(out, out_stride, xq, x_stride, w, w_stride, m, nb, n, VLM_DTYPE_Q4_K);
+    else q8k_gemm(out, out_stride, xq, x_stride, w, w_stride, m, nb, n, VLM_DTYPE_Q6_K);
+}
+
+static void init_rows(float *out, size_t out_stride, const float *bias, size_t m, size_t n) {
+    for (size_t i = 0; i < m; i++) {
+        if (bias) memcpy(out + i * out_stride, bias, n * sizeof *out);
+        else memset(out + i * out_stride, 0, n * sizeof *out);
+    }
+}
+
+static size_t w_block_bytes(vlm_dtype dt) {
+    return dt == VLM_DTYPE_Q4_K ? VLMI_Q4_K_BLOCK_BYTES : VLMI_Q6_K_BLOCK_BYTES;
+}
+
+// ---- entries ----
+
+// xq (m, k/256 Q8_K blocks) @ W (n,k)^T (Q4_K or Q6_K) + bias -> out (m,n) strided
+void vlmi_avx2_matmul_q8_k(float *out, size_t out_stride, const void *xq, const void *w,
+                           vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
+    size_t nb = k / VLMI_QK_K;
+    init_rows(out, out_stride, bias, m, n);
+    q8k_gemm_dtype(out, out_stride, xq, nb * VLMI_Q8_K_BLOCK_BYTES, w, nb * w_block_bytes(w_dtype),
+                   m, nb, n, w_dtype);
+}
+
+// x (m,k) @ W (n,k)^T (Q4_K or Q6_K) + bias -> out (m,n) strided, x quantized on the fly
+void vlmi_avx2_matmul_kquant(float *out, size_t out_stride, const float *x, const void *w,
+                             vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
+                             size_t n) {
+    _Alignas(32) unsigned char xq[QUANT_STACK_BYTES];
+    size_t nb = k / VLMI_QK_K;
+    size_t wbb = w_block_bytes(w_dtype);
+    size_t slab_max = QUANT_STACK_BYTES / VLMI_Q8_K_BLOCK_BYTES;
+    init_rows(out, out_stride, bias, m, n);
+    /* slabs of blocks (one slab unless rows are very long) x chunks of rows */
+    for (size_t b0 = 0; b0 < nb; b0 += slab_max) {
+        size_t slab = nb - b0 < slab_max ? nb - b0 : slab_max;
+        size_t slab_bytes = slab * VLMI_Q8_K_BLOCK_BYTES;
+        size_t rows_per_chunk = QUANT_STACK_BYTES / slab_bytes;
+        for (size_t i0 = 0; i0 < m; i0 += rows_per_chunk) {
+            size_t rows = m - i0 < rows_per_chunk ? m - i0 : rows_per_chunk;
+            for (size_t r = 0; r < rows; r++)
+                vlmi_avx2_quantize_q8_k(xq + r * slab_bytes, x + (i0 + r) * k + b0 * VLMI_QK_K,
+                                        slab * VLMI_QK_K);
+            q8k_gemm_dtype(out + i0 * out_stride, out_stride, xq, slab_bytes,
+                           (const unsigned char *)w + b0 * wbb, nb * wbb, rows, slab, n, w_dtype);
+        }
+    }
+}

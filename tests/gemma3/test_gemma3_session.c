@@ -1,0 +1,259 @@
+/* Gemma 3 and ShieldGemma 2 through the public API (vlm_model_load, sessions,
+ * vlm_session_safety_score) against transformers on the tiny fixtures
+ * (tests/data/gemma3-vlm, tests/data/shieldgemma2). */
+#include "gemma3_vlm_fixture.h"
+#include "vlm.h"
+
+#include <string.h>
+
+typedef struct collected {
+    int32_t ids[64];
+    size_t n;
+} collected;
+
+static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
+    (void)piece, (void)len;
+    collected *c = user_data;
+    if (token >= 0 && c->n < 64) c->ids[c->n++] = token;
+    return true;
+}
+
+static vlm_image *pattern_image(uint32_t w, uint32_t h) {
+    uint8_t *rgb = vlm_image_rgb(w, h);
+    vlm_image *image = NULL;
+    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
+                                   &image));
+    free(rgb);
+    return image;
+}
+
+static float max_diff(const float *a, const float *b, size_t n) {
+    float worst = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= worst)) worst = d;
+    }
+    return worst;
+}
+
+/* One user turn with image 0, greedy: prompt ids, last prefill logits and
+ * the 16 greedy tokens as transformers gives them. */
+static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads) {
+    size_t n_prompt = 0, n_vocab = 384;
+    int32_t *want_ids = vlm_read("prompt_ids.i32", 0, 4, &n_prompt);
+    float *want_logits = vlm_read("prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
+    int32_t *want_greedy = vlm_read("greedy.i32", 16, 4, NULL);
+    if (!want_ids || !want_logits || !want_greedy) return;
+
+    vlm_session_params sp;
+    vlm_session_params_init(&sp, sizeof sp);
+    sp.n_threads = n_threads;
+    vlm_session *s = NULL;
+    CHECK_OK(vlm_session_create(model, &sp, &s));
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
+    collected got = {0};
+    vlm_generate_params gp;
+    vlm_generate_params_init(&gp, sizeof gp);
+    gp.max_tokens = 16;
+    gp.on_token = collect;
+    gp.user_data = &got;
+    CHECK_OK(vlm_session_generate(s, &gp));
+
+    int32_t ids[128];
+    size_t n_ids = 0;
+    CHECK_OK(vlm_session_prompt_tokens(s, ids, 128, &n_ids));
+    CHECK_MSG(n_ids == n_prompt && memcmp(ids, want_ids, n_prompt * 4) == 0,
+              "prompt: %zu ids, transformers %zu", n_ids, n_prompt);
+    float logits[384];
+    size_t n_logits = 0;
+    CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
+    float d = max_diff(logits, want_logits + (n_prompt - 1) * n_vocab, n_vocab);
+    CHECK_MSG(n_logits == n_vocab && d <= 1e-3f, "last prompt logits differ by %g", d);
+    CHECK_MSG(got.n == 16 && memcmp(got.ids, want_greedy, 16 * 4) == 0,
+              "greedy tokens differ (%zu generated)", got.n);
+    vlm_timings t = {.struct_size = sizeof t};
+    CHECK_OK(vlm_session_timings(s, &t));
+    CHECK(t.n_image_tokens == 16 && t.n_prompt_tokens == (int32_t)n_prompt);
+    printf("threads %d: last prompt logits within %g, %zu greedy tokens identical\n", n_threads,
+           d, got.n);
+
+    /* a second turn: the random answer does not survive detokenizing and
+     * tokenizing again, and the sliding-window rings cannot rewind to where
+     * it differs, so the prompt is prefilled afresh, image block and all */
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "And the colours?", NULL, 0));
+    gp.max_tokens = 2;
+    got.n = 0;
+    CHECK_OK(vlm_session_generate(s, &gp));
+    CHECK(got.n == 2);
+    vlm_session_free(s);
+    free(want_ids);
+    free(want_logits);
+    free(want_greedy);
+}
+
+static void test_pan_and_scan(vlm_model *model) {
+    vlm_session_params sp;
+    vlm_session_params_init(&sp, sizeof sp);
+    vlm_session *s = NULL;
+    vlm_image_plan plan = {.struct_size = sizeof plan};
+    /* off by default (the fixture's processor config), on by the parameter;
+     * the crop counts are transformers' */
+    CHECK_OK(vlm_session_create(model, &sp, &s));
+    CHECK_OK(vlm_session_plan_image(s, 1000, 300, &plan));
+    CHECK(plan.n_frames == 1 && plan.n_image_tokens == 16 && plan.frame_width == 224);
+    vlm_session_free(s);
+    sp.pan_and_scan = 1;
+    CHECK_OK(vlm_session_create(model, &sp, &s));
+    CHECK_OK(vlm_session_plan_image(s, 1000, 300, &plan));
+    CHECK_MSG(plan.n_frames == 4 && plan.n_image_tokens == 64, "1000x300: %u frames",
+              plan.n_frames);
+    CHECK_OK(vlm_session_plan_image(s, 300, 700, &plan));
+    CHECK(plan.n_frames == 3);
+    /* the pixel values are the processor's (frames.u8 holds them as indices
+     * into pixel_table) */
+    vlm_image *pano = pattern_image(1000, 300);
+    size_t n_values = 0;
+    CHECK_STATUS(VLM_ERR_BUFFER_TOO_SMALL, vlm_session_image_pixel_values(s, pano, NULL, 0, &n_values));
+    CHECK(n_values == 4 * 3 * 224 * 224);
+    float *values = malloc(n_values * sizeof *values);
+    uint8_t *frames = vlm_read("frames.u8", 8 * 3 * 224 * 224, 1, NULL);
+    float *table = vlm_read("pixel_table.f32", 3 * 256, 4, NULL);
+    CHECK_OK(vlm_session_image_pixel_values(s, pano, values, n_values, &n_values));
+    float worst = 0.0f;
+    size_t frame = 3 * 224 * 224, first = 1; /* image 1's frames follow image 0's one */
+    for (size_t i = 0; frames && table && i < n_values; i++) {
+        size_t c = (i % frame) / (224 * 224);
+        float d = fabsf(values[i] - table[c * 256 + frames[first * frame + i]]);
+        if (d > worst) worst = d;
+    }
+    CHECK_MSG(worst <= 1e-5f, "pan & scan pixel values differ by %g", worst);
+    /* and a pan & scan answer runs: four image blocks, each bidirectional */
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe.", &pano, 1));
+    vlm_generate_params gp;
+    vlm_generate_params_init(&gp, sizeof gp);
+    gp.max_tokens = 2;
+    CHECK_OK(vlm_session_generate(s, &gp));
+    vlm_timings t = {.struct_size = sizeof t};
+    CHECK_OK(vlm_session_timings(s, &t));
+    CHECK(t.n_image_tokens == 64);
+    free(values);
+    free(frames);
+    free(table);
+    vlm_image_free(pano);
+    vlm_session_free(s);
+    /* the placeholder is the chat format's own */
+    CHECK_OK(vlm_session_create(model, NULL, &s));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_add_turn(s, VLM_ROLE_USER, "see <start_of_image>", NULL, 0));
+    vlm_session_free(s);
+}
+
+/* The ShieldGemma 2 generator's test pattern:
+ * (x*x + 3*y*y + 7*x*y + 50*c + (x ^ y)) mod 256. */
+static vlm_image *shield_image(uint32_t w, uint32_t h) {
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (uint32_t c = 0; c < 3; c++)
+                rgb[((size_t)y * w + x) * 3 + c] =
+                    (uint8_t)(((uint64_t)x * x + 3ull * y * y + 7ull * x * y + 50 * c + (x ^ y)) % 256);
+    vlm_image *image = NULL;
+    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
+                                   &image));
+    free(rgb);
+    return image;
+}
+
+/* ShieldGemma 2: P(Yes) per image and policy as transformers computes it. */
+static void test_shieldgemma2(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/shieldgemma2", getenv("VLM_TEST_DATA"));
+    vlm_model *model = NULL;
+    CHECK_OK(vlm_model_load(path, NULL, &model));
+    if (model == NULL) return;
+    snprintf(path, sizeof path, "%s/shieldgemma2/reference.json", getenv("VLM_TEST_DATA"));
+    size_t size = 0;
+    char *text = (char *)test_read_file(path, &size);
+    cJSON *ref = text ? cJSON_ParseWithLength(text, size) : NULL;
+    free(text);
+    CHECK(ref != NULL);
+    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(ref, "sizes");
+    const char *custom = cJSON_GetObjectItemCaseSensitive(ref, "custom_policy")->valuestring;
+    vlm_image *images[2];
+    for (int i = 0; i < 2; i++) {
+        const cJSON *wh = cJSON_GetArrayItem(sizes, i);
+        images[i] = shield_image((uint32_t)cJSON_GetArrayItem(wh, 0)->valuedouble,
+                                 (uint32_t)cJSON_GetArrayItem(wh, 1)->valuedouble);
+    }
+    vlm_session *s = NULL;
+    vlm_session_params sp;
+    vlm_session_params_init(&sp, sizeof sp);
+    sp.n_ctx = 1024; /* the prompts are longer than the tiny model's 256 positions */
+    CHECK_OK(vlm_session_create(model, &sp, &s));
+    const cJSON *c;
+    double worst = 0.0;
+    int n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ref, "cases")) {
+        int image = (int)cJSON_GetObjectItemCaseSensitive(c, "image")->valuedouble;
+        const char *name = cJSON_GetObjectItemCaseSensitive(c, "policy")->valuestring;
+        vlm_safety_policy policy = strcmp(name, "dangerous") == 0 ? VLM_SAFETY_DANGEROUS
+                                   : strcmp(name, "sexual") == 0  ? VLM_SAFETY_SEXUAL
+                                   : strcmp(name, "violence") == 0 ? VLM_SAFETY_VIOLENCE
+                                                                   : VLM_SAFETY_CUSTOM;
+        float p = -1.0f;
+        CHECK_OK(vlm_session_safety_score(s, images[image], policy,
+                                          policy == VLM_SAFETY_CUSTOM ? custom : NULL, &p));
+        double want = cJSON_GetObjectItemCaseSensitive(c, "probability")->valuedouble;
+        double d = fabs(p - want);
+        if (d > worst) worst = d;
+        CHECK_MSG(d <= 1e-4, "image %d, %s: %g, transformers %g", image, name, p, want);
+        /* the prompt is the processor's, ids and all */
+        const cJSON *want_ids = cJSON_GetObjectItemCaseSensitive(c, "prompt_ids");
+        int32_t ids[1024];
+        size_t n_ids = 0;
+        CHECK_OK(vlm_session_prompt_tokens(s, ids, 1024, &n_ids));
+        bool same = n_ids == (size_t)cJSON_GetArraySize(want_ids);
+        for (size_t i = 0; same && i < n_ids; i++)
+            same = ids[i] == (int32_t)cJSON_GetArrayItem(want_ids, (int)i)->valuedouble;
+        CHECK_MSG(same, "image %d, %s: prompt ids differ (%zu ids)", image, name, n_ids);
+        n++;
+    }
+    CHECK(n == 8);
+    printf("ShieldGemma 2: %d scores within %g of transformers\n", n, worst);
+    /* misuse: a conversation in the session, a custom policy without text */
+    float p;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_safety_score(s, images[0], VLM_SAFETY_CUSTOM, NULL, &p));
+    CHECK_STATUS(VLM_ERR_INVALID_UTF8,
+                 vlm_session_safety_score(s, images[0], VLM_SAFETY_CUSTOM, "\xff", &p));
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "hi", NULL, 0));
+    CHECK_STATUS(VLM_ERR_STATE,
+                 vlm_session_safety_score(s, images[0], VLM_SAFETY_SEXUAL, NULL, &p));
+    vlm_session_free(s);
+    for (int i = 0; i < 2; i++) vlm_image_free(images[i]);
+    cJSON_Delete(ref);
+    vlm_model_free(model);
+}
+
+int main(void) {
+    if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
+    char path[1024];
+    vlm_data_path(path, sizeof path, "");
+    vlm_model *model = NULL;
+    CHECK_OK(vlm_model_load(path, NULL, &model));
+    if (model == NULL) return test_finish("gemma3_session");
+    vlm_image *image = pattern_image(301, 257);
+    test_generate(model, image, 1);
+    test_generate(model, image, 2);
+    test_pan_and_scan(model);
+    /* a plain Gemma 3 is no safety classifier */
+    vlm_session *s = NULL;
+    float p;
+    CHECK_OK(vlm_session_create(model, NULL, &s));
+    CHECK_STATUS(VLM_ERR_UNSUPPORTED, vlm_session_safety_score(s, image, VLM_SAFETY_SEXUAL, NULL, &p));
+    vlm_session_free(s);
+    vlm_image_free(image);
+    vlm_model_free(model);
+    test_shieldgemma2();
+    return test_finish("gemma3_session");
+}
