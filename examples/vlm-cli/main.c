@@ -22,7 +22,7 @@ static void usage(FILE *out) {
             "               [--repeat-penalty R] [--seed S] [--stop STR]... [--max-tiles N] [--ctx N]\n"
             "               [--pan-and-scan|--no-pan-and-scan] [--min-pixels N] [--max-pixels N]\n"
             "       vlm-cli -m MODEL_DIR --image PATH --safety [dangerous|sexual|violence|all]\n"
-            "               [--policy TEXT] [--json]\n"
+            "               [--policy TEXT] [--ctx N] [--json]\n"
             "       vlm-cli parse-grounding --width W --height H --resized-width RW --resized-height RH\n"
             "       vlm-cli --version\n");
 }

@@ -1,7 +1,8 @@
 /* vlm-cli -m MODEL --image PATH --safety [POLICY]: the probability that the
  * image violates each policy, from an image-safety classifier (ShieldGemma 2).
  * POLICY is dangerous, sexual, violence or all (the default); --policy TEXT
- * scores a policy of the caller's own. --json prints the scores and timings. */
+ * scores a policy of the caller's own; --ctx N sets the context (the prompt
+ * is the image's tokens plus about 250). --json prints the scores and timings. */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -23,6 +24,8 @@ int cli_safety(int argc, char **argv) {
     const char *model_path = getenv("VLM_MODEL"), *image_path = NULL, *which = "all";
     const char *custom = NULL;
     bool json = false;
+    vlm_session_params sp;
+    vlm_session_params_init(&sp, sizeof sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         bool value_is_option = value == NULL || value[0] == '-';
@@ -31,6 +34,7 @@ int cli_safety(int argc, char **argv) {
         else if (strcmp(a, "--policy") == 0 && value) { custom = value; i++; }
         else if (strcmp(a, "--safety") == 0) { if (!value_is_option) { which = value; i++; } }
         else if (strcmp(a, "--json") == 0) json = true;
+        else if (strcmp(a, "--ctx") == 0 && value) { sp.n_ctx = atoi(value); i++; }
         else {
             fprintf(stderr, "vlm-cli: unknown or incomplete argument '%s'\n", a);
             return 2;
@@ -52,7 +56,7 @@ int cli_safety(int argc, char **argv) {
     const char *stage = image_path;
     if ((st = vlm_image_load_file(image_path, NULL, &image)) == VLM_OK) {
         stage = "cannot open a session";
-        st = vlm_session_create(model, NULL, &session);
+        st = vlm_session_create(model, &sp, &session);
     }
     cJSON *out = cJSON_CreateObject(), *scores = cJSON_AddArrayToObject(out, "scores");
     size_t n_policies = custom != NULL ? 1 : all ? N_BUILTIN : 1;

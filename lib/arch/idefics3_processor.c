@@ -3,6 +3,7 @@
  * operations as the Python reference, so they agree to the pixel. */
 #include "arch/idefics3_processor.h"
 #include "image/image.h"
+#include "image/resize_torch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -137,6 +138,20 @@ static vlm_status resize_rgb(const uint8_t *src, uint32_t sw, uint32_t sh, uint8
     return vlmi_resize_u8(src, sw, sh, (size_t)sw * 3, dst, dw, dh, (size_t)dw * 3, 3, filter);
 }
 
+/* Video frames (VLMI_IDEFICS3_RESAMPLE_TORCH): torchvision's resize, which
+ * returns its input when the size does not change. */
+static vlm_status resize_rgb_for(const vlmi_processor_config *config, const uint8_t *src,
+                                 uint32_t sw, uint32_t sh, uint8_t *dst, uint32_t dw, uint32_t dh) {
+    if ((config->resample & VLMI_IDEFICS3_RESAMPLE_TORCH) == 0)
+        return resize_rgb(src, sw, sh, dst, dw, dh, config->resample);
+    if (sw == dw && sh == dh) {
+        memcpy(dst, src, (size_t)sw * sh * 3);
+        return VLM_OK;
+    }
+    return vlmi_resize_torch_u8(src, sw, sh, (size_t)sw * 3, dst, dw, dh, (size_t)dw * 3, 3,
+                                config->resample & 0xff);
+}
+
 static uint8_t *alloc_rgb(uint32_t width, uint32_t height) {
     size_t n;
     if (vlmi_mul_overflow((size_t)width * height, 3, &n)) {
@@ -153,13 +168,12 @@ vlm_status vlmi_idefics3_frames_make(vlmi_idefics3_frames *frames,
     vlmi_idefics3_plan *plan = &frames->plan;
     vlm_status st = vlmi_idefics3_plan_image(plan, config, width, height, max_tiles);
     if (st != VLM_OK) return st;
-    int filter = config->resample;
 
     // step 1: longest edge
     uint8_t *resized = alloc_rgb(plan->resized_width, plan->resized_height);
     if (resized == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    st = resize_rgb(rgb, width, height, resized, plan->resized_width, plan->resized_height,
-                    filter);
+    st = resize_rgb_for(config, rgb, width, height, resized, plan->resized_width,
+                        plan->resized_height);
 
     // step 2: the grid the tiles are cut from, and the global image
     if (st == VLM_OK) {
@@ -167,14 +181,14 @@ vlm_status vlmi_idefics3_frames_make(vlmi_idefics3_frames *frames,
         if (frames->grid == NULL) st = VLM_ERR_OUT_OF_MEMORY;
     }
     if (st == VLM_OK)
-        st = resize_rgb(resized, plan->resized_width, plan->resized_height, frames->grid,
-                        plan->grid_width, plan->grid_height, filter);
+        st = resize_rgb_for(config, resized, plan->resized_width, plan->resized_height,
+                            frames->grid, plan->grid_width, plan->grid_height);
     if (st == VLM_OK && plan->rows > 0) {
         frames->global = alloc_rgb(plan->tile, plan->tile);
         if (frames->global == NULL) st = VLM_ERR_OUT_OF_MEMORY;
         if (st == VLM_OK)
-            st = resize_rgb(frames->grid, plan->grid_width, plan->grid_height, frames->global,
-                            plan->tile, plan->tile, filter);
+            st = resize_rgb_for(config, frames->grid, plan->grid_width, plan->grid_height,
+                                frames->global, plan->tile, plan->tile);
     }
     free(resized);
     if (st != VLM_OK) vlmi_idefics3_frames_free(frames);
@@ -207,12 +221,31 @@ void vlmi_idefics3_frame_pixels(float *out, const vlmi_idefics3_frames *frames,
                                 const vlmi_processor_config *config, uint32_t k) {
     const vlmi_idefics3_plan *plan = &frames->plan;
     size_t tile = plan->tile, plane = tile * tile;
-    /* per 8-bit value and channel: the reference's rescale (f64 product
-     * rounded to f32), then normalize in f32 */
     float lut[3][256];
     for (int ch = 0; ch < 3; ch++) {
         float mean = (float)(config->n_channels > ch ? config->image_mean[ch] : 0.0);
         float std = (float)(config->n_channels > ch ? config->image_std[ch] : 1.0);
+        if (config->resample & VLMI_IDEFICS3_RESAMPLE_TORCH) {
+            /* the video processor (torch, all float32): with both rescale
+             * and normalize, one normalize with mean and std divided by the
+             * rescale factor (_fuse_mean_std_and_rescale_factor); rescale
+             * alone is a float32 product */
+            bool fused = config->do_rescale && config->do_normalize && config->rescale_factor != 0.0;
+            float inv = fused ? (float)(1.0 / config->rescale_factor) : 1.0f;
+            float fused_mean = mean * inv, fused_std = std * inv;
+            for (int v = 0; v < 256; v++) {
+                float x = (float)v;
+                if (fused)
+                    lut[ch][v] = (x - fused_mean) / fused_std;
+                else if (config->do_normalize)
+                    lut[ch][v] = (x - mean) / std;
+                else
+                    lut[ch][v] = config->do_rescale ? x * (float)config->rescale_factor : x;
+            }
+            continue;
+        }
+        /* per 8-bit value and channel: the reference's rescale (f64 product
+         * rounded to f32), then normalize in f32 */
         for (int v = 0; v < 256; v++) {
             float x = config->do_rescale ? (float)((double)v * config->rescale_factor) : (float)v;
             lut[ch][v] = config->do_normalize ? (x - mean) / std : x;
@@ -387,5 +420,8 @@ void vlmi_idefics3_video_config(vlmi_processor_config *out, const vlmi_processor
     out->do_image_splitting = false;
     if (video_config->video_sampling.present && video_config->video_sampling.video_size.longest_edge > 0)
         out->size.longest_edge = video_config->video_sampling.video_size.longest_edge;
-    if (out->resample == VLM_RESAMPLE_LANCZOS) out->resample = VLM_RESAMPLE_BICUBIC;
+    /* get_resize_output_image_size caps the edge before the even rounding */
+    if (out->size.longest_edge > (int32_t)VLMI_IDEFICS3_MAX_EDGE)
+        out->size.longest_edge = (int32_t)VLMI_IDEFICS3_MAX_EDGE;
+    if (vlmi_resize_torch_supported(out->resample)) out->resample |= VLMI_IDEFICS3_RESAMPLE_TORCH;
 }

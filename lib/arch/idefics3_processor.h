@@ -103,10 +103,21 @@ size_t vlmi_idefics3_expand_video(char *buf, size_t cap, const double *timestamp
 size_t vlmi_smolvlm_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
                                   double duration_s, double fps, uint32_t max_frames);
 
-/* The processor settings for video frames: video_config (the video
- * preprocessor's, or the image one) with splitting off, the video size as
- * the longest edge, and LANCZOS replaced by BICUBIC as transformers' video
- * path does. */
+/* Added to config->resample by vlmi_idefics3_video_config: frames made with
+ * this config are resized as torchvision resizes uint8 tensors
+ * (vlmi_resize_torch_u8, filter resample & 0xff) and normalized as the
+ * reference's fused float32 normalize, not as the PIL image processor does. */
+#define VLMI_IDEFICS3_RESAMPLE_TORCH 0x100
+
+/* The processor settings for video frames, as transformers'
+ * SmolVLMVideoProcessor (torchvision 0.29 on CPU) prepares them:
+ * video_config (the video preprocessor's, or the image one) with splitting
+ * off, the video size as the longest edge (capped at 4096 first, as
+ * get_resize_output_image_size does), and, for BILINEAR, BICUBIC and LANCZOS,
+ * VLMI_IDEFICS3_RESAMPLE_TORCH: torchvision's antialiased uint8 resize with
+ * the same filter (LANCZOS stays LANCZOS: transformers falls back to BICUBIC
+ * only with torchvision < 0.27 or GPU tensors), then rescale and normalize
+ * fused into one float32 normalize. Other filters keep the PIL path. */
 void vlmi_idefics3_video_config(vlmi_processor_config *out, const vlmi_processor_config *video_config);
 
 #endif

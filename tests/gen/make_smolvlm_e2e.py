@@ -2,11 +2,14 @@
 """Makes tests/data/smolvlm-e2e: what transformers does with SmolVLM from
 image to answer, for tests/smolvlm to reproduce.
 
-usage: make_smolvlm_e2e.py MODEL_DIR DATA_DIR OUT_DIR
+usage: TORCHVISION_PATH=<dir> make_smolvlm_e2e.py MODEL_DIR DATA_DIR OUT_DIR
   MODEL_DIR  tests/data/tiny-smolvlm
   DATA_DIR   tests/data (for sample.jpg)
 Needs torch, transformers, Pillow, numpy, jinja2 (fixture generation only;
-CI needs none of them). Versions are recorded in expected.json.
+CI needs none of them), and torchvision 0.29.2 importable from the directory
+TORCHVISION_PATH names (put first on sys.path by this script only; the image
+cases name their PIL-based processor class explicitly, so its presence does
+not change them). Versions are recorded in expected.json.
 
 The image processor reference is transformers' Idefics3ImageProcessorPil, the
 PIL-based one (DESIGN.md); the generator also checks it against its own
@@ -33,17 +36,20 @@ Video reference: transformers' SmolVLMProcessor.replace_video_token and
 SmolVLMVideoProcessor.sample_frames, called on stand-in objects (the video
 processor class needs torchvision, which the prompt and the frame choice do
 not use), and SmolVLM2's DEFAULT_CHAT_TEMPLATE. Video frame pixels come from
-the PIL image processor without splitting and with BICUBIC (transformers'
-torchvision video path resizes with torch, which is not PIL-exact; libvlm
-follows PIL).
+SmolVLMVideoProcessor itself (torchvision resize, one call per frame size,
+frames concatenated); tests/gen/make_video_frame_fixtures.py checks those
+pixels on their own.
 
 Synthetic images: pixel (x, y, channel c) of a W x H pattern image is
 (x*x + 3*y*y + 7*x*y + 50*c + (x ^ y)) mod 256; tests/smolvlm computes the same.
 """
 import json
+import os
 import math
 import sys
 from pathlib import Path
+
+sys.path.insert(0, os.environ["TORCHVISION_PATH"])
 
 import numpy as np
 import PIL
@@ -356,11 +362,12 @@ def video_cases(model_dir, out):
     ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
 
     cfg = json.loads((model_dir / "preprocessor_config.json").read_text())
-    ip = Idefics3ImageProcessorPil(**{k: v for k, v in cfg.items()
-                                      if k not in ("image_processor_type", "processor_class")})
-    frames = [Image.fromarray(pattern(w, h)) for w, h in sizes]
-    pv = ip(images=[frames], do_image_splitting=False, resample=Image.BICUBIC,
-            return_tensors="pt")["pixel_values"]
+    from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
+    vp = SmolVLMVideoProcessor(**{k: v for k, v in cfg.items()
+                                  if k not in ("image_processor_type", "processor_class")})
+    # one video per frame size (a video is one tensor); frames become 512 x 512
+    pv = torch.cat([vp(videos=[pattern(w, h)[None]], input_data_format="channels_last",
+                       return_tensors="pt")["pixel_values"] for w, h in sizes], dim=1)
     model = Idefics3ForConditionalGeneration.from_pretrained(
         model_dir, dtype=torch.float32, attn_implementation="eager").eval()
     input_ids = torch.tensor([ids])
