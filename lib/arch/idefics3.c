@@ -1,5 +1,6 @@
 /* Idefics3 / SmolVLM: binding and the family-specific steps (see idefics3.h). */
 #include "arch/idefics3.h"
+#include "arch/siglip.h"
 
 #include "dispatch.h"
 
@@ -72,78 +73,6 @@ static vlm_status bind_decoder(vlmi_decoder *dec, const vlmi_text_config *t,
 }
 
 // ----------------------------------------------------------------------------
-// vision model (SigLIP)
-
-static vlm_status vit_hparams(vlmi_vit_hparams *hp, const vlmi_vision_config *v) {
-    if (!v->present)
-        return vlmi_fail(VLM_ERR_FORMAT, "config.json: vision_config missing");
-    vlmi_vit_activation act;
-    if (strcmp(v->hidden_act, "gelu_pytorch_tanh") == 0)
-        act = VLMI_VIT_GELU_TANH;
-    else if (strcmp(v->hidden_act, "gelu") == 0)
-        act = VLMI_VIT_GELU_ERF;
-    else
-        return vlmi_fail(VLM_ERR_UNSUPPORTED, "config.json: vision_config.hidden_act '%s' "
-                         "(gelu_pytorch_tanh or gelu)", v->hidden_act);
-    if (v->image_size <= 0 || v->patch_size <= 0)
-        return vlmi_fail(VLM_ERR_FORMAT, "config.json: vision_config.image_size and "
-                         "patch_size must be positive");
-    *hp = (vlmi_vit_hparams){
-        .dim = (size_t)v->hidden_size,
-        .ffn_dim = (size_t)v->intermediate_size,
-        .n_layers = (size_t)v->num_hidden_layers,
-        .n_heads = (size_t)v->num_attention_heads,
-        .n_channels = (size_t)v->num_channels,
-        .image_size = (size_t)v->image_size,
-        .patch_size = (size_t)v->patch_size,
-        .norm_eps = (float)v->layer_norm_eps,
-        .activation = act,
-    };
-    return VLM_OK;
-}
-
-static vlm_status bind_vit(vlmi_vit *vit, const vlmi_vision_config *v,
-                           const vlmi_safetensors_set *set) {
-    vlmi_vit_hparams hp;
-    vlm_status st = vit_hparams(&hp, v);
-    if (st == VLM_OK) st = vlmi_vit_init(vit, &hp);
-    if (st != VLM_OK) return st;
-
-    size_t dim = hp.dim, ffn = hp.ffn_dim, p = hp.patch_size;
-    const size_t vec[1] = {dim}, ffn_vec[1] = {ffn};
-    const size_t conv[4] = {dim, hp.n_channels, p, p};
-    st = vlmi_weights_matrix_nd(&vit->patch_embedding, set, 4, conv,
-                                VISION_PREFIX "embeddings.patch_embedding.weight");
-    if (st == VLM_OK) st = vlmi_weights_load_f32(vit->patch_bias, set, 1, vec, VISION_PREFIX "embeddings.patch_embedding.bias");
-    if (st == VLM_OK) st = vlmi_weights_matrix(&vit->position_embedding, set, vlmi_vit_n_patches(&hp), dim, VISION_PREFIX "embeddings.position_embedding.weight");
-    for (size_t l = 0; st == VLM_OK && l < hp.n_layers; l++) {
-        vlmi_vit_layer *w = &vit->layers[l];
-#define LAYER VISION_PREFIX "encoder.layers.%zu."
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->ln1_weight, set, 1, vec, LAYER "layer_norm1.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->ln1_bias, set, 1, vec, LAYER "layer_norm1.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_matrix(&w->wq, set, dim, dim, LAYER "self_attn.q_proj.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->bq, set, 1, vec, LAYER "self_attn.q_proj.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_matrix(&w->wk, set, dim, dim, LAYER "self_attn.k_proj.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->bk, set, 1, vec, LAYER "self_attn.k_proj.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_matrix(&w->wv, set, dim, dim, LAYER "self_attn.v_proj.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->bv, set, 1, vec, LAYER "self_attn.v_proj.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_matrix(&w->wo, set, dim, dim, LAYER "self_attn.out_proj.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->bo, set, 1, vec, LAYER "self_attn.out_proj.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->ln2_weight, set, 1, vec, LAYER "layer_norm2.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->ln2_bias, set, 1, vec, LAYER "layer_norm2.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_matrix(&w->fc1, set, ffn, dim, LAYER "mlp.fc1.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->fc1_bias, set, 1, ffn_vec, LAYER "mlp.fc1.bias", l);
-        if (st == VLM_OK) st = vlmi_weights_matrix(&w->fc2, set, dim, ffn, LAYER "mlp.fc2.weight", l);
-        if (st == VLM_OK) st = vlmi_weights_load_f32(w->fc2_bias, set, 1, vec, LAYER "mlp.fc2.bias", l);
-#undef LAYER
-    }
-    if (st == VLM_OK) st = vlmi_weights_load_f32(vit->post_norm_weight, set, 1, vec, VISION_PREFIX "post_layernorm.weight");
-    if (st == VLM_OK) st = vlmi_weights_load_f32(vit->post_norm_bias, set, 1, vec, VISION_PREFIX "post_layernorm.bias");
-    if (st != VLM_OK) vlmi_vit_free(vit);
-    return st;
-}
-
-// ----------------------------------------------------------------------------
 // connector
 
 // x (side*side, dim) -> out (side*side / scale^2, dim * scale^2)
@@ -186,7 +115,7 @@ vlm_status vlmi_idefics3_bind(vlmi_idefics3 *model, const vlmi_model_config *con
      * first. Both are false in every SmolVLM release. */
     vlm_status st = bind_decoder(&model->text, &config->text,
                                  config->text.tie_word_embeddings, weights);
-    if (st == VLM_OK) st = bind_vit(&model->vision, &config->vision, weights);
+    if (st == VLM_OK) st = vlmi_siglip_bind(&model->vision, &config->vision, weights, VISION_PREFIX);
     if (st == VLM_OK) st = bind_connector(model, config, weights);
     if (st == VLM_OK && (config->image_token_id < 0 ||
                          config->image_token_id >= config->text.vocab_size))
