@@ -11,6 +11,7 @@ int cli_tokenize(int argc, char **argv);
 int cli_ask(int argc, char **argv);
 int cli_parse_grounding(int argc, char **argv);
 int cli_safety(int argc, char **argv);
+int cli_detect(int argc, char **argv);
 
 /* Prints "vlm-cli: <what>: <status>: <library message>" to stderr; returns 1. */
 int cli_report(const char *what, vlm_status status);

@@ -5,6 +5,7 @@
  *   vlm-cli -m MODEL --image PATH -p PROMPT    ask about an image (or a video, or chat)
  *   vlm-cli parse-grounding --width W ...      a grounding answer (stdin) as JSON boxes
  *   vlm-cli -m MODEL --image PATH --safety     image-safety scores (ShieldGemma 2)
+ *   vlm-cli -m MODEL --image PATH --detect X   boxes around every X (Qwen2.5-VL), printed or drawn
  */
 #include "cli.h"
 
@@ -23,6 +24,9 @@ static void usage(FILE *out) {
             "               [--pan-and-scan|--no-pan-and-scan] [--min-pixels N] [--max-pixels N]\n"
             "       vlm-cli -m MODEL_DIR --image PATH --safety [dangerous|sexual|violence|all]\n"
             "               [--policy TEXT] [--ctx N] [--json]\n"
+            "       vlm-cli -m MODEL_DIR --image PATH --detect PHRASE [--draw OUT.png] [--json]\n"
+            "               [--max-tokens N] [--answer TEXT|--answer-file FILE] [--ctx N]\n"
+            "               [--min-pixels N] [--max-pixels N]\n"
             "       vlm-cli parse-grounding --width W --height H --resized-width RW --resized-height RH\n"
             "       vlm-cli --version\n");
 }
@@ -41,6 +45,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "parse-grounding") == 0) return cli_parse_grounding(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--safety") == 0) return cli_safety(argc, argv);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--detect") == 0) return cli_detect(argc, argv);
     if (strcmp(argv[1], "ask") == 0) return cli_ask(argc - 1, argv + 1);
     return cli_ask(argc, argv);
 }
