@@ -30,8 +30,7 @@
 // weights
 
 bool vlmi_kernels_weight_dtype_supported(vlm_dtype dtype) {
-    return vlmi_ref_weight_dtype_supported(dtype) || dtype == VLM_DTYPE_Q8_0 ||
-           dtype == VLM_DTYPE_Q4_0;
+    return vlmi_ref_weight_dtype_supported(dtype);
 }
 
 size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n) {
@@ -41,6 +40,7 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n) {
     case VLM_DTYPE_BF16: return n * 2;
     case VLM_DTYPE_Q8_0: return n / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
     case VLM_DTYPE_Q4_0: return n / VLMI_QK * VLMI_Q4_0_BLOCK_BYTES;
+    case VLM_DTYPE_Q5_0: return n / VLMI_QK * VLMI_Q5_0_BLOCK_BYTES;
     case VLM_DTYPE_Q4_K: return n / VLMI_QK_K * VLMI_Q4_K_BLOCK_BYTES;
     case VLM_DTYPE_Q6_K: return n / VLMI_QK_K * VLMI_Q6_K_BLOCK_BYTES;
     default: return 0;
@@ -50,7 +50,7 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n) {
 // ----------------------------------------------------------------------------
 // ref tier: the entries kernels/ref does not have in table form
 
-// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided; W quantized (Q8_0, Q4_0):
+// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided; W quantized (Q8_0, Q4_0, Q5_0):
 // each block dequantized exactly (the specification), then an f32 dot.
 static void ref_matmul_dequant(float *out, size_t out_stride, const float *x,
                                const void *w, vlm_dtype w_dtype, const float *bias,
@@ -73,6 +73,11 @@ static void ref_matmul_dequant(float *out, size_t out_stride, const float *x,
     }
 }
 
+/* True for the weight dtypes of 32-element blocks (Q8_0 activations). */
+static bool is_block32(vlm_dtype dtype) {
+    return dtype == VLM_DTYPE_Q8_0 || dtype == VLM_DTYPE_Q4_0 || dtype == VLM_DTYPE_Q5_0;
+}
+
 /* True for the k-quant weight dtypes the matmul reads (Q8_K activations). */
 static bool is_kquant(vlm_dtype dtype) {
     return dtype == VLM_DTYPE_Q4_K || dtype == VLM_DTYPE_Q6_K;
@@ -82,7 +87,7 @@ static bool is_kquant(vlm_dtype dtype) {
 // vlmi_ref_matmul (dequantized exactly: the specification)
 static void ref_matmul(float *out, size_t out_stride, const float *x, const void *w,
                        vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
-    if (w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0) {
+    if (is_block32(w_dtype)) {
         ref_matmul_dequant(out, out_stride, x, w, w_dtype, bias, m, k, n);
     } else if (out_stride == n) {
         vlmi_ref_matmul(out, x, w, w_dtype, bias, m, k, n);
@@ -137,6 +142,16 @@ static void ref_matmul_q8(float *out, size_t out_stride, const void *xq, const v
                 if (w_dtype == VLM_DTYPE_Q8_0) {
                     const int8_t *qw = (const int8_t *)(w_block + 2);
                     for (size_t l = 0; l < VLMI_QK; l++) isum += qw[l] * qx[l];
+                } else if (w_dtype == VLM_DTYPE_Q5_0) {
+                    /* nibbles as Q4_0, bit l of qh the fifth bit of element l */
+                    uint32_t qh;
+                    memcpy(&qh, w_block + 2, 4);
+                    const unsigned char *qs = w_block + 6;
+                    for (size_t l = 0; l < VLMI_QK / 2; l++) {
+                        int lo = (qs[l] & 0x0f) | (int)((qh >> l) & 1) << 4;
+                        int hi = (qs[l] >> 4) | (int)((qh >> (l + VLMI_QK / 2)) & 1) << 4;
+                        isum += (lo - 16) * qx[l] + (hi - 16) * qx[l + VLMI_QK / 2];
+                    }
                 } else { /* Q4_0: low nibbles are elements 0..15, high 16..31 */
                     const unsigned char *qw = w_block + 2;
                     for (size_t l = 0; l < VLMI_QK / 2; l++) {
@@ -226,7 +241,7 @@ static vlmi_kernel_table neon_table;
  * k-quants, the ref tier for Q8_0 / Q4_0. */
 static void neon_matmul(float *out, size_t out_stride, const float *x, const void *w,
                         vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
-    if (w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0)
+    if (is_block32(w_dtype))
         ref_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
     else if (is_kquant(w_dtype))
         vlmi_neon_matmul_dequant(out, out_stride, x, w, w_dtype, bias, m, k, n);
@@ -354,7 +369,7 @@ void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *
                    table->tier != VLMI_KERNELS_REF && vlmi_blas_available() &&
                    (uintptr_t)w % sizeof(float) == 0;
     bool kquant = is_kquant(w_dtype);
-    if ((w_dtype == VLM_DTYPE_Q8_0 || w_dtype == VLM_DTYPE_Q4_0 || kquant) &&
+    if ((is_block32(w_dtype) || kquant) &&
         table->quantizes_activations) {
         /* quantize x once rather than once per thread */
         size_t xq_row = kquant ? k / VLMI_QK_K * VLMI_Q8_K_BLOCK_BYTES

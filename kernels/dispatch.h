@@ -27,11 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Elements per block of Q8_0 / Q4_0, and the bytes of one block. */
-#define VLMI_QK 32
-#define VLMI_Q8_0_BLOCK_BYTES 34 /* d (f16), qs[32] (int8) */
-#define VLMI_Q4_0_BLOCK_BYTES 18 /* d (f16), qs[16] (two nibbles each) */
-
 typedef enum vlmi_kernel_tier {
     VLMI_KERNELS_REF = 0,  /* plain C, the specification */
     VLMI_KERNELS_AVX2 = 1, /* x86-64 AVX2 + FMA + F16C */

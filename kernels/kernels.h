@@ -45,6 +45,14 @@ void vlmi_dequant_q4_k(float *y, const void *x, size_t n);  /* n % 256 == 0 */
 void vlmi_dequant_q5_k(float *y, const void *x, size_t n);  /* n % 256 == 0 */
 void vlmi_dequant_q6_k(float *y, const void *x, size_t n);  /* n % 256 == 0 */
 
+/* Elements per block of Q8_0 / Q4_0 / Q5_0, and the bytes of one block. */
+#define VLMI_QK 32
+#define VLMI_Q8_0_BLOCK_BYTES 34 /* d (f16), qs[32] (int8) */
+#define VLMI_Q4_0_BLOCK_BYTES 18 /* d (f16), qs[16] (two nibbles each) */
+/* d (f16), qh (the 32 fifth bits), qs[16] (nibbles as Q4_0); element l is
+ * (nibble | bit l of qh << 4) - 16 */
+#define VLMI_Q5_0_BLOCK_BYTES 22
+
 /* Elements per k-quant super-block and the bytes of the blocks the matmul
  * kernels read (ggml's layouts; see ref/dequant.c for the fields). */
 #define VLMI_QK_K 256

@@ -20,8 +20,8 @@
 /* ---- weights ---- */
 
 /* True if the matmul and row kernels read weights of this dtype
- * (F32, F16, BF16, and the k-quants Q4_K and Q6_K, whose rows must hold a
- * multiple of 256 elements). */
+ * (F32, F16, BF16; Q8_0, Q4_0 and Q5_0, whose rows must hold a multiple of
+ * 32 elements; the k-quants Q4_K and Q6_K, a multiple of 256). */
 bool vlmi_ref_weight_dtype_supported(vlm_dtype dtype);
 
 /* Row `row` of a (n_rows, n) weight matrix, converted to f32.

@@ -74,6 +74,23 @@ static ALWAYS_INLINE float load_scale(const unsigned char *p) {
 /* The 32 int8 weights of a block. */
 static ALWAYS_INLINE __m256i load_weights(const unsigned char *block, vlm_dtype dt) {
     if (dt == VLM_DTYPE_Q8_0) return _mm256_loadu_si256((const __m256i *)(const void *)(block + 2));
+    if (dt == VLM_DTYPE_Q5_0) {
+        /* nibbles as Q4_0 after the 4 bytes of qh; bit l of qh adds 16 to
+         * element l: spread each of qh's bytes over 8 lanes, test its bits */
+        const __m128i low_mask = _mm_set1_epi8(0x0f);
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(block + 6));
+        __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), low_mask),
+                                           _mm_and_si128(raw, low_mask));
+        uint32_t qh;
+        memcpy(&qh, block + 2, 4);
+        const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+        __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
+        __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+        __m256i high = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles, high), _mm256_set1_epi8(16));
+    }
     /* Q4_0: low nibbles are elements 0..15, high nibbles 16..31, offset 8 */
     const __m128i low_mask = _mm_set1_epi8(0x0f);
     __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(block + 2));
@@ -173,7 +190,9 @@ static ALWAYS_INLINE float dot_row(const unsigned char *x, const unsigned char *
 static ALWAYS_INLINE void q8_gemm(float *out, size_t out_stride, const unsigned char *xq,
                                   size_t x_stride, const unsigned char *w, size_t w_stride,
                                   size_t m, size_t nb, size_t n, vlm_dtype dt) {
-    size_t wbb = dt == VLM_DTYPE_Q8_0 ? VLMI_Q8_0_BLOCK_BYTES : VLMI_Q4_0_BLOCK_BYTES;
+    size_t wbb = dt == VLM_DTYPE_Q8_0   ? VLMI_Q8_0_BLOCK_BYTES
+                 : dt == VLM_DTYPE_Q5_0 ? VLMI_Q5_0_BLOCK_BYTES
+                                        : VLMI_Q4_0_BLOCK_BYTES;
     size_t n4 = n - n % 4;
     for (size_t j0 = 0; j0 < n4; j0 += BLOCK_N) {
         size_t j1 = j0 + BLOCK_N < n4 ? j0 + BLOCK_N : n4;
@@ -203,6 +222,7 @@ static void q8_gemm_dtype(float *out, size_t out_stride, const unsigned char *xq
                           size_t x_stride, const unsigned char *w, size_t w_stride, size_t m,
                           size_t nb, size_t n, vlm_dtype dt) {
     if (dt == VLM_DTYPE_Q8_0) q8_gemm(out, out_stride, xq, x_stride, w, w_stride, m, nb, n, VLM_DTYPE_Q8_0);
+    else if (dt == VLM_DTYPE_Q5_0) q8_gemm(out, out_stride, xq, x_stride, w, w_stride, m, nb, n, VLM_DTYPE_Q5_0);
     else q8_gemm(out, out_stride, xq, x_stride, w, w_stride, m, nb, n, VLM_DTYPE_Q4_0);
 }
 

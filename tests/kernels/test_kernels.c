@@ -67,6 +67,7 @@ static const char *dtype_name(vlm_dtype dtype) {
     case VLM_DTYPE_BF16: return "bf16";
     case VLM_DTYPE_Q8_0: return "q8_0";
     case VLM_DTYPE_Q4_0: return "q4_0";
+    case VLM_DTYPE_Q5_0: return "q5_0";
     default: return "?";
     }
 }
@@ -76,7 +77,7 @@ static bool close_enough(float got, float want, float tol) {
 }
 
 static const vlm_dtype FLOAT_DTYPES[] = {VLM_DTYPE_F32, VLM_DTYPE_F16, VLM_DTYPE_BF16};
-static const vlm_dtype QUANT_DTYPES[] = {VLM_DTYPE_Q8_0, VLM_DTYPE_Q4_0};
+static const vlm_dtype QUANT_DTYPES[] = {VLM_DTYPE_Q8_0, VLM_DTYPE_Q4_0, VLM_DTYPE_Q5_0};
 
 /* A random (n, k) weight of dtype: floats in [-1, 1) converted, or quantized
  * blocks with random scales and every code (Q8_0 includes -128). dequant
@@ -133,7 +134,7 @@ static void check_matmul(const vlmi_kernel_table *tier, vlm_dtype dtype, size_t 
     ref->matmul(want, n, x, w, dtype, b, m, k, n);
     tier->matmul(got, out_stride, x, w, dtype, b, m, k, n);
 
-    bool quantized = dtype == VLM_DTYPE_Q8_0 || dtype == VLM_DTYPE_Q4_0;
+    bool quantized = dtype == VLM_DTYPE_Q8_0 || dtype == VLM_DTYPE_Q4_0 || dtype == VLM_DTYPE_Q5_0;
     bool quantizes_x = quantized && tier->quantizes_activations;
     int bad = 0;
     for (size_t i = 0; i < m && bad < 3; i++) {
@@ -255,9 +256,18 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
             int bad = 0;
             for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n && bad < 3; j++) {
-                    float magnitude = 0.0f;
-                    for (size_t l = 0; l < k; l++) magnitude += fabsf(x_deq[i * k + l] * w_f32[j * k + l]);
+                    float magnitude = 0.0f, spec = 0.0f;
+                    for (size_t l = 0; l < k; l++) {
+                        magnitude += fabsf(x_deq[i * k + l] * w_f32[j * k + l]);
+                        spec += x_deq[i * k + l] * w_f32[j * k + l];
+                    }
                     float tol = MATMUL_REL_TOL * magnitude;
+                    /* the integer sums equal the dequantized product */
+                    if (!close_enough(want[i * n + j], spec, tol)) {
+                        bad++;
+                        CHECK_MSG(0, "ref matmul_q8 %s m=%zu k=%zu n=%zu: %g vs dequantized %g",
+                                  dtype_name(dtype), m, k, n, want[i * n + j], spec);
+                    }
                     if (!close_enough(got[i * n + j], want[i * n + j], tol)) {
                         bad++;
                         CHECK_MSG(0, "%s matmul_q8 %s m=%zu k=%zu n=%zu: %g vs ref %g",
@@ -415,6 +425,8 @@ static void test_tables(void) {
     CHECK(!vlmi_kernels_weight_dtype_supported(VLM_DTYPE_Q5_K));
     CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_Q8_0, 64) == 68);
     CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_Q4_0, 64) == 36);
+    CHECK(vlmi_kernels_weight_dtype_supported(VLM_DTYPE_Q5_0));
+    CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_Q5_0, 64) == 44);
     CHECK(vlmi_kernels_row_bytes(VLM_DTYPE_BF16, 3) == 6);
 }
 
