@@ -168,9 +168,7 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     if (model->tokenizer == NULL)
         return vlmi_fail(VLM_ERR_IO, "%s: no tokenizer.json (a session needs the model's "
                          "tokenizer)", model->path);
-    if (!hub->has_processor)
-        return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
-                         "model's image processor settings)", model->path);
+    /* the family's check asks for a processor config when the model takes images */
     s->processor = &hub->processor;
     if (s->ops->video_config != NULL) s->ops->video_config(&s->video_processor, model);
     vlm_status st = s->ops->check_session(model);

@@ -11,6 +11,9 @@ static vlm_status check_session(const vlm_model *m) {
     const vlmi_hub_config *hub = &m->config;
     const vlmi_idefics3 *net = &m->idefics3;
     const vlmi_vit_hparams *vp = &net->vision.hp;
+    if (!hub->has_processor)
+        return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
+                         "model's image processor settings)", m->path);
     if ((size_t)hub->processor.max_image_size.longest_edge != vp->image_size)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor max_image_size.longest_edge %d differs "
                          "from the vision encoder's image_size %zu", m->path,

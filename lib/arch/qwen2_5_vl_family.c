@@ -13,6 +13,9 @@
 static vlm_status check_session(const vlm_model *m) {
     const vlmi_processor_config *pc = &m->config.processor;
     const vlmi_vit_hparams *vp = &m->qwen2_5_vl.vision.hp;
+    if (!m->config.has_processor)
+        return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
+                         "model's image processor settings)", m->path);
     if ((size_t)pc->patch_size != vp->patch_size)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor patch_size %d differs from the "
                          "vision encoder's %zu", m->path, (int)pc->patch_size, vp->patch_size);
