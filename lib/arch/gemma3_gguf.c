@@ -138,11 +138,11 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const vlmi_gguf *gguf
                            &t->rms_norm_eps)) != VLM_OK ||
         (st = get_positive(gguf, "gemma3.rope.freq_base", false, 1e12, 1e6, &t->rope.theta)) != VLM_OK)
         return st;
-    if (t->num_attention_heads % t->num_key_value_heads != 0 || t->head_dim % 2 != 0 ||
-        value_length != t->head_dim)
+    if (t->num_attention_heads % t->num_key_value_heads != 0 || t->head_dim < 2 ||
+        t->head_dim % 2 != 0 || value_length != t->head_dim)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: gemma3.attention: %d heads, %d kv heads, key_length "
-                         "%d, value_length %d (kv heads must divide heads, key_length be even "
-                         "and equal value_length)", file, (int)t->num_attention_heads,
+                         "%d, value_length %d (kv heads must divide heads, key_length be even, "
+                         "positive and equal value_length)", file, (int)t->num_attention_heads,
                          (int)t->num_key_value_heads, (int)t->head_dim, (int)value_length);
 
     // RoPE: linear scaling of the global layers when the file states it

@@ -190,13 +190,14 @@ vlm_status vlmi_added_vocab_parse(const cJSON *json, const vlmi_bpe *bpe,
         if (t.len == 0) { free(t.content); continue; }  /* ignored by tokenizers */
         int32_t existing = vlmi_strmap_get(&added->by_content, t.content, t.len);
         if (existing >= 0) {
-            /* A repeated content updates the flags and keeps its id. */
+            /* A repeated content updates the flags and keeps its id; the
+             * map's key is the first copy of the content, so that one stays */
             added_token *old = &added->tokens[existing];
             t.special = t.special || old->special;
             t.id = old->id;
-            free(old->content);
+            free(t.content);
+            t.content = old->content;
             *old = t;
-            st = vlmi_strmap_put(&added->by_content, old->content, old->len, existing);
             continue;
         }
         int32_t stated = t.id;

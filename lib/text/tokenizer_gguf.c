@@ -478,14 +478,18 @@ static bool token_at(const gguf_vocab *v, int64_t id, const char **s, size_t *le
     return true;
 }
 
-static vlm_status push_added(cJSON *list, const gguf_vocab *v, int64_t id, bool special) {
+/* Adds token id unless its string is listed already: each added token
+ * appears once, as tokenizers serializes them (the first listing wins). */
+static vlm_status push_added(cJSON *list, const gguf_vocab *v, int64_t id, bool special,
+                             vlmi_strmap *listed) {
     const char *s;
     size_t len;
-    if (!token_at(v, id, &s, &len)) return VLM_OK;
-    char *content = vlmi_strndup(s, len);
+    if (!token_at(v, id, &s, &len) || vlmi_strmap_get(listed, s, len) >= 0) return VLM_OK;
+    vlm_status st = vlmi_strmap_put(listed, s, len, 1);
+    char *content = st == VLM_OK ? vlmi_strndup(s, len) : NULL;
     if (content == NULL) return VLM_ERR_OUT_OF_MEMORY;
     cJSON *t = cJSON_CreateObject();
-    vlm_status st = t && cJSON_AddItemToArray(list, t) ? VLM_OK : VLM_ERR_OUT_OF_MEMORY;
+    st = t && cJSON_AddItemToArray(list, t) ? VLM_OK : VLM_ERR_OUT_OF_MEMORY;
     if (st != VLM_OK) cJSON_Delete(t);
     if (st == VLM_OK && (!cJSON_AddNumberToObject(t, "id", (double)id) ||
                          add_string(t, "content", content) != VLM_OK ||
@@ -497,32 +501,35 @@ static vlm_status push_added(cJSON *list, const gguf_vocab *v, int64_t id, bool 
     return st;
 }
 
-/* transformers' add_gguf_special_tokens, plus the bos / eos / unk / pad the
- * tokenizer class adds as special tokens. A user-defined token is added only
- * if the vocabulary holds it as spelled (Gemma's runs of spaces are not:
- * they were respelled). A byte-level control token outside the byte
- * alphabet is a llama.cpp mislabel and is skipped, as transformers does. */
+/* The bos / eos / unk / pad (and Gemma's <mask>) the tokenizer class adds as
+ * special tokens, then transformers' add_gguf_special_tokens: control tokens
+ * (token_type 3) special, user-defined ones (4) not. A user-defined token is
+ * added only if the vocabulary holds it as spelled (Gemma's runs of spaces
+ * are not: they were respelled). A byte-level control token outside the
+ * byte alphabet is a llama.cpp mislabel and is skipped, as transformers
+ * does. */
 static vlm_status added_tokens(const gguf_vocab *v, const vlmi_bpe *bpe, cJSON **out) {
+    vlmi_strmap listed = { 0 };
     cJSON *list = cJSON_CreateArray();
     if ((*out = list) == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    vlm_status st = VLM_OK;
-    for (size_t i = 0; i < v->n && st == VLM_OK && v->types; i++) {
-        int32_t type = type_at(v, i);
-        if (type != TOKEN_TYPE_CONTROL && type != TOKEN_TYPE_USER_DEFINED) continue;
-        const char *s;
-        size_t len;
-        if (!token_at(v, (int64_t)i, &s, &len)) continue;
-        if (type == TOKEN_TYPE_CONTROL && v->byte_level && !in_byte_alphabet(s, len)) continue;
-        if (type == TOKEN_TYPE_USER_DEFINED && vlmi_bpe_token_to_id(bpe, s, len) < 0) continue;
-        st = push_added(list, v, (int64_t)i, type == TOKEN_TYPE_CONTROL);
-    }
+    vlm_status st = vlmi_strmap_init(&listed, 64);
     const int64_t specials[4] = { v->bos, v->eos, v->unk, v->pad };
-    for (size_t k = 0; k < 4 && st == VLM_OK; k++) st = push_added(list, v, specials[k], true);
+    for (size_t k = 0; k < 4 && st == VLM_OK; k++) st = push_added(list, v, specials[k], true, &listed);
     if (st == VLM_OK && v->gemma) {
         /* GemmaTokenizer's mask_token, when the vocabulary has one */
         int32_t mask = vlmi_bpe_token_to_id(bpe, "<mask>", 6);
-        if (mask >= 0) st = push_added(list, v, mask, true);
+        if (mask >= 0) st = push_added(list, v, mask, true, &listed);
     }
+    for (size_t i = 0; i < v->n && st == VLM_OK && v->types; i++) {
+        int32_t type = type_at(v, i);
+        if (type != TOKEN_TYPE_CONTROL && type != TOKEN_TYPE_USER_DEFINED) continue;
+        const char *s = v->token_s[i];
+        size_t len = v->token_len[i];
+        if (type == TOKEN_TYPE_CONTROL && v->byte_level && !in_byte_alphabet(s, len)) continue;
+        if (type == TOKEN_TYPE_USER_DEFINED && vlmi_bpe_token_to_id(bpe, s, len) < 0) continue;
+        st = push_added(list, v, (int64_t)i, type == TOKEN_TYPE_CONTROL, &listed);
+    }
+    vlmi_strmap_free(&listed);
     return st;
 }
 

@@ -32,7 +32,8 @@ static void test_matmul(void) {
 
     CHECK(vlmi_ref_weight_dtype_supported(VLM_DTYPE_F32));
     CHECK(vlmi_ref_weight_dtype_supported(VLM_DTYPE_BF16));
-    CHECK(!vlmi_ref_weight_dtype_supported(VLM_DTYPE_Q4_0));
+    CHECK(vlmi_ref_weight_dtype_supported(VLM_DTYPE_Q4_0));
+    CHECK(!vlmi_ref_weight_dtype_supported(VLM_DTYPE_Q5_K)); /* no kernel reads it */
 }
 
 static void test_weight_row(void) {

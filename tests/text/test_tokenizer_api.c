@@ -121,6 +121,21 @@ int main(void) {
         CHECK_OK(vlm_token_to_piece(tok, 5, piece, sizeof piece, &piece_len));
         vlm_tokenizer_free(tok);
     }
+    /* An added token listed twice keeps its first id, takes the special
+     * flag of either listing, and is still found by its content. */
+    const char *twice =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0}},\"added_tokens\":["
+        "{\"id\":1,\"content\":\"<x>\",\"special\":false},"
+        "{\"id\":2,\"content\":\"<x>\",\"special\":true}]}";
+    CHECK_OK(vlmi_tokenizer_load_memory(twice, strlen(twice), "t", &tok));
+    if (tok) {
+        int32_t got[4];
+        size_t n_got = 0;
+        CHECK(vlm_token_lookup(tok, "<x>") == 1);
+        CHECK_OK(vlm_tokenize(tok, "a<x>", 4, VLM_TOKENIZE_PARSE_SPECIAL, got, 4, &n_got));
+        CHECK_MSG(n_got == 2 && got[0] == 0 && got[1] == 1, "twice: %zu ids", n_got);
+        vlm_tokenizer_free(tok);
+    }
     const char *null_merges = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":null}}";
     CHECK_OK(vlmi_tokenizer_load_memory(null_merges, strlen(null_merges), "t", &tok));
     vlm_tokenizer_free(tok);
