@@ -11,6 +11,9 @@
 
 static vlm_status check_session(const vlm_model *m) {
     const vlmi_gemma3 *net = &m->gemma3;
+    /* a GGUF may hold weight types no kernel reads yet */
+    vlm_status st = vlmi_gemma3_check_kernels(net);
+    if (st != VLM_OK) return vlmi_fail_prefix(st, m->path);
     if (!net->has_vision) return VLM_OK;
     const vlmi_processor_config *pc = &m->config.processor;
     if (!m->config.has_processor)
