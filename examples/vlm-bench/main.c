@@ -100,10 +100,11 @@ static void read_band(void *ctx, size_t t, size_t n_threads) {
     job->sums[t] = a + b + c + d;
 }
 
-static void bench_bandwidth(vlmi_threadpool *pool, int reps) {
+/* Median read bandwidth in GB/s; printed as a row when print. */
+static double bench_bandwidth(vlmi_threadpool *pool, int reps, bool print) {
     size_t bytes = (size_t)512 << 20;
     uint64_t *data = malloc(bytes);
-    if (data == NULL) return;
+    if (data == NULL) return 0.0;
     for (size_t i = 0; i < bytes / 8; i++) data[i] = i;
     read_job job = {.data = data, .n = bytes / 8};
     double t[64];
@@ -112,8 +113,10 @@ static void bench_bandwidth(vlmi_threadpool *pool, int reps) {
         vlmi_threadpool_run(pool, read_band, &job);
         t[r] = now_s() - t0;
     }
-    report("machine", "read bandwidth", "GB/s", (double)bytes * 1e-9, summarize(t, reps));
+    stats s = summarize(t, reps);
+    if (print) report("machine", "read bandwidth", "GB/s", (double)bytes * 1e-9, s);
     free(data);
+    return (double)bytes * 1e-9 / s.median;
 }
 
 // ---- machine: sgemm ----
@@ -127,8 +130,10 @@ static void fill(float *x, size_t n) {
 }
 
 #if defined(VLM_HAVE_OPENBLAS)
-static void bench_sgemm(size_t n_threads, int reps) {
+/* The best median sgemm rate in GFLOP/s; rows printed when print. */
+static double bench_sgemm(size_t n_threads, int reps, bool print) {
     const size_t shapes[][3] = {{1024, 768, 3072}, {2048, 2048, 2048}};
+    double best = 0.0;
     openblas_set_num_threads((int)n_threads);
     for (size_t s = 0; s < 2; s++) {
         size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
@@ -144,12 +149,16 @@ static void bench_sgemm(size_t n_threads, int reps) {
         }
         char name[96];
         snprintf(name, sizeof name, "openblas sgemm %zux%zux%zu (%zu thr)", m, k, n, n_threads);
-        report("machine", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, summarize(t, reps));
+        stats st = summarize(t, reps);
+        if (print) report("machine", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, st);
+        double rate = 2.0 * (double)(m * k * n) * 1e-9 / st.median;
+        if (rate > best) best = rate;
         free(a);
         free(b);
         free(c);
     }
     openblas_set_num_threads(1); /* as the library runs it: one per band */
+    return best;
 }
 #endif
 
@@ -265,6 +274,46 @@ static int fail(const char *what, vlm_status st) {
     return 1;
 }
 
+/* What one query must at least move and compute, from the tensor table:
+ * per generated token every text weight is read once (the token embedding
+ * only as the LM head when they are tied); per frame every vision matrix
+ * multiplies every patch (attention not counted, so this is a lower bound).
+ * Tensors are told apart by the names transformers and llama.cpp give
+ * them. */
+typedef struct model_work {
+    double decode_bytes;        /* bytes read per generated token */
+    double vision_macs_per_patch;
+    size_t patch_size;          /* 0: no vision tower found */
+} model_work;
+
+static bool has(const char *name, const char *part) { return strstr(name, part) != NULL; }
+
+static model_work count_work(const vlm_model *model) {
+    model_work w = {0};
+    double embedding_bytes = 0.0;
+    bool lm_head = false;
+    for (size_t i = 0; i < vlm_model_n_tensors(model); i++) {
+        vlm_tensor_info t = {.struct_size = sizeof t};
+        if (vlm_model_tensor_info(model, i, &t) != VLM_OK) continue;
+        bool vision = has(t.name, "vision") || has(t.name, "visual") || strncmp(t.name, "v.", 2) == 0 ||
+                      has(t.name, "projector") || has(t.name, "connector") || strncmp(t.name, "mm.", 3) == 0;
+        if (!vision) {
+            if (has(t.name, "embed_tokens") || has(t.name, "token_embd")) embedding_bytes += (double)t.n_bytes;
+            else w.decode_bytes += (double)t.n_bytes;
+            lm_head |= has(t.name, "lm_head") || strcmp(t.name, "output.weight") == 0;
+            continue;
+        }
+        if (has(t.name, "patch_embed") && t.n_dims >= 4) w.patch_size = (size_t)t.shape[t.n_dims - 1];
+        if (t.n_dims >= 2 && !has(t.name, "position")) {
+            double elements = 1.0;
+            for (uint32_t d = 0; d < t.n_dims; d++) elements *= (double)t.shape[d];
+            w.vision_macs_per_patch += elements;
+        }
+    }
+    if (!lm_head) w.decode_bytes += embedding_bytes; /* tied: the LM head reads it all */
+    return w;
+}
+
 static int bench_e2e(const e2e_options *o) {
     vlm_model_params mp;
     vlm_model_params_init(&mp, sizeof mp);
@@ -301,11 +350,15 @@ static int bench_e2e(const e2e_options *o) {
     vlm_timings t = {.struct_size = sizeof t};
     double add_ms = 0.0;
     st = vlm_session_create(model, &sp, &session);
-    if (st == VLM_OK)
+    bool text_only = false;
+    if (st == VLM_OK) {
         st = vlm_session_plan_image(session, vlm_image_width(image), vlm_image_height(image), &plan);
+        /* a text-only model: the prompt alone */
+        if (st == VLM_ERR_UNSUPPORTED) text_only = true, st = VLM_OK;
+    }
     if (st == VLM_OK) {
         double t0 = now_s();
-        st = vlm_session_add_turn(session, VLM_ROLE_USER, o->prompt, &image, 1);
+        st = vlm_session_add_turn(session, VLM_ROLE_USER, o->prompt, &image, text_only ? 0 : 1);
         add_ms = (now_s() - t0) * 1e3;
     }
     if (st == VLM_OK) {
@@ -327,6 +380,23 @@ static int bench_e2e(const e2e_options *o) {
     getrusage(RUSAGE_SELF, &ru);
     double peak_mb = (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
     double encode_per_frame = plan.n_frames > 0 ? t.encode_ms / plan.n_frames : 0.0;
+
+    /* the machine's ceilings and the bounds they set on this query */
+    vlmi_threadpool *pool = NULL;
+    double gbps = 0.0, gflops = 0.0;
+    if (vlmi_threadpool_create((size_t)o->n_threads, &pool) == VLM_OK)
+        gbps = bench_bandwidth(pool, 5, false);
+    vlmi_threadpool_free(pool);
+#if defined(VLM_HAVE_OPENBLAS)
+    gflops = bench_sgemm((size_t)o->n_threads, 3, false);
+#endif
+    model_work work = count_work(model);
+    double decode_bound = gbps > 0 ? gbps * 1e9 / work.decode_bytes : 0.0; /* tok/s */
+    double patches = work.patch_size > 0 ? (double)(plan.frame_width / work.patch_size) *
+                                               (double)(plan.frame_height / work.patch_size)
+                                         : 0.0;
+    double frame_gflop = 2.0 * work.vision_macs_per_patch * patches * 1e-9;
+    double encode_bound_ms = gflops > 0 ? frame_gflop / gflops * 1e3 : 0.0;
     if (json) {
         printf("{\n  \"model\": \"%s\", \"kernels\": \"%s\", \"threads\": %d,\n"
                "  \"image\": {\"width\": %u, \"height\": %u, \"n_frames\": %u, "
@@ -335,12 +405,16 @@ static int bench_e2e(const e2e_options *o) {
                "\"encode_ms_per_frame\": %.1f, \"add_turn_ms\": %.1f,\n"
                "  \"prefill_ms\": %.1f, \"n_prompt_tokens\": %d, \"prefill_tokens_per_s\": %.2f,\n"
                "  \"decode_ms\": %.1f, \"n_generated_tokens\": %d, \"decode_tokens_per_s\": %.2f,\n"
-               "  \"peak_rss_mb\": %.1f\n}\n",
+               "  \"peak_rss_mb\": %.1f,\n"
+               "  \"machine\": {\"read_gb_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f},\n"
+               "  \"bounds\": {\"decode_bytes_per_token\": %.0f, \"decode_tokens_per_s_max\": %.2f, "
+               "\"frame_gflop\": %.2f, \"encode_ms_per_frame_min\": %.1f}\n}\n",
                vlm_model_architecture(model), vlmi_kernels_name(), o->n_threads,
                vlm_image_width(image), vlm_image_height(image), plan.n_frames, plan.n_image_tokens,
                t.load_ms, t.preprocess_ms, t.encode_ms, encode_per_frame, add_ms, t.prefill_ms,
                t.n_prompt_tokens, t.prefill_tokens_per_s, t.decode_ms, t.n_generated_tokens,
-               t.decode_tokens_per_s, peak_mb);
+               t.decode_tokens_per_s, peak_mb, gbps, gflops, work.decode_bytes, decode_bound,
+               frame_gflop, encode_bound_ms);
     } else {
         printf("vlm-bench: %s, kernels %s, %d threads\n", vlm_model_architecture(model),
                vlmi_kernels_name(), o->n_threads);
@@ -354,6 +428,13 @@ static int bench_e2e(const e2e_options *o) {
         printf("decode      %9.1f ms (%d tokens, %.2f tok/s)\n", t.decode_ms, t.n_generated_tokens,
                t.decode_tokens_per_s);
         printf("peak RSS    %9.1f MB\n", peak_mb);
+        printf("machine     read %.1f GB/s, sgemm %.1f GFLOP/s\n", gbps, gflops);
+        if (decode_bound > 0)
+            printf("bound       decode <= %.1f tok/s (%.1f MB of weights per token): %.0f%% reached\n",
+                   decode_bound, work.decode_bytes / 1e6, 100.0 * t.decode_tokens_per_s / decode_bound);
+        if (encode_bound_ms > 0 && encode_per_frame > 0)
+            printf("bound       encode >= %.0f ms per frame (%.0f GFLOP of matmuls): %.0f%% reached\n",
+                   encode_bound_ms, frame_gflop, 100.0 * encode_bound_ms / encode_per_frame);
     }
     vlm_session_free(session);
     vlm_image_free(image);
@@ -436,9 +517,9 @@ int main(int argc, char **argv) {
                 vlmi_kernels_name());
 
     if (row_filter == NULL) {
-        bench_bandwidth(pool, reps);
+        bench_bandwidth(pool, reps, true);
 #if defined(VLM_HAVE_OPENBLAS)
-        bench_sgemm(n_threads, reps);
+        bench_sgemm(n_threads, reps, true);
 #endif
     }
     const size_t shapes[][3] = {{1, 576, 1536}, {1024, 768, 3072}};
