@@ -127,18 +127,44 @@ static void test_pan_and_scan(vlm_model *model) {
         if (d > worst) worst = d;
     }
     CHECK_MSG(worst <= 1e-5f, "pan & scan pixel values differ by %g", worst);
-    /* and a pan & scan answer runs: four image blocks, each bidirectional */
-    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe.", &pano, 1));
     vlm_generate_params gp;
     vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = 2;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    vlm_timings t = {.struct_size = sizeof t};
-    CHECK_OK(vlm_session_timings(s, &t));
-    CHECK(t.n_image_tokens == 64);
     free(values);
     free(frames);
     free(table);
+    vlm_session_free(s);
+
+    /* the answer with pan & scan as transformers gives it: prompt ids, last
+     * prefill logits, 8 greedy tokens (four bidirectional image blocks) */
+    size_t n_pan = 0;
+    int32_t *want_ids = vlm_read("pan_ids.i32", 0, 4, &n_pan);
+    float *want_logits = vlm_read("pan_last_logits.f32", 384, 4, NULL);
+    int32_t *want_greedy = vlm_read("pan_greedy.i32", 8, 4, NULL);
+    CHECK_OK(vlm_session_create(model, &sp, &s));
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &pano, 1));
+    collected got = {0};
+    gp.max_tokens = 8;
+    gp.on_token = collect;
+    gp.user_data = &got;
+    CHECK_OK(vlm_session_generate(s, &gp));
+    int32_t *ids = malloc(n_pan * sizeof *ids + 4);
+    size_t n_ids = 0;
+    CHECK_OK(vlm_session_prompt_tokens(s, ids, n_pan, &n_ids));
+    CHECK_MSG(want_ids && n_ids == n_pan && memcmp(ids, want_ids, n_pan * 4) == 0,
+              "pan & scan prompt: %zu ids, transformers %zu", n_ids, n_pan);
+    float logits[384];
+    size_t n_logits = 0;
+    CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
+    float d = want_logits ? max_diff(logits, want_logits, 384) : INFINITY;
+    CHECK_MSG(d <= 1e-3f, "pan & scan: last prompt logits differ by %g", d);
+    CHECK_MSG(want_greedy && got.n == 8 && memcmp(got.ids, want_greedy, 8 * 4) == 0,
+              "pan & scan: greedy tokens differ (%zu generated)", got.n);
+    printf("pan & scan: %zu prompt ids identical, last logits within %g, 8 greedy identical\n",
+           n_ids, d);
+    free(ids);
+    free(want_ids);
+    free(want_logits);
+    free(want_greedy);
     vlm_image_free(pano);
     vlm_session_free(s);
     /* the placeholder is the chat format's own */

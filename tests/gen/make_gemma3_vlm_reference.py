@@ -36,6 +36,9 @@ Reference outputs (raw little-endian; shapes in reference.json):
                                   turn holding image 0 and a question
   prompt_token_type.u8 (n)        its token_type_ids
   prompt_logits.f32    (n, 384)   prefill logits at every position
+  pan_ids.i32, pan_last_logits.f32 (vocab), pan_greedy.i32 (8)
+                                  the same for image 1 with pan & scan on
+                                  (4 frames): ids, last prefill logits, greedy
   greedy.i32           (16)       greedy continuation (no EOS stop), each step
                                   recomputed over the whole sequence
   texts.json                      chat renderings, expansions and ids
@@ -349,6 +352,26 @@ def main():
     plain = model(input_ids=ids, token_type_ids=token_type,
                   pixel_values=torch.zeros_like(pixels0)).logits[0, -1]
     meta["image_changes_last_logits_by"] = float((plain - logits[-1]).abs().max())
+
+    # ---- the same with pan & scan on: the panorama (image 1), 4 frames ----
+    pan_messages = [{"role": "user", "content": [
+        {"type": "image", "image": images[1]}, {"type": "text", "text": "Describe this image."}]}]
+    enc = processor.apply_chat_template(pan_messages, tokenize=True, return_dict=True,
+                                        add_generation_prompt=True, return_tensors="pt",
+                                        do_pan_and_scan=True)
+    pan_ids, pan_types, pixels = enc["input_ids"], enc["token_type_ids"], enc["pixel_values"]
+    assert pixels.shape[0] == 4, pixels.shape
+    last = model(input_ids=pan_ids, pixel_values=pixels, token_type_ids=pan_types).logits[0, -1]
+    shapes["pan_ids.i32"] = write(out, "pan_ids.i32", pan_ids[0].numpy(), np.int32)
+    shapes["pan_last_logits.f32"] = write(out, "pan_last_logits.f32", last.numpy(), np.float32)
+    seq, types, pan_greedy = pan_ids, pan_types, []
+    for step in range(8):
+        token = int(torch.argmax(model(input_ids=seq, pixel_values=pixels,
+                                       token_type_ids=types).logits[0, -1]))
+        pan_greedy.append(token)
+        seq = torch.cat([seq, torch.tensor([[token]])], dim=1)
+        types = torch.cat([types, torch.zeros(1, 1, dtype=types.dtype)], dim=1)
+    shapes["pan_greedy.i32"] = write(out, "pan_greedy.i32", pan_greedy, np.int32)
 
     meta.update({
         "generator": "tests/gen/make_gemma3_vlm_reference.py",
