@@ -3,18 +3,6 @@
 
 #include <string.h>
 
-typedef struct chat_out {
-    char *buf;
-    size_t cap, len;
-} chat_out;
-
-static void put_n(chat_out *o, const char *s, size_t n) {
-    if (o->len + n < o->cap) memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
-static void put(chat_out *o, const char *s) { put_n(o, s, strlen(s)); }
-
 /* Length of the code point at s (of n > 0 bytes) if it is whitespace as
  * Python's str.isspace() sees it, else 0. */
 static size_t space_at(const unsigned char *s, size_t n) {
@@ -63,26 +51,25 @@ vlm_status vlmi_gemma3_chat_check(const vlmi_chat_message *messages, size_t n) {
 
 size_t vlmi_gemma3_chat_render(char *buf, size_t cap, const vlmi_chat_message *messages,
                                size_t n, bool add_generation_prompt) {
-    chat_out o = {buf, cap, 0};
-    put(&o, "<bos>");
+    vlmi_chat_out o = {buf, cap, 0};
+    vlmi_chat_put(&o, "<bos>");
     size_t first = n > 0 && messages[0].role == VLM_ROLE_SYSTEM ? 1 : 0;
     for (size_t i = first; i < n; i++) {
         const vlmi_chat_message *m = &messages[i];
-        put(&o, "<start_of_turn>");
-        put(&o, m->role == VLM_ROLE_ASSISTANT ? "model"
+        vlmi_chat_put(&o, "<start_of_turn>");
+        vlmi_chat_put(&o, m->role == VLM_ROLE_ASSISTANT ? "model"
                 : m->role == VLM_ROLE_SYSTEM  ? "system" : "user");
-        put(&o, "\n");
+        vlmi_chat_put(&o, "\n");
         if (i == first && first == 1) {
-            put(&o, messages[0].text != NULL ? messages[0].text : "");
-            put(&o, "\n\n");
+            vlmi_chat_put(&o, messages[0].text != NULL ? messages[0].text : "");
+            vlmi_chat_put(&o, "\n\n");
         }
-        for (size_t k = 0; k < m->n_images; k++) put(&o, "<start_of_image>");
+        for (size_t k = 0; k < m->n_images; k++) vlmi_chat_put(&o, "<start_of_image>");
         const char *text;
         size_t len = trimmed(m->text != NULL ? m->text : "", &text);
-        put_n(&o, text, len);
-        put(&o, "<end_of_turn>\n");
+        vlmi_chat_put_n(&o, text, len);
+        vlmi_chat_put(&o, "<end_of_turn>\n");
     }
-    if (add_generation_prompt) put(&o, "<start_of_turn>model\n");
-    if (cap > 0) buf[o.len < cap ? o.len : cap - 1] = '\0';
-    return o.len;
+    if (add_generation_prompt) vlmi_chat_put(&o, "<start_of_turn>model\n");
+    return vlmi_chat_finish(&o);
 }

@@ -3,17 +3,6 @@
 
 #include <string.h>
 
-typedef struct chat_out {
-    char *buf;
-    size_t cap, len;
-} chat_out;
-
-static void put(chat_out *o, const char *s) {
-    size_t n = strlen(s);
-    if (o->len + n < o->cap) memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
 static const char *role_name(vlm_role role) {
     switch (role) {
     case VLM_ROLE_SYSTEM: return "system";
@@ -25,20 +14,19 @@ static const char *role_name(vlm_role role) {
 
 size_t vlmi_qwen2vl_chat_render(char *buf, size_t cap, const vlmi_chat_message *messages,
                                 size_t n, bool add_generation_prompt) {
-    chat_out o = {buf, cap, 0};
+    vlmi_chat_out o = {buf, cap, 0};
     for (size_t i = 0; i < n; i++) {
         const vlmi_chat_message *m = &messages[i];
         if (i == 0 && m->role != VLM_ROLE_SYSTEM)
-            put(&o, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n");
-        put(&o, "<|im_start|>");
-        put(&o, role_name(m->role));
-        put(&o, "\n");
-        if (m->video) put(&o, VLMI_QWEN2VL_VIDEO_PLACEHOLDER);
-        for (size_t k = 0; k < m->n_images; k++) put(&o, VLMI_QWEN2VL_IMAGE_PLACEHOLDER);
-        put(&o, m->text);
-        put(&o, "<|im_end|>\n");
+            vlmi_chat_put(&o, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n");
+        vlmi_chat_put(&o, "<|im_start|>");
+        vlmi_chat_put(&o, role_name(m->role));
+        vlmi_chat_put(&o, "\n");
+        if (m->video) vlmi_chat_put(&o, VLMI_QWEN2VL_VIDEO_PLACEHOLDER);
+        for (size_t k = 0; k < m->n_images; k++) vlmi_chat_put(&o, VLMI_QWEN2VL_IMAGE_PLACEHOLDER);
+        vlmi_chat_put(&o, m->text);
+        vlmi_chat_put(&o, "<|im_end|>\n");
     }
-    if (add_generation_prompt) put(&o, "<|im_start|>assistant\n");
-    if (cap > 0) buf[o.len < cap ? o.len : cap - 1] = '\0';
-    return o.len;
+    if (add_generation_prompt) vlmi_chat_put(&o, "<|im_start|>assistant\n");
+    return vlmi_chat_finish(&o);
 }

@@ -28,7 +28,7 @@ static void run_case(const cJSON *c, int index) {
         CHECK_MSG(strcmp(got, want) == 0, "case %d: rendered\n%s\nexpected\n%s", index, got, want);
         char small[8];
         CHECK(vlmi_qwen2vl_chat_render(small, sizeof small, messages, n, add_prompt) == len);
-        CHECK(strlen(small) < sizeof small);
+        CHECK(strlen(small) == sizeof small - 1 && strncmp(small, want, sizeof small - 1) == 0);
         free(got);
     }
     free(messages);
