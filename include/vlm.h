@@ -250,6 +250,12 @@ typedef struct vlm_model_params {
      * processing settings; least recently used entries go first. Default
      * 64 MiB (a 4x4-tile SmolVLM-256M image takes 2.5 MB); 0 disables. */
     uint64_t        image_cache_bytes;
+    /* Since 0.1: with a GGUF model, the llama.cpp multimodal projector file
+     * (mmproj) that holds its vision tower; NULL: none (the default). Only
+     * read during vlm_model_load. A hub directory takes none
+     * (VLM_ERR_INVALID_ARGUMENT); a projector other than Gemma 3's is
+     * VLM_ERR_UNSUPPORTED. */
+    const char     *mmproj_path;
 } vlm_model_params;
 
 VLM_API void vlm_model_params_init(vlm_model_params *params,

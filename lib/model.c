@@ -30,6 +30,7 @@ void vlm_model_free(vlm_model *model) {
     vlmi_qwen2_5_vl_free(&model->qwen2_5_vl);
     free(model->tensors);
     vlm_tokenizer_free(model->tokenizer);
+    vlmi_gguf_close(model->mmproj);
     vlmi_gguf_close(model->gguf);
     vlmi_safetensors_set_close(model->weights);
     if (model->has_config) vlmi_hub_config_free(&model->config);
@@ -150,6 +151,24 @@ static vlm_status gguf_tokenizer_config(vlmi_tokenizer_config *c, const vlmi_ggu
     return VLM_OK;
 }
 
+/* llama.cpp's multimodal projector GGUF beside a text GGUF (mtmd's
+ * --mmproj): the vision tower and projector of the text model's family. */
+static vlm_status load_mmproj(vlm_model *m, const char *path) {
+    if (m->family != VLMI_FAMILY_GEMMA3)
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: a multimodal projector file (%s) goes with a "
+                         "Gemma 3 text model, not general.architecture '%s'", m->path, path,
+                         m->architecture);
+    vlm_status st = vlmi_gguf_open(path, &m->mmproj);
+    if (st == VLM_OK) st = vlmi_gemma3_bind_mmproj(&m->gemma3, &m->config, m->mmproj, m->gguf);
+    if (st == VLM_OK) {
+        /* what a Gemma3ForConditionalGeneration hub directory declares */
+        snprintf(m->config.model.architecture, sizeof m->config.model.architecture,
+                 "Gemma3ForConditionalGeneration");
+        snprintf(m->config.model.model_type, sizeof m->config.model.model_type, "gemma3");
+    }
+    return st;
+}
+
 /* A GGUF file: its metadata and tensors; the tokenizer when tokenizer.ggml.*
  * describes one; for a known architecture the config (into m->config, as a
  * hub directory's files would give it) and the bound weights. */
@@ -180,9 +199,10 @@ static vlm_status load_gguf(vlm_model *m, const vlm_model_params *p) {
     }
     if ((st = report_progress(p, 0.5f)) != VLM_OK) return st;
 
-    if (vlmi_gguf_find_kv(m->gguf, "tokenizer.ggml.model") != NULL)
-        st = vlmi_tokenizer_load_gguf(m->gguf, &m->tokenizer);
-    return st;
+    if (vlmi_gguf_find_kv(m->gguf, "tokenizer.ggml.model") != NULL &&
+        (st = vlmi_tokenizer_load_gguf(m->gguf, &m->tokenizer)) != VLM_OK)
+        return st;
+    return p->mmproj_path != NULL ? load_mmproj(m, p->mmproj_path) : VLM_OK;
 }
 
 vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_model **out) {
@@ -199,6 +219,10 @@ vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_
     VLMI_READ_PARAMS(p, params, vlm_model_params_init);
     if (p.n_threads < 0)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_load: n_threads is %d", p.n_threads);
+
+    if (p.mmproj_path != NULL && vlmi_is_directory(path))
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_load: mmproj_path is set but %s is "
+                         "a hub directory (the projector file goes with a GGUF model)", path);
 
     vlm_model *m = vlmi_calloc(1, sizeof *m);
     if (m == NULL) return VLM_ERR_OUT_OF_MEMORY;

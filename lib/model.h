@@ -25,9 +25,12 @@ struct vlm_model {
                                       eos_token_ids, pad_token_id) and tokenizer
                                       (bos/eos/pad/unk_token strings, add_bos/eos_token,
                                       chat_template from tokenizer.chat_template);
-                                      has_processor and has_generation false */
+                                      has_processor and has_generation false,
+                                      has_processor true with an mmproj file */
     vlmi_safetensors_set *weights; /* hub directories; NULL for GGUF */
     vlmi_gguf *gguf;               /* GGUF files; NULL for hub directories */
+    vlmi_gguf *mmproj;             /* the llama.cpp multimodal projector GGUF given as
+                                      vlm_model_params.mmproj_path; NULL without */
     vlm_tokenizer *tokenizer;      /* NULL when the model ships none (GGUF: built
                                       from tokenizer.ggml.* when present) */
     const vlmi_tensor_info **tensors; /* (n_tensors) borrowed from weights or gguf */

@@ -79,6 +79,17 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const struct vlmi_ggu
  * tensor); borrows gguf. Matrix dtypes are not checked against the kernels. */
 vlm_status vlmi_gemma3_bind_gguf(vlmi_gemma3 *model, const vlmi_model_config *config,
                                  const struct vlmi_gguf *gguf);
+/* Binds the vision tower and projector of llama.cpp's multimodal projector
+ * GGUF (general.architecture "clip", clip.projector_type "gemma3";
+ * gemma3_mmproj.c) onto a model bound by vlmi_gemma3_bind_gguf, and fills
+ * what a hub directory's files would give: config->model.vision,
+ * mm_tokens_per_image and the image token ids (from text's vocabulary), the
+ * processor (has_processor). Another architecture or projector type is
+ * VLM_ERR_UNSUPPORTED, other errors name the file and the key or tensor. On
+ * failure the model and config stay text-only. Borrows mmproj. */
+struct vlmi_hub_config;
+vlm_status vlmi_gemma3_bind_mmproj(vlmi_gemma3 *model, struct vlmi_hub_config *config,
+                                   const struct vlmi_gguf *mmproj, const struct vlmi_gguf *text);
 /* VLM_ERR_UNSUPPORTED naming the first weight the kernels cannot read (matmul
  * dtype, or the embedding's row lookup), VLM_OK if a forward pass can run. */
 vlm_status vlmi_gemma3_check_kernels(const vlmi_gemma3 *model);

@@ -255,6 +255,7 @@ class vlm_model(Structure):
 #     vlm_progress_fn progress;
 #     void           *progress_user_data;
 #     uint64_t        image_cache_bytes;
+#     const char     *mmproj_path;
 # } vlm_model_params;
 class vlm_model_params(Structure):
     _fields_ = [
@@ -263,6 +264,7 @@ class vlm_model_params(Structure):
         ("progress", vlm_progress_fn),
         ("progress_user_data", c_void_p),
         ("image_cache_bytes", c_uint64),
+        ("mmproj_path", c_char_p),
     ]
 
 

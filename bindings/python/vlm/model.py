@@ -64,13 +64,21 @@ class Model(Handle):
     image_cache_bytes: bytes of encoded image features the model keeps for
     all its sessions, so that adding the same picture again skips the
     vision encoder (None: the library's default, 64 MiB; 0 disables).
+
+    mmproj_path: with a GGUF model, llama.cpp's multimodal projector file
+    (mmproj-*.gguf) that holds its vision tower (Gemma 3); None: none.
     """
 
     _kind = "Model"
 
-    def __init__(self, path, n_threads=0, progress=None, image_cache_bytes=None):
+    def __init__(self, path, n_threads=0, progress=None, image_cache_bytes=None,
+                 mmproj_path=None):
         params = capi.new_params(capi.vlm_model_params, capi.vlm_model_params_init)
         params.n_threads = n_threads
+        if mmproj_path is not None:
+            # referenced by this frame for the whole call, as C only reads it then
+            mmproj_bytes = fs_path(mmproj_path)
+            params.mmproj_path = mmproj_bytes
         if image_cache_bytes is not None:
             if image_cache_bytes < 0:
                 raise InvalidArgumentError(f"image_cache_bytes {image_cache_bytes} is negative")

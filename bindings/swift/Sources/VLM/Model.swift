@@ -23,9 +23,11 @@ public final class Model: @unchecked Sendable {
     /// VLMError.cancelled. imageCacheBytes: encoded image features the model
     /// keeps for all its sessions, so that the same picture added again
     /// skips the vision encoder (nil: the library's default, 64 MiB; 0
-    /// disables).
+    /// disables). mmprojPath: with a GGUF model, llama.cpp's multimodal
+    /// projector file (mmproj-*.gguf) holding its vision tower (Gemma 3);
+    /// nil: none.
     public init(path: String, threads: Int32 = 0, imageCacheBytes: UInt64? = nil,
-                progress: ((Float) -> Bool)? = nil) throws {
+                mmprojPath: String? = nil, progress: ((Float) -> Bool)? = nil) throws {
         var params = vlm_model_params()
         vlm_model_params_init(&params, cSizeof(vlm_model_params.self))
         params.n_threads = threads
@@ -39,7 +41,14 @@ public final class Model: @unchecked Sendable {
             params.progress_user_data = Unmanaged.passUnretained(box!).toOpaque()
         }
         var out: OpaquePointer?
-        let status = withExtendedLifetime(box) { vlm_model_load(path, &params, &out) }
+        let status: vlm_status = withExtendedLifetime(box) {
+            guard let mmprojPath else { return vlm_model_load(path, &params, &out) }
+            // the C string lives for the call, the only time C reads it
+            return mmprojPath.withCString { mmproj in
+                params.mmproj_path = mmproj
+                return vlm_model_load(path, &params, &out)
+            }
+        }
         try check(status)
         handle = out!
     }

@@ -1,0 +1,325 @@
+/* Gemma 3 vision from llama.cpp's GGUF pair: the text GGUF plus the mmproj
+ * GGUF (tests/data/gemma3-gguf-pair, written from tests/data/gemma3-vlm by
+ * tests/gen/make_gemma3_gguf_pair.py as llama.cpp's converter writes them),
+ * loaded through vlm_model_load with mmproj_path, against the transformers
+ * references of tests/data/gemma3-vlm:
+ *
+ *   - the bound model: vision tower, projector, processor settings and image
+ *     token ids as the hub directory gives them;
+ *   - image 0's projected features (vision_features.f32), through the
+ *     internal API, and the same features from the projector file of the
+ *     first gemma3 converter (ffn_up / ffn_down named the other way round);
+ *   - a session on image 0: prompt ids identical, last prompt logits within
+ *     LOGITS_TOLERANCE, 16 greedy tokens identical;
+ *   - bad input: an mmproj without a text model, another projector type or
+ *     architecture, a tensor of the wrong shape (named), mmproj_path with a
+ *     hub directory, a missing mmproj file.
+ *
+ * llama.cpp's gemma3 metadata cannot state two choices of the tiny fixture
+ * (llama-model.cpp fixes them): its layer pattern (config.json layer_types
+ * makes layer 2 of 4 global; llama.cpp makes every 6th global) and
+ * query_pre_attn_scalar 24 (llama.cpp: 1/sqrt(key_length) = 1/sqrt(32)).
+ * Before the session the test sets those two from config.json, so that what
+ * is compared is the mmproj path and not a metadata gap. */
+#include "gemma3/gemma3_vlm_fixture.h"
+#include "model.h"
+#include "vlm.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* The files are f32 except mm.input_projection.weight, which llama.cpp's
+ * converter forces to F16 (Gemma3VisionModel.tensor_force_quant); that
+ * rounding is what remains: measured 1.1e-3 on the features and 6.9e-4 on
+ * the last prompt logits (with an f32 projection instead: 1.2e-6 and
+ * 4.5e-6). */
+#define LOGITS_TOLERANCE 1e-3f
+#define FEATURES_TOLERANCE 2e-3f
+
+static void pair_path(char *buf, size_t size, const char *name) {
+    snprintf(buf, size, "%s/gemma3-gguf-pair/%s", getenv("VLM_TEST_DATA"), name);
+}
+
+static vlm_status load_pair(const char *text, const char *mmproj, vlm_model **out) {
+    vlm_model_params mp;
+    vlm_model_params_init(&mp, sizeof mp);
+    mp.mmproj_path = mmproj;
+    return vlm_model_load(text, &mp, out);
+}
+
+typedef struct collected {
+    int32_t ids[64];
+    size_t n;
+} collected;
+
+static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
+    (void)piece, (void)len;
+    collected *c = user_data;
+    if (token >= 0 && c->n < 64) c->ids[c->n++] = token;
+    return true;
+}
+
+// ----------------------------------------------------------------------------
+// the bound model
+
+static void test_bound(const vlm_model *m) {
+    const vlmi_gemma3 *g = &m->gemma3;
+    CHECK(m->family == VLMI_FAMILY_GEMMA3 && g->has_vision);
+    CHECK(strcmp(vlm_model_architecture(m), "gemma3") == 0);
+    CHECK(g->vision.hp.dim == 32 && g->vision.hp.ffn_dim == 64 && g->vision.hp.n_layers == 2);
+    CHECK(g->vision.hp.n_heads == 2 && g->vision.hp.image_size == 224 &&
+          g->vision.hp.patch_size == 14 && fabsf(g->vision.hp.norm_eps - 1e-6f) < 1e-12f);
+    CHECK(g->patches_per_side == 16 && g->pool_kernel == 4 && g->tokens_per_image == 16);
+    CHECK(g->image_token_id == 383 && m->config.model.boi_token_id == 7 &&
+          m->config.model.eoi_token_id == 8 && m->config.model.mm_tokens_per_image == 16);
+    CHECK(g->projection.rows == 64 && g->projection.cols == 32);
+    // the processor settings the hub directory's files give
+    vlmi_processor_config hub;
+    CHECK_OK(vlm_processor_config(&hub));
+    const vlmi_processor_config *pc = &m->config.processor;
+    CHECK(m->config.has_processor);
+    CHECK(pc->size.height == hub.size.height && pc->size.width == hub.size.width);
+    CHECK(pc->resample == hub.resample && pc->do_resize && pc->do_rescale && pc->do_normalize);
+    CHECK(fabs(pc->rescale_factor - hub.rescale_factor) < 1e-15);
+    CHECK(pc->n_channels == 3 && pc->image_seq_len == hub.image_seq_len);
+    for (int c = 0; c < 3; c++)
+        CHECK(pc->image_mean[c] == hub.image_mean[c] && pc->image_std[c] == hub.image_std[c]);
+    CHECK(pc->do_pan_and_scan == hub.do_pan_and_scan &&
+          pc->pan_and_scan_max_num_crops == hub.pan_and_scan_max_num_crops &&
+          pc->pan_and_scan_min_crop_size == hub.pan_and_scan_min_crop_size &&
+          pc->pan_and_scan_min_ratio_to_activate == hub.pan_and_scan_min_ratio_to_activate);
+}
+
+/* Image 0's features (tokens_per_image, text dim) against transformers'. */
+static void test_features(const vlm_model *m) {
+    const vlmi_gemma3 *g = &m->gemma3;
+    float *want = vlm_read("vision_features.f32", 16 * 64, 4, NULL);
+    uint8_t *rgb = vlm_image_rgb(vlm_image_sizes[0][0], vlm_image_sizes[0][1]);
+    float *pixels = calloc(3 * 224 * 224, sizeof(float)), *got = calloc(16 * 64, sizeof(float));
+    vlmi_gemma3_plan plan;
+    vlmi_gemma3_image_state *s = NULL;
+    CHECK_OK(vlmi_gemma3_plan_image(&plan, &m->config.processor, false, vlm_image_sizes[0][0],
+                                    vlm_image_sizes[0][1]));
+    CHECK_OK(vlmi_gemma3_frame_pixels(pixels, &plan, &m->config.processor, rgb,
+                                      vlm_image_sizes[0][0], vlm_image_sizes[0][1], 0));
+    CHECK_OK(vlmi_gemma3_image_state_create(g, &s));
+    if (s != NULL && want != NULL) {
+        CHECK_OK(vlmi_gemma3_encode_image_pool(got, s, g, pixels, NULL));
+        float d = vlm_max_abs_diff(got, want, 16 * 64);
+        CHECK_MSG(d <= FEATURES_TOLERANCE, "image features differ by %g", d);
+        printf("image 0 features within %g of transformers\n", d);
+    }
+    vlmi_gemma3_image_state_free(s);
+    free(want);
+    free(rgb);
+    free(pixels);
+    free(got);
+}
+
+/* The projector file of the first gemma3 converter (mlp.fc1 named
+ * ffn_down) binds to the same tower: identical features. */
+static void test_legacy_ffn_names(const vlm_model *m) {
+    char text[1024], legacy[1024];
+    pair_path(text, sizeof text, "text.gguf");
+    pair_path(legacy, sizeof legacy, "mmproj-legacy-ffn.gguf");
+    vlm_model *old = NULL;
+    CHECK_OK(load_pair(text, legacy, &old));
+    if (old == NULL) return;
+    uint8_t *rgb = vlm_image_rgb(vlm_image_sizes[0][0], vlm_image_sizes[0][1]);
+    float *pixels = calloc(3 * 224 * 224, sizeof(float));
+    float *a = calloc(16 * 64, sizeof(float)), *b = calloc(16 * 64, sizeof(float));
+    vlmi_gemma3_plan plan;
+    vlmi_gemma3_image_state *sa = NULL, *sb = NULL;
+    CHECK_OK(vlmi_gemma3_plan_image(&plan, &m->config.processor, false, vlm_image_sizes[0][0],
+                                    vlm_image_sizes[0][1]));
+    CHECK_OK(vlmi_gemma3_frame_pixels(pixels, &plan, &m->config.processor, rgb,
+                                      vlm_image_sizes[0][0], vlm_image_sizes[0][1], 0));
+    CHECK_OK(vlmi_gemma3_image_state_create(&m->gemma3, &sa));
+    CHECK_OK(vlmi_gemma3_image_state_create(&old->gemma3, &sb));
+    if (sa && sb) {
+        CHECK_OK(vlmi_gemma3_encode_image_pool(a, sa, &m->gemma3, pixels, NULL));
+        CHECK_OK(vlmi_gemma3_encode_image_pool(b, sb, &old->gemma3, pixels, NULL));
+        CHECK_MSG(memcmp(a, b, 16 * 64 * sizeof(float)) == 0,
+                  "legacy ffn names: features differ by %g", vlm_max_abs_diff(a, b, 16 * 64));
+    }
+    vlmi_gemma3_image_state_free(sa);
+    vlmi_gemma3_image_state_free(sb);
+    free(rgb);
+    free(pixels);
+    free(a);
+    free(b);
+    vlm_model_free(old);
+}
+
+/* What llama.cpp's metadata cannot say: config.json's layer_types and
+ * query_pre_attn_scalar (see the top of the file). */
+static void restore_fixture_choices(vlm_model *m) {
+    cJSON *cfg = vlm_read_json("config.json");
+    const cJSON *text = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "text_config") : NULL;
+    const cJSON *types = text ? cJSON_GetObjectItemCaseSensitive(text, "layer_types") : NULL;
+    const cJSON *scalar = text ? cJSON_GetObjectItemCaseSensitive(text, "query_pre_attn_scalar") : NULL;
+    vlmi_decoder *dec = &m->gemma3.text;
+    CHECK(cJSON_GetArraySize(types) == (int)dec->hp.n_layers && cJSON_IsNumber(scalar));
+    size_t l = 0;
+    for (const cJSON *t = types ? types->child : NULL; t && l < dec->hp.n_layers; t = t->next, l++)
+        dec->layers[l].sliding = strcmp(t->valuestring, "sliding_attention") == 0;
+    if (cJSON_IsNumber(scalar)) dec->hp.attn_scale = 1.0f / sqrtf((float)scalar->valuedouble);
+    cJSON_Delete(cfg);
+}
+
+static void test_session(vlm_model *m) {
+    size_t n_prompt = 0, n_vocab = 384;
+    int32_t *want_ids = vlm_read("prompt_ids.i32", 0, 4, &n_prompt);
+    float *want_logits = vlm_read("prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
+    int32_t *want_greedy = vlm_read("greedy.i32", 16, 4, NULL);
+    uint8_t *rgb = vlm_image_rgb(vlm_image_sizes[0][0], vlm_image_sizes[0][1]);
+    vlm_image *image = NULL;
+    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)vlm_image_sizes[0][0] * vlm_image_sizes[0][1] * 3,
+                                   vlm_image_sizes[0][0], vlm_image_sizes[0][1], 0,
+                                   VLM_PIXEL_RGB8, &image));
+    free(rgb);
+    vlm_session *s = NULL;
+    if (want_ids && want_logits && want_greedy && image) CHECK_OK(vlm_session_create(m, NULL, &s));
+    if (s != NULL) {
+        CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
+        collected got = {0};
+        vlm_generate_params gp;
+        vlm_generate_params_init(&gp, sizeof gp);
+        gp.max_tokens = 16;
+        gp.on_token = collect;
+        gp.user_data = &got;
+        CHECK_OK(vlm_session_generate(s, &gp));
+        int32_t ids[128];
+        size_t n_ids = 0;
+        CHECK_OK(vlm_session_prompt_tokens(s, ids, 128, &n_ids));
+        CHECK_MSG(n_ids == n_prompt && memcmp(ids, want_ids, n_prompt * 4) == 0,
+                  "prompt: %zu ids, transformers %zu", n_ids, n_prompt);
+        float logits[384];
+        size_t n_logits = 0;
+        CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
+        float d = vlm_max_abs_diff(logits, want_logits + (n_prompt - 1) * n_vocab, n_vocab);
+        CHECK_MSG(n_logits == n_vocab && d <= LOGITS_TOLERANCE, "last prompt logits differ by %g", d);
+        CHECK_MSG(got.n == 16 && memcmp(got.ids, want_greedy, 16 * 4) == 0,
+                  "greedy tokens differ (%zu generated)", got.n);
+        vlm_timings t = {.struct_size = sizeof t};
+        CHECK_OK(vlm_session_timings(s, &t));
+        CHECK(t.n_image_tokens == 16 && t.n_prompt_tokens == (int32_t)n_prompt);
+        printf("GGUF pair: %zu prompt ids identical, last prompt logits within %g, %zu greedy "
+               "tokens identical\n", n_ids, d, got.n);
+    }
+    vlm_session_free(s);
+    vlm_image_free(image);
+    free(want_ids);
+    free(want_logits);
+    free(want_greedy);
+}
+
+// ----------------------------------------------------------------------------
+// bad input
+
+/* The first len bytes equal to needle in hay (n bytes), or NULL. */
+static unsigned char *find_bytes(unsigned char *hay, size_t n, const void *needle, size_t len) {
+    for (size_t i = 0; len > 0 && i + len <= n; i++)
+        if (memcmp(hay + i, needle, len) == 0) return hay + i;
+    return NULL;
+}
+
+/* The mmproj file with the first `from` (of the same length as `to`) after
+ * `anchor` replaced, written to a temporary file (path in buf). */
+static bool patched_copy(char *buf, size_t size, const char *anchor, const void *from,
+                         const void *to, size_t len, const char *tag) {
+    char src[1024];
+    pair_path(src, sizeof src, "mmproj.gguf");
+    size_t n = 0;
+    unsigned char *data = test_read_file(src, &n);
+    if (data == NULL) return false;
+    unsigned char *at = find_bytes(data, n, anchor, strlen(anchor));
+    unsigned char *hit = at ? find_bytes(at, n - (size_t)(at - data), from, len) : NULL;
+    CHECK_MSG(hit != NULL, "%s: no %s in the mmproj file", tag, anchor);
+    if (hit) memcpy(hit, to, len);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, size, "%s/vlm_mmproj_%s_%d.gguf", tmp && tmp[0] ? tmp : "/tmp", tag,
+             (int)getpid());
+    FILE *f = fopen(buf, "wb");
+    bool ok = hit && f && fwrite(data, 1, n, f) == n;
+    if (f) fclose(f);
+    free(data);
+    return ok;
+}
+
+static void expect_failure(const char *text, const char *mmproj, vlm_status want,
+                           const char *needle) {
+    vlm_model *m = (vlm_model *)1;
+    vlm_status st = load_pair(text, mmproj, &m);
+    CHECK_MSG(st == want, "%s: %s, expected %s (%s)", needle, vlm_status_string(st),
+              vlm_status_string(want), vlm_last_error());
+    CHECK(m == NULL);
+    CHECK_MSG(strstr(vlm_last_error(), needle) != NULL, "message \"%s\" does not name %s",
+              vlm_last_error(), needle);
+    vlm_model_free(st == VLM_OK ? m : NULL);
+}
+
+static void test_bad_input(void) {
+    char text[1024], mmproj[1024], hub[1024], bad[1024];
+    pair_path(text, sizeof text, "text.gguf");
+    pair_path(mmproj, sizeof mmproj, "mmproj.gguf");
+    vlm_data_path(hub, sizeof hub, "");
+
+    // an mmproj without a text model: as the model, and as both files
+    expect_failure(mmproj, mmproj, VLM_ERR_UNSUPPORTED, "'clip'");
+    vlm_model *alone = NULL;
+    CHECK_OK(vlm_model_load(mmproj, NULL, &alone)); /* inspectable, but no session */
+    vlm_session *s = (vlm_session *)1;
+    if (alone != NULL) CHECK(vlm_session_create(alone, NULL, &s) != VLM_OK && s == NULL);
+    vlm_model_free(alone);
+    // the text model as the projector
+    expect_failure(text, text, VLM_ERR_UNSUPPORTED, "general.architecture");
+    // mmproj_path with a hub directory
+    expect_failure(hub, mmproj, VLM_ERR_INVALID_ARGUMENT, "mmproj_path");
+    // a missing projector file
+    pair_path(bad, sizeof bad, "no-such-mmproj.gguf");
+    expect_failure(text, bad, VLM_ERR_IO, "no-such-mmproj.gguf");
+
+    // another projector type (same length: "llama4")
+    if (patched_copy(bad, sizeof bad, "clip.projector_type", "gemma3", "llama4", 6, "type")) {
+        expect_failure(text, bad, VLM_ERR_UNSUPPORTED, "clip.projector_type is 'llama4'");
+        remove(bad);
+    }
+    // another architecture
+    if (patched_copy(bad, sizeof bad, "general.architecture", "clip", "clap", 4, "arch")) {
+        expect_failure(text, bad, VLM_ERR_UNSUPPORTED, "general.architecture is 'clap'");
+        remove(bad);
+    }
+    // a tensor of the wrong shape: v.blk.0.attn_q.weight's ne[0] 32 -> 16
+    uint32_t n_dims = 2;
+    uint64_t ne0 = 32;
+    unsigned char from[12], to[12];
+    memcpy(from, &n_dims, 4);
+    memcpy(from + 4, &ne0, 8);
+    memcpy(to, from, 12);
+    ne0 = 16;
+    memcpy(to + 4, &ne0, 8);
+    if (patched_copy(bad, sizeof bad, "v.blk.0.attn_q.weight", from, to, 12, "shape")) {
+        expect_failure(text, bad, VLM_ERR_SHAPE, "v.blk.0.attn_q.weight");
+        remove(bad);
+    }
+    printf("bad input: %d checks so far\n", test_checks);
+}
+
+int main(void) {
+    if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
+    char text[1024], mmproj[1024];
+    pair_path(text, sizeof text, "text.gguf");
+    pair_path(mmproj, sizeof mmproj, "mmproj.gguf");
+    vlm_model *m = NULL;
+    CHECK_OK(load_pair(text, mmproj, &m));
+    if (m == NULL) return test_finish("gguf_gemma3_vision");
+    test_bound(m);
+    test_features(m);
+    test_legacy_ffn_names(m);
+    restore_fixture_choices(m);
+    test_session(m);
+    vlm_model_free(m);
+    test_bad_input();
+    return test_finish("gguf_gemma3_vision");
+}
