@@ -9,7 +9,7 @@ out=${1:-build-aarch64-kernels}
 cc=${AARCH64_CC:-aarch64-linux-gnu-gcc}
 sysroot=${AARCH64_SYSROOT:-/usr/aarch64-linux-gnu}
 mkdir -p "$out"
-for t in test_kernels test_threadpool test_kquant test_moe; do
+for t in test_kernels test_threadpool test_kquant test_moe test_attention; do
   "$cc" -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -DVLM_BUILD \
     -I"$src/include" -I"$src/lib" -I"$src/kernels" -I"$src/tests" \
     "$src/tests/kernels/$t.c" \

@@ -185,6 +185,7 @@ static const vlmi_kernel_table ref_table = {
     .attention = vlmi_ref_attention,
     .rope_scaled = vlmi_ref_rope_scaled,
     .attention_masked = vlmi_ref_attention_masked,
+    .attention_masked_f16 = vlmi_ref_attention_masked_f16,
 };
 
 // ----------------------------------------------------------------------------
@@ -231,6 +232,8 @@ static void fill_avx2_table(void) {
     avx2_table.attention = vlmi_avx2_attention;
     avx2_table.attention_masked = vlmi_avx2_attention_masked;
     avx2_table.attention_share = vlmi_avx2_attention_share;
+    avx2_table.attention_masked_f16 = vlmi_avx2_attention_masked_f16;
+    avx2_table.attention_share_f16 = vlmi_avx2_attention_share_f16;
 }
 #endif
 
@@ -396,7 +399,9 @@ typedef struct attention_job {
     const vlmi_kernel_table *table;
     float *out;
     float *scores;             /* n_threads slices of n_kv floats (no share entry) */
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v;         /* f32, or f16 when f16 */
+    bool f16;
     size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
     const vlmi_attention_mask *mask;
     float scale;
@@ -405,19 +410,43 @@ typedef struct attention_job {
     atomic_size_t next;        /* the next share to take */
 } attention_job;
 
+/* The table's share entry for the job's key dtype, or NULL. */
+static bool has_share(const attention_job *job) {
+    return job->f16 ? job->table->attention_share_f16 != NULL
+                    : job->table->attention_share != NULL;
+}
+
+/* attention_masked of the job's key dtype, on whole arguments. */
+static void attention_masked_of(const attention_job *job, float *out, float *scores,
+                                const float *q, size_t n_q, const vlmi_attention_mask *mask) {
+    if (job->f16)
+        job->table->attention_masked_f16(out, scores, q, job->k, job->v, n_q, job->n_kv,
+                                         job->n_heads, job->n_kv_heads, job->head_dim, mask,
+                                         job->scale);
+    else
+        job->table->attention_masked(out, scores, q, job->k, job->v, n_q, job->n_kv,
+                                     job->n_heads, job->n_kv_heads, job->head_dim, mask,
+                                     job->scale);
+}
+
 static void attention_worker(void *ctx, size_t thread_index, size_t n_threads) {
     attention_job *job = ctx;
     (void)n_threads;
     size_t q_dim = job->n_heads * job->head_dim;
+    bool share = has_share(job);
     for (;;) {
         size_t item = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
         if (item >= job->n_items) return;
-        size_t per_chunk = job->table->attention_share ? job->n_kv_heads : 1;
+        size_t per_chunk = share ? job->n_kv_heads : 1;
         /* the last rows first: under a causal mask they see the most keys */
         size_t chunk = job->n_chunks - 1 - item / per_chunk;
         size_t i0 = chunk * job->chunk_rows;
         size_t i1 = i0 + job->chunk_rows < job->n_q ? i0 + job->chunk_rows : job->n_q;
-        if (job->table->attention_share) {
+        if (share && job->f16) {
+            job->table->attention_share_f16(job->out, job->q, job->k, job->v, job->n_kv,
+                                            job->n_heads, job->n_kv_heads, job->head_dim,
+                                            job->mask, job->scale, item % per_chunk, i0, i1);
+        } else if (share) {
             job->table->attention_share(job->out, job->q, job->k, job->v, job->n_kv,
                                         job->n_heads, job->n_kv_heads, job->head_dim,
                                         job->mask, job->scale, item % per_chunk, i0, i1);
@@ -425,13 +454,43 @@ static void attention_worker(void *ctx, size_t thread_index, size_t n_threads) {
             vlmi_attention_mask sub = *job->mask;
             sub.q_pos0 += i0;
             if (sub.kv_end != NULL) sub.kv_end += i0;
-            job->table->attention_masked(job->out + i0 * q_dim,
-                                         job->scores + thread_index * job->n_kv,
-                                         job->q + i0 * q_dim, job->k, job->v, i1 - i0,
-                                         job->n_kv, job->n_heads, job->n_kv_heads,
-                                         job->head_dim, &sub, job->scale);
+            attention_masked_of(job, job->out + i0 * q_dim,
+                                job->scores + thread_index * job->n_kv, job->q + i0 * q_dim,
+                                i1 - i0, &sub);
         }
     }
+}
+
+/* vlmi_attention_masked over f32 or f16 (f16) keys and values. */
+static void attention_masked_any(vlmi_threadpool *pool, float *out, float *scores,
+                                 const float *q, const void *k, const void *v, bool f16,
+                                 size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                 size_t head_dim, const vlmi_attention_mask *mask,
+                                 float scale) {
+    const vlmi_kernel_table *table = vlmi_kernels();
+    size_t n_threads = vlmi_threadpool_n_threads(pool);
+    if (n_q == 0) return;
+    size_t heads_per_kv = n_heads / n_kv_heads;
+    attention_job job = {.table = table, .out = out, .q = q, .k = k, .v = v, .f16 = f16,
+                         .n_q = n_q, .n_kv = n_kv, .n_heads = n_heads,
+                         .n_kv_heads = n_kv_heads, .head_dim = head_dim, .mask = mask,
+                         .scale = scale};
+    bool share = has_share(&job);
+    /* shares of at least 32 (query row, head) pairs: whole blocks of 8 */
+    job.chunk_rows = heads_per_kv >= 4 ? 8 : 32 / (heads_per_kv == 3 ? 4 : heads_per_kv);
+    job.n_chunks = (n_q + job.chunk_rows - 1) / job.chunk_rows;
+    job.n_items = share ? job.n_chunks * n_kv_heads : job.n_chunks;
+    atomic_init(&job.next, 0);
+    bool split = n_threads > 1 && job.n_items > 1 &&
+                 n_q * n_heads * n_kv * head_dim >= PARALLEL_MIN_MACS;
+    if (split && !share) {
+        job.scores = vlmi_threadpool_scratch(pool, n_threads * n_kv * sizeof(float));
+        if (job.scores == NULL) split = false;
+    }
+    if (!split)
+        attention_masked_of(&job, out, scores, q, n_q, mask);
+    else
+        vlmi_threadpool_run(pool, attention_worker, &job);
 }
 
 // q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
@@ -440,29 +499,17 @@ void vlmi_attention_masked(vlmi_threadpool *pool, float *out, float *scores, con
                            const float *k, const float *v, size_t n_q, size_t n_kv,
                            size_t n_heads, size_t n_kv_heads, size_t head_dim,
                            const vlmi_attention_mask *mask, float scale) {
-    const vlmi_kernel_table *table = vlmi_kernels();
-    size_t n_threads = vlmi_threadpool_n_threads(pool);
-    if (n_q == 0) return;
-    size_t heads_per_kv = n_heads / n_kv_heads;
-    attention_job job = {.table = table, .out = out, .q = q, .k = k, .v = v, .n_q = n_q,
-                         .n_kv = n_kv, .n_heads = n_heads, .n_kv_heads = n_kv_heads,
-                         .head_dim = head_dim, .mask = mask, .scale = scale};
-    /* shares of at least 32 (query row, head) pairs: whole blocks of 8 */
-    job.chunk_rows = heads_per_kv >= 4 ? 8 : 32 / (heads_per_kv == 3 ? 4 : heads_per_kv);
-    job.n_chunks = (n_q + job.chunk_rows - 1) / job.chunk_rows;
-    job.n_items = table->attention_share ? job.n_chunks * n_kv_heads : job.n_chunks;
-    atomic_init(&job.next, 0);
-    bool split = n_threads > 1 && job.n_items > 1 &&
-                 n_q * n_heads * n_kv * head_dim >= PARALLEL_MIN_MACS;
-    if (split && table->attention_share == NULL) {
-        job.scores = vlmi_threadpool_scratch(pool, n_threads * n_kv * sizeof(float));
-        if (job.scores == NULL) split = false;
-    }
-    if (!split)
-        table->attention_masked(out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
-                                head_dim, mask, scale);
-    else
-        vlmi_threadpool_run(pool, attention_worker, &job);
+    attention_masked_any(pool, out, scores, q, k, v, false, n_q, n_kv, n_heads, n_kv_heads,
+                         head_dim, mask, scale);
+}
+
+// The same, k, v f16.
+void vlmi_attention_masked_f16(vlmi_threadpool *pool, float *out, float *scores,
+                               const float *q, const uint16_t *k, const uint16_t *v,
+                               size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask, float scale) {
+    attention_masked_any(pool, out, scores, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads,
+                         head_dim, mask, scale);
 }
 
 // q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)
@@ -476,4 +523,14 @@ void vlmi_attention(vlmi_threadpool *pool, float *out, float *scores, const floa
     vlmi_attention_mask mask = {.q_pos0 = causal ? q_pos0 : n_kv};
     vlmi_attention_masked(pool, out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
                           head_dim, &mask, scale);
+}
+
+// The same, k, v f16.
+void vlmi_attention_f16(vlmi_threadpool *pool, float *out, float *scores, const float *q,
+                        const uint16_t *k, const uint16_t *v, size_t n_q, size_t n_kv,
+                        size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t q_pos0,
+                        bool causal, float scale) {
+    vlmi_attention_mask mask = {.q_pos0 = causal ? q_pos0 : n_kv};
+    vlmi_attention_masked_f16(pool, out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
+                              head_dim, &mask, scale);
 }

@@ -118,6 +118,23 @@ typedef struct vlmi_kernel_table {
                             size_t n_kv, size_t n_heads, size_t n_kv_heads,
                             size_t head_dim, const vlmi_attention_mask *mask, float scale,
                             size_t kv_head, size_t i0, size_t i1);
+    /* attention_masked and attention_share over keys and values stored as
+     * IEEE f16 (the decoder's f16 KV cache; queries and outputs f32): the
+     * same results as the f32 entries of the same tier on the keys and values
+     * converted to f32 (exact), bit for bit (vlmi_ref_attention_masked_f16).
+     * attention_masked_f16 is in every table; attention_share_f16 exactly
+     * when attention_share is.
+     * q, out (n_q, n_heads*head_dim), k, v f16 (rows of n_kv_heads*head_dim) */
+    void (*attention_masked_f16)(float *out, float *scores, const float *q,
+                                 const uint16_t *k, const uint16_t *v, size_t n_q,
+                                 size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                 size_t head_dim, const vlmi_attention_mask *mask,
+                                 float scale);
+    void (*attention_share_f16)(float *out, const float *q, const uint16_t *k,
+                                const uint16_t *v, size_t n_kv, size_t n_heads,
+                                size_t n_kv_heads, size_t head_dim,
+                                const vlmi_attention_mask *mask, float scale,
+                                size_t kv_head, size_t i0, size_t i1);
 } vlmi_kernel_table;
 
 /* The table in use: chosen on the first call (thread-safe), then fixed. */
@@ -170,6 +187,17 @@ void vlmi_attention_masked(vlmi_threadpool *pool, float *out, float *scores, con
                            const float *k, const float *v, size_t n_q, size_t n_kv,
                            size_t n_heads, size_t n_kv_heads, size_t head_dim,
                            const vlmi_attention_mask *mask, float scale);
+/* The same over keys and values stored as IEEE f16 (the table's _f16
+ * entries, split over the threads the same way: identical results for 1, 2,
+ * 3 ... threads). k, v f16 with the layouts above. */
+void vlmi_attention_f16(vlmi_threadpool *pool, float *out, float *scores, const float *q,
+                        const uint16_t *k, const uint16_t *v, size_t n_q, size_t n_kv,
+                        size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t q_pos0,
+                        bool causal, float scale);
+void vlmi_attention_masked_f16(vlmi_threadpool *pool, float *out, float *scores,
+                               const float *q, const uint16_t *k, const uint16_t *v,
+                               size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask, float scale);
 
 /* ---- BLAS (kernels/blas.c) ---- */
 

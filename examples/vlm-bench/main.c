@@ -11,10 +11,11 @@
  * or a 512x512 synthetic picture) with the model's default processing, a
  * short prompt, greedy decoding of up to --max-tokens tokens (an end token
  * stops it earlier; the count is printed). Prints the timings and the peak
- * RSS of the process (getrusage).
+ * RSS of the process (getrusage). --kv-f16 keeps the KV cache in f16
+ * (vlm_session_params.kv_cache_type).
  *
  *   vlm-bench --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]
- *             [--max-tiles N] [--ctx N] [--threads N] [--json]
+ *             [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]
  *
  * It links the internal archive to reach every tier at once (the library
  * itself picks one per process). */
@@ -262,6 +263,7 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
 typedef struct e2e_options {
     const char *model, *image, *prompt;
     int max_tokens, max_tiles, n_ctx, n_threads;
+    bool kv_f16;
 } e2e_options;
 
 static bool count_token(int32_t token, const char *piece, size_t len, void *user_data) {
@@ -345,6 +347,7 @@ static int bench_e2e(const e2e_options *o) {
     sp.n_ctx = o->n_ctx;
     sp.n_threads = o->n_threads;
     sp.max_image_tiles = o->max_tiles;
+    sp.kv_cache_type = o->kv_f16 ? VLM_DTYPE_F16 : VLM_DTYPE_F32;
     vlm_session *session = NULL;
     vlm_image_plan plan = {.struct_size = sizeof plan};
     vlm_timings t = {.struct_size = sizeof t};
@@ -398,7 +401,8 @@ static int bench_e2e(const e2e_options *o) {
     double frame_gflop = 2.0 * work.vision_macs_per_patch * patches * 1e-9;
     double encode_bound_ms = gflops > 0 ? frame_gflop / gflops * 1e3 : 0.0;
     if (json) {
-        printf("{\n  \"model\": \"%s\", \"kernels\": \"%s\", \"threads\": %d,\n"
+        printf("{\n  \"model\": \"%s\", \"kernels\": \"%s\", \"threads\": %d, "
+               "\"kv_cache\": \"%s\",\n"
                "  \"image\": {\"width\": %u, \"height\": %u, \"n_frames\": %u, "
                "\"n_image_tokens\": %u},\n"
                "  \"load_ms\": %.1f, \"preprocess_ms\": %.1f, \"encode_ms\": %.1f, "
@@ -410,14 +414,16 @@ static int bench_e2e(const e2e_options *o) {
                "  \"bounds\": {\"decode_bytes_per_token\": %.0f, \"decode_tokens_per_s_max\": %.2f, "
                "\"frame_gflop\": %.2f, \"encode_ms_per_frame_min\": %.1f}\n}\n",
                vlm_model_architecture(model), vlmi_kernels_name(), o->n_threads,
-               vlm_image_width(image), vlm_image_height(image), plan.n_frames, plan.n_image_tokens,
+               o->kv_f16 ? "f16" : "f32", vlm_image_width(image), vlm_image_height(image),
+               plan.n_frames, plan.n_image_tokens,
                t.load_ms, t.preprocess_ms, t.encode_ms, encode_per_frame, add_ms, t.prefill_ms,
                t.n_prompt_tokens, t.prefill_tokens_per_s, t.decode_ms, t.n_generated_tokens,
                t.decode_tokens_per_s, peak_mb, gbps, gflops, work.decode_bytes, decode_bound,
                frame_gflop, encode_bound_ms);
     } else {
-        printf("vlm-bench: %s, kernels %s, %d threads\n", vlm_model_architecture(model),
-               vlmi_kernels_name(), o->n_threads);
+        printf("vlm-bench: %s, kernels %s, %d threads, %s KV cache\n",
+               vlm_model_architecture(model), vlmi_kernels_name(), o->n_threads,
+               o->kv_f16 ? "f16" : "f32");
         printf("image       %ux%u -> %u frames, %u image tokens\n", vlm_image_width(image),
                vlm_image_height(image), plan.n_frames, plan.n_image_tokens);
         printf("load        %9.1f ms\n", t.load_ms);
@@ -478,6 +484,54 @@ static void bench_attention(vlmi_threadpool *pool, const vlmi_kernel_table *tier
     free(scores);
 }
 
+/* One decode token of SmolVLM-256M's text attention (30 layers, each 9
+ * query heads over 3 key/value heads, head_dim 64) over KV caches of 4096
+ * positions per layer, in f32 or f16 (vlm_session_params.kv_cache_type), over
+ * the pool. Each layer has its own cache (189 MB in f32, 94 MB in f16), so the
+ * keys and values stream from memory as in a real decode: rate = the caches'
+ * bytes read per second. */
+static void bench_decode_attention(vlmi_threadpool *pool, bool f16, int reps) {
+    const size_t n_layers = 30, n_kv = 4096, heads = 9, kv_heads = 3, hd = 64;
+    const size_t layer = n_kv * kv_heads * hd, elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    float *q = malloc(heads * hd * sizeof(float)), *out = malloc(heads * hd * sizeof(float));
+    float *scores = malloc(n_kv * sizeof(float)), *row = malloc(layer * sizeof(float));
+    unsigned char *k = malloc(n_layers * layer * elem), *v = malloc(n_layers * layer * elem);
+    if (!q || !out || !scores || !row || !k || !v) goto done;
+    fill(q, heads * hd);
+    for (size_t l = 0; l < 2 * n_layers; l++) {
+        unsigned char *dst = (l < n_layers ? k : v) + (l % n_layers) * layer * elem;
+        fill(row, layer);
+        if (f16) vlmi_convert_f32_to_f16((uint16_t *)(void *)dst, row, layer);
+        else memcpy(dst, row, layer * sizeof(float));
+    }
+    double t[64];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        for (size_t l = 0; l < n_layers; l++) {
+            const void *kl = k + l * layer * elem, *vl = v + l * layer * elem;
+            if (f16)
+                vlmi_attention_f16(pool, out, scores, q, kl, vl, 1, n_kv, heads, kv_heads, hd,
+                                   n_kv - 1, true, 0.125f);
+            else
+                vlmi_attention(pool, out, scores, q, kl, vl, 1, n_kv, heads, kv_heads, hd,
+                               n_kv - 1, true, 0.125f);
+        }
+        t[r] = now_s() - t0;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s %zut decode 30x%zu keys %s", vlmi_kernels_name(),
+             pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, n_kv, f16 ? "f16" : "f32");
+    report("attn", name, "GB/s", 2.0 * (double)(n_layers * layer * elem) * 1e-9,
+           summarize(t, reps));
+done:
+    free(q);
+    free(out);
+    free(scores);
+    free(row);
+    free(k);
+    free(v);
+}
+
 int main(int argc, char **argv) {
     size_t n_threads = 2;
     int reps = 9;
@@ -493,10 +547,11 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--max-tokens") == 0 && i + 1 < argc) e2e.max_tokens = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-tiles") == 0 && i + 1 < argc) e2e.max_tiles = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) e2e.n_ctx = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--kv-f16") == 0) e2e.kv_f16 = true;
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps N] [--filter TEXT] [--json]\n"
                     "       %s --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]\n"
-                    "                 [--max-tiles N] [--ctx N] [--threads N] [--json]\n",
+                    "                 [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]\n",
                     argv[0], argv[0]);
             return 2;
         }
@@ -566,6 +621,9 @@ int main(int argc, char **argv) {
     if (n_threads > 1 && row_filter == NULL)
         bench_attention(pool, vlmi_kernels(), vlmi_kernels()->tier != VLMI_KERNELS_REF
                                                   ? reps : (reps < 3 ? reps : 1));
+    /* a decode token over an f32 and an f16 KV cache */
+    for (int f16 = 0; row_filter == NULL && f16 < 2; f16++)
+        bench_decode_attention(n_threads > 1 ? pool : NULL, f16, reps);
     if (json) printf("\n  ]\n}\n");
     vlmi_threadpool_free(pool);
     return 0;

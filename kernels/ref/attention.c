@@ -1,5 +1,6 @@
 /* Reference scaled dot-product attention (see ops.h). */
 #include "ref/ops.h"
+#include "kernels.h"
 
 #include <math.h>
 
@@ -38,16 +39,24 @@ void vlmi_ref_attention(float *out, float *scores, const float *q,
     }
 }
 
-// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
-//   -> out (n_q, n_heads*head_dim)
-void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
-                               const float *k, const float *v, size_t n_q, size_t n_kv,
-                               size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                               const vlmi_attention_mask *mask, float scale) {
+/* Element j of a key or value row: f32, or IEEE f16 converted exactly. */
+static inline float kv_load(const void *row, size_t j, bool f16) {
+    return f16 ? vlmi_f16_to_f32(((const uint16_t *)row)[j]) : ((const float *)row)[j];
+}
+
+/* attention_masked over f32 or f16 keys and values: the same arithmetic on
+ * the values as f32 (the conversion is exact). */
+static inline void attention_masked_any(float *out, float *scores, const float *q,
+                                        const void *k, const void *v, bool f16, size_t n_q,
+                                        size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                        size_t head_dim, const vlmi_attention_mask *mask,
+                                        float scale) {
     size_t q_dim = n_heads * head_dim;
     size_t kv_dim = n_kv_heads * head_dim;
     size_t heads_per_kv = n_heads / n_kv_heads;
     size_t kv_pos_end = mask->kv_pos0 + n_kv;
+    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    const unsigned char *kb = k, *vb = v;
     for (size_t i = 0; i < n_q; i++) {
         /* visible key positions [first, end) */
         size_t pos = mask->q_pos0 + i;
@@ -64,9 +73,9 @@ void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
             for (size_t t = 0; t < n_visible; t++) {
                 size_t p = first + t;
                 size_t row = mask->kv_ring ? p % mask->kv_ring : p - mask->kv_pos0;
-                const float *kt = k + row * kv_dim + kv_offset;
+                const void *kt = kb + (row * kv_dim + kv_offset) * elem;
                 float dot = 0.0f;
-                for (size_t d = 0; d < head_dim; d++) dot += qh[d] * kt[d];
+                for (size_t d = 0; d < head_dim; d++) dot += qh[d] * kv_load(kt, d, f16);
                 float score = dot * scale;
                 if (mask->softcap > 0.0f) score = mask->softcap * tanhf(score / mask->softcap);
                 scores[t] = score;
@@ -78,9 +87,30 @@ void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
             for (size_t t = 0; t < n_visible; t++) {
                 size_t p = first + t;
                 size_t row = mask->kv_ring ? p % mask->kv_ring : p - mask->kv_pos0;
-                const float *vt = v + row * kv_dim + kv_offset;
-                for (size_t d = 0; d < head_dim; d++) oh[d] += scores[t] * vt[d];
+                const void *vt = vb + (row * kv_dim + kv_offset) * elem;
+                for (size_t d = 0; d < head_dim; d++) oh[d] += scores[t] * kv_load(vt, d, f16);
             }
         }
     }
+}
+
+// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
+                               const float *k, const float *v, size_t n_q, size_t n_kv,
+                               size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                               const vlmi_attention_mask *mask, float scale) {
+    attention_masked_any(out, scores, q, k, v, false, n_q, n_kv, n_heads, n_kv_heads,
+                         head_dim, mask, scale);
+}
+
+// q (n_q, n_heads*head_dim), k, v f16 (rows of n_kv_heads*head_dim, see mask->kv_ring)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_ref_attention_masked_f16(float *out, float *scores, const float *q,
+                                   const uint16_t *k, const uint16_t *v, size_t n_q,
+                                   size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                   size_t head_dim, const vlmi_attention_mask *mask,
+                                   float scale) {
+    attention_masked_any(out, scores, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads,
+                         head_dim, mask, scale);
 }

@@ -127,4 +127,17 @@ void vlmi_ref_attention_masked(float *out, float *scores, const float *q,
                                size_t n_heads, size_t n_kv_heads, size_t head_dim,
                                const vlmi_attention_mask *mask, float scale);
 
+/* vlmi_ref_attention_masked over keys and values stored as IEEE f16 (queries,
+ * scores and outputs f32): each element converted exactly to f32 where it is
+ * read, so the result is bit for bit vlmi_ref_attention_masked of the
+ * converted keys and values. A causal vlmi_ref_attention is the mask
+ * {.q_pos0 = q_pos0} (bidirectional: {.q_pos0 = n_kv}).
+ * q (n_q, n_heads*head_dim), k, v f16 (rows of n_kv_heads*head_dim, see kv_ring)
+ *   -> out (n_q, n_heads*head_dim) */
+void vlmi_ref_attention_masked_f16(float *out, float *scores, const float *q,
+                                   const uint16_t *k, const uint16_t *v, size_t n_q,
+                                   size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                   size_t head_dim, const vlmi_attention_mask *mask,
+                                   float scale);
+
 #endif

@@ -17,8 +17,14 @@
  * Differences from ref: fused multiply-adds in the dot products, the vector
  * exp of ops_avx2.c (about 1 ulp; e^x for x < -87.3 is 0 where expf gives a
  * denormal), normalisation by the sum at the end rather than before the
- * product with V, and the sum accumulated block by block. */
+ * product with V, and the sum accumulated block by block.
+ *
+ * The _f16 entries read keys and values stored as IEEE f16: each key block is
+ * converted (F16C, exact) into a stack slab of F16_SUB keys before its score
+ * tiles, and each value block the same before its P V tiles, so they compute
+ * bit for bit what the f32 entries compute on the converted keys and values. */
 #include "x86/x86.h"
+#include "kernels.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -29,6 +35,8 @@
 #define ROWS 8          /* query rows per block: one per lane */
 #define KEY_BLOCK 128   /* keys per online-softmax step */
 #define MAX_HEAD_DIM 256 /* packed blocks on the stack; larger heads go scalar */
+#define F16_SUB 32      /* f16 keys / values converted to f32 at a time; a
+                           multiple of 8 that divides KEY_BLOCK */
 
 
 /* e^x, Cephes' single-precision polynomial as in ops_avx2.c (about 1 ulp on
@@ -79,17 +87,24 @@ static ALWAYS_INLINE size_t key_row(const att_shape *s, size_t p) {
     return s->mask->kv_ring ? p % s->mask->kv_ring : p - s->mask->kv_pos0;
 }
 
+/* Element j of a key or value row: f32, or f16 converted exactly. */
+static ALWAYS_INLINE float kv_load(const void *row, size_t j, bool f16) {
+    return f16 ? vlmi_f16_to_f32(((const uint16_t *)row)[j]) : ((const float *)row)[j];
+}
+
 /* One (i, h) row the scalar way, online per key (heads wider than
- * MAX_HEAD_DIM; no model in use has them). */
-static void row_scalar(float *o, const float *qh, const float *kb, const float *vb,
+ * MAX_HEAD_DIM; no model in use has them). kb, vb: f32, or f16 if f16. */
+static void row_scalar(float *o, const float *qh, const void *kb, const void *vb, bool f16,
                        const att_shape *s, size_t first, size_t end) {
+    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
     float m = -INFINITY, l = 0.0f;
     for (size_t d = 0; d < s->hd; d++) o[d] = 0.0f;
     for (size_t p = first; p < end; p++) {
         size_t row = key_row(s, p);
-        const float *kt = kb + row * s->kv_dim, *vt = vb + row * s->kv_dim;
+        const void *kt = (const unsigned char *)kb + row * s->kv_dim * elem;
+        const void *vt = (const unsigned char *)vb + row * s->kv_dim * elem;
         float dot = 0.0f;
-        for (size_t d = 0; d < s->hd; d++) dot += qh[d] * kt[d];
+        for (size_t d = 0; d < s->hd; d++) dot += qh[d] * kv_load(kt, d, f16);
         float score = dot * s->scale;
         if (s->mask->softcap > 0.0f) score = s->mask->softcap * tanhf(score / s->mask->softcap);
         if (score > m) {
@@ -100,10 +115,26 @@ static void row_scalar(float *o, const float *qh, const float *kb, const float *
         }
         float e = expf(score - m);
         l += e;
-        for (size_t d = 0; d < s->hd; d++) o[d] += e * vt[d];
+        for (size_t d = 0; d < s->hd; d++) o[d] += e * kv_load(vt, d, f16);
     }
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
     for (size_t d = 0; d < s->hd; d++) o[d] *= inv;
+}
+
+/* rows[j] (n rows of hd f16) -> dst (n, hd) f32, exactly; kp[j] = row j of dst */
+static void convert_rows_f16(float *dst, const float **kp, const uint16_t *const *rows,
+                             size_t n, size_t hd) {
+    for (size_t j = 0; j < n; j++) {
+        float *y = dst + j * hd;
+        const uint16_t *x = rows[j];
+        size_t d = 0;
+        for (; d + 8 <= hd; d += 8) {
+            __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(x + d));
+            _mm256_storeu_ps(y + d, _mm256_cvtph_ps(h));
+        }
+        for (; d < hd; d++) y[d] = vlmi_f16_to_f32(x[d]);
+        kp[j] = y;
+    }
 }
 
 /* Scores of one tile of 8 keys for the 8 rows: st[j*8 + r] = q_r . k_j * scale
@@ -200,15 +231,20 @@ static ALWAYS_INLINE void pv_tile1(float *ot, const float *pt, const float *cons
 }
 
 /* Rows (row_i[r], row_h[r]) for r < n_rows (<= 8) of one key/value head:
- * kb, vb point at that head's columns of K and V. */
-static void attend_block(float *out, const float *q, const float *kb, const float *vb,
-                         const att_shape *s, const size_t *row_i, const size_t *row_h,
-                         size_t n_rows) {
+ * kb, vb point at that head's columns of K and V, f32, or f16 if f16. */
+static ALWAYS_INLINE void attend_block_any(float *out, const float *q, const void *kb,
+                                           const void *vb, bool f16, const att_shape *s,
+                                           const size_t *row_i, const size_t *row_h,
+                                           size_t n_rows) {
     _Alignas(32) float qt[MAX_HEAD_DIM * ROWS];
     _Alignas(32) float ot[MAX_HEAD_DIM * ROWS];
     _Alignas(32) float st[KEY_BLOCK * ROWS];
     _Alignas(32) int32_t first_rel[ROWS], end_rel[ROWS];
     const float *kp[KEY_BLOCK + 7], *vp[KEY_BLOCK];
+    /* f16: the rows of the block, and F16_SUB of them converted at a time */
+    const uint16_t *kh[KEY_BLOCK], *vh[KEY_BLOCK];
+    float slab[F16_SUB * MAX_HEAD_DIM];
+    const float *sp[F16_SUB + 7];
     size_t hd = s->hd;
 
     /* the key positions any row sees: [lo, hi) */
@@ -254,14 +290,31 @@ static void attend_block(float *out, const float *q, const float *kb, const floa
         size_t nt = t1 - t0;
         for (size_t t = 0; t < nt; t++) {
             size_t row = key_row(s, t0 + t);
-            kp[t] = kb + row * s->kv_dim;
-            vp[t] = vb + row * s->kv_dim;
+            if (f16) {
+                kh[t] = (const uint16_t *)kb + row * s->kv_dim;
+                vh[t] = (const uint16_t *)vb + row * s->kv_dim;
+            } else {
+                kp[t] = (const float *)kb + row * s->kv_dim;
+                vp[t] = (const float *)vb + row * s->kv_dim;
+            }
         }
-        for (size_t t = nt; t < nt + 7; t++) kp[t] = kp[0];
 
         // scores st[t*8 + r] = q_r . k_t * scale
-        for (size_t t = 0; t < nt; t += 8)
-            score_tile8(st + t * ROWS, qt, kp + t, hd, nt - t < 8 ? nt - t : 8, scale);
+        if (f16) {
+            /* the same tiles, from F16_SUB keys converted at a time */
+            for (size_t t = 0; t < nt; t += F16_SUB) {
+                size_t ns = nt - t < F16_SUB ? nt - t : F16_SUB;
+                convert_rows_f16(slab, sp, kh + t, ns, hd);
+                for (size_t j = ns; j < ns + 7; j++) sp[j] = sp[0];
+                for (size_t u = 0; u < ns; u += 8)
+                    score_tile8(st + (t + u) * ROWS, qt, sp + u, hd, ns - u < 8 ? ns - u : 8,
+                                scale);
+            }
+        } else {
+            for (size_t t = nt; t < nt + 7; t++) kp[t] = kp[0];
+            for (size_t t = 0; t < nt; t += 8)
+                score_tile8(st + t * ROWS, qt, kp + t, hd, nt - t < 8 ? nt - t : 8, scale);
+        }
 
         // softcap, mask, block max
         __m256 bmax = neg_inf;
@@ -297,11 +350,24 @@ static void attend_block(float *out, const float *q, const float *kb, const floa
             for (size_t d = 0; d < hd; d++)
                 _mm256_store_ps(ot + d * ROWS, _mm256_mul_ps(_mm256_load_ps(ot + d * ROWS), alpha));
 
-        // ot += P V
-        size_t d = 0;
-        for (; d + 12 <= hd; d += 12) pv_tile12(ot, st, vp, nt, d);
-        for (; d + 4 <= hd; d += 4) pv_tile4(ot, st, vp, nt, d);
-        for (; d < hd; d++) pv_tile1(ot, st, vp, nt, d);
+        // ot += P V (f16: F16_SUB values converted at a time, each output
+        // still summed over the keys in order)
+        if (f16) {
+            for (size_t t = 0; t < nt; t += F16_SUB) {
+                size_t ns = nt - t < F16_SUB ? nt - t : F16_SUB;
+                convert_rows_f16(slab, sp, vh + t, ns, hd);
+                const float *pt = st + t * ROWS;
+                size_t d = 0;
+                for (; d + 12 <= hd; d += 12) pv_tile12(ot, pt, sp, ns, d);
+                for (; d + 4 <= hd; d += 4) pv_tile4(ot, pt, sp, ns, d);
+                for (; d < hd; d++) pv_tile1(ot, pt, sp, ns, d);
+            }
+        } else {
+            size_t d = 0;
+            for (; d + 12 <= hd; d += 12) pv_tile12(ot, st, vp, nt, d);
+            for (; d + 4 <= hd; d += 4) pv_tile4(ot, st, vp, nt, d);
+            for (; d < hd; d++) pv_tile1(ot, st, vp, nt, d);
+        }
     }
 
     // out = ot / l, zeros for a row that saw no key
@@ -314,16 +380,29 @@ static void attend_block(float *out, const float *q, const float *kb, const floa
     }
 }
 
-// One share: the query heads of key/value head kv_head, query rows [i0, i1).
-// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim) -> out rows
-void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
-                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
-                               size_t head_dim, const vlmi_attention_mask *mask,
-                               float scale, size_t kv_head, size_t i0, size_t i1) {
+static void attend_block(float *out, const float *q, const void *kb, const void *vb,
+                         const att_shape *s, const size_t *row_i, const size_t *row_h,
+                         size_t n_rows) {
+    attend_block_any(out, q, kb, vb, false, s, row_i, row_h, n_rows);
+}
+
+static void attend_block_f16(float *out, const float *q, const void *kb, const void *vb,
+                             const att_shape *s, const size_t *row_i, const size_t *row_h,
+                             size_t n_rows) {
+    attend_block_any(out, q, kb, vb, true, s, row_i, row_h, n_rows);
+}
+
+/* One share over f32 or f16 keys and values (see vlmi_avx2_attention_share). */
+static ALWAYS_INLINE void share_any(float *out, const float *q, const void *k, const void *v,
+                                    bool f16, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                    size_t head_dim, const vlmi_attention_mask *mask,
+                                    float scale, size_t kv_head, size_t i0, size_t i1) {
     att_shape s = {.n_kv = n_kv, .hd = head_dim, .q_dim = n_heads * head_dim,
                    .kv_dim = n_kv_heads * head_dim, .hpk = n_heads / n_kv_heads,
                    .mask = mask, .scale = scale};
-    const float *kb = k + kv_head * head_dim, *vb = v + kv_head * head_dim;
+    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    const void *kb = (const unsigned char *)k + kv_head * head_dim * elem;
+    const void *vb = (const unsigned char *)v + kv_head * head_dim * elem;
     size_t h0 = kv_head * s.hpk;
     if (head_dim > MAX_HEAD_DIM || head_dim == 0) {
         for (size_t i = i0; i < i1; i++)
@@ -331,7 +410,7 @@ void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const
                 size_t first, end;
                 visible_range(&s, i, &first, &end);
                 size_t off = i * s.q_dim + (h0 + hh) * head_dim;
-                row_scalar(out + off, q + off, kb, vb, &s, first, end);
+                row_scalar(out + off, q + off, kb, vb, f16, &s, first, end);
             }
         return;
     }
@@ -342,11 +421,35 @@ void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const
             row_i[n] = i;
             row_h[n] = h0 + hh;
             if (++n == ROWS) {
-                attend_block(out, q, kb, vb, &s, row_i, row_h, n);
+                if (f16) attend_block_f16(out, q, kb, vb, &s, row_i, row_h, n);
+                else attend_block(out, q, kb, vb, &s, row_i, row_h, n);
                 n = 0;
             }
         }
-    if (n > 0) attend_block(out, q, kb, vb, &s, row_i, row_h, n);
+    if (n > 0) {
+        if (f16) attend_block_f16(out, q, kb, vb, &s, row_i, row_h, n);
+        else attend_block(out, q, kb, vb, &s, row_i, row_h, n);
+    }
+}
+
+// One share: the query heads of key/value head kv_head, query rows [i0, i1).
+// q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim) -> out rows
+void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const float *v,
+                               size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask,
+                               float scale, size_t kv_head, size_t i0, size_t i1) {
+    share_any(out, q, k, v, false, n_kv, n_heads, n_kv_heads, head_dim, mask, scale, kv_head,
+              i0, i1);
+}
+
+// The same over f16 k, v.
+void vlmi_avx2_attention_share_f16(float *out, const float *q, const uint16_t *k,
+                                   const uint16_t *v, size_t n_kv, size_t n_heads,
+                                   size_t n_kv_heads, size_t head_dim,
+                                   const vlmi_attention_mask *mask, float scale,
+                                   size_t kv_head, size_t i0, size_t i1) {
+    share_any(out, q, k, v, true, n_kv, n_heads, n_kv_heads, head_dim, mask, scale, kv_head,
+              i0, i1);
 }
 
 // q (n_q, n_heads*head_dim), k, v (rows of n_kv_heads*head_dim, see mask->kv_ring)
@@ -359,6 +462,18 @@ void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const
     for (size_t g = 0; g < n_kv_heads; g++)
         vlmi_avx2_attention_share(out, q, k, v, n_kv, n_heads, n_kv_heads, head_dim, mask,
                                   scale, g, 0, n_q);
+}
+
+// The same over f16 k, v.
+void vlmi_avx2_attention_masked_f16(float *out, float *scores, const float *q,
+                                    const uint16_t *k, const uint16_t *v, size_t n_q,
+                                    size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                    size_t head_dim, const vlmi_attention_mask *mask,
+                                    float scale) {
+    (void)scores;
+    for (size_t g = 0; g < n_kv_heads; g++)
+        vlmi_avx2_attention_share_f16(out, q, k, v, n_kv, n_heads, n_kv_heads, head_dim,
+                                      mask, scale, g, 0, n_q);
 }
 
 // q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)

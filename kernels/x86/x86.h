@@ -57,5 +57,17 @@ void vlmi_avx2_attention_share(float *out, const float *q, const float *k, const
                                size_t n_kv, size_t n_heads, size_t n_kv_heads,
                                size_t head_dim, const vlmi_attention_mask *mask,
                                float scale, size_t kv_head, size_t i0, size_t i1);
+/* the same over keys and values stored as f16 (ref/ops.h:
+ * vlmi_ref_attention_masked_f16; dispatch.h: the _f16 entries) */
+void vlmi_avx2_attention_masked_f16(float *out, float *scores, const float *q,
+                                    const uint16_t *k, const uint16_t *v, size_t n_q,
+                                    size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                    size_t head_dim, const vlmi_attention_mask *mask,
+                                    float scale);
+void vlmi_avx2_attention_share_f16(float *out, const float *q, const uint16_t *k,
+                                   const uint16_t *v, size_t n_kv, size_t n_heads,
+                                   size_t n_kv_heads, size_t head_dim,
+                                   const vlmi_attention_mask *mask, float scale,
+                                   size_t kv_head, size_t i0, size_t i1);
 
 #endif

@@ -2,6 +2,7 @@
 #include "nn/decoder.h"
 
 #include "dispatch.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -147,11 +148,36 @@ static float *alloc_floats(size_t rows, size_t cols) {
     return vlmi_calloc(n, sizeof(float));
 }
 
+/* Bytes of one cache element: f32 or f16. */
+static size_t kv_elem_size(vlm_dtype kv_dtype) {
+    return kv_dtype == VLM_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+/* rows x cols elements of kv_dtype, zeroed; NULL (the error set) on
+ * overflow or when out of memory. */
+static void *alloc_kv(size_t rows, size_t cols, vlm_dtype kv_dtype) {
+    size_t n;
+    if (vlmi_mul_overflow(rows, cols, &n)) {
+        vlmi_fail(VLM_ERR_OUT_OF_MEMORY, "decoder: buffer size overflows");
+        return NULL;
+    }
+    return vlmi_calloc(n, kv_elem_size(kv_dtype));
+}
+
 vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
                                      size_t n_batch, vlmi_decoder_state **out) {
+    return vlmi_decoder_state_create_kv(dec, n_ctx, n_batch, VLM_DTYPE_F32, out);
+}
+
+vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, size_t n_batch,
+                                        vlm_dtype kv_dtype, vlmi_decoder_state **out) {
     *out = NULL;
     const vlmi_decoder_hparams *hp = &dec->hp;
     if (n_ctx == 0) return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "decoder: n_ctx is 0");
+    if (kv_dtype != VLM_DTYPE_F32 && kv_dtype != VLM_DTYPE_F16)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "decoder: the KV cache is f32 or f16, not dtype %d", (int)kv_dtype);
+    bool f16 = kv_dtype == VLM_DTYPE_F16;
     if (n_batch == 0) n_batch = n_ctx < 64 ? n_ctx : 64;
     if (n_batch > n_ctx) n_batch = n_ctx;
 
@@ -173,12 +199,13 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
     if (s == NULL) return VLM_ERR_OUT_OF_MEMORY;
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
+    s->kv_dtype = kv_dtype;
     bool sliding_ok = true;
     if (sliding) {
         s->sliding_rows = sliding_rows;
         size_t older = hp->sliding_window - 1 < n_ctx ? hp->sliding_window - 1 : n_ctx;
-        s->window_keys = alloc_floats(older + n_batch, kv_dim);
-        s->window_values = alloc_floats(older + n_batch, kv_dim);
+        s->window_keys = alloc_kv(older + n_batch, kv_dim, kv_dtype);
+        s->window_values = alloc_kv(older + n_batch, kv_dim, kv_dtype);
         s->layer_offset = vlmi_calloc(hp->n_layers, sizeof *s->layer_offset);
         s->kv_end = vlmi_calloc(n_batch, sizeof *s->kv_end);
         sliding_ok = s->window_keys && s->window_values && s->layer_offset && s->kv_end;
@@ -199,13 +226,19 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
     s->up = alloc_floats(n_batch, hp->ffn_dim);
     s->scores = alloc_floats(n_ctx, 1);
     s->logits = alloc_floats(hp->n_vocab, 1);
-    s->key_cache = alloc_floats(cache_floats, 1);
-    s->value_cache = alloc_floats(cache_floats, 1);
+    s->key_cache = alloc_kv(cache_floats, 1, kv_dtype);
+    s->value_cache = alloc_kv(cache_floats, 1, kv_dtype);
+    bool staging_ok = true;
+    if (f16) {
+        s->new_keys = alloc_floats(n_batch, kv_dim);
+        s->new_values = alloc_floats(n_batch, kv_dim);
+        staging_ok = s->new_keys && s->new_values;
+    }
     s->rope_cos = alloc_floats(n_batch, hp->head_dim / 2);
     s->rope_sin = alloc_floats(n_batch, hp->head_dim / 2);
     if (!s->x || !s->xb || !s->q || !s->att || !s->gate || !s->up || !s->scores ||
         !s->logits || !s->key_cache || !s->value_cache || !s->rope_cos || !s->rope_sin ||
-        !sliding_ok) {
+        !sliding_ok || !staging_ok) {
         vlmi_decoder_state_free(s);
         return vlmi_fail(VLM_ERR_OUT_OF_MEMORY,
                          "decoder: out of memory for a context of %zu tokens", n_ctx);
@@ -222,6 +255,8 @@ void vlmi_decoder_state_free(vlmi_decoder_state *s) {
     free(s->layer_offset);
     free(s->window_values);
     free(s->window_keys);
+    free(s->new_values);
+    free(s->new_keys);
     free(s->value_cache);
     free(s->key_cache);
     free(s->logits);
@@ -355,6 +390,20 @@ static void rope_apply(float *x, const float *cos_table, const float *sin_table,
         }
 }
 
+/* Masked attention of s->q over keys and values in the cache's dtype. */
+static void attention_masked(vlmi_decoder_state *s, const vlmi_decoder *dec, const void *keys,
+                             const void *values, size_t n, size_t n_kv,
+                             const vlmi_attention_mask *mask, float scale,
+                             vlmi_threadpool *pool) {
+    const vlmi_decoder_hparams *hp = &dec->hp;
+    if (s->kv_dtype == VLM_DTYPE_F16)
+        vlmi_attention_masked_f16(pool, s->att, s->scores, s->q, keys, values, n, n_kv,
+                                  hp->n_heads, hp->n_kv_heads, hp->head_dim, mask, scale);
+    else
+        vlmi_attention_masked(pool, s->att, s->scores, s->q, keys, values, n, n_kv,
+                              hp->n_heads, hp->n_kv_heads, hp->head_dim, mask, scale);
+}
+
 /* Attention of a sliding layer for n rows at pos0 whose keys and values
  * (after RoPE) are the last n rows of s->window_keys / window_values after
  * n_older rows left free for the window's older positions.
@@ -363,48 +412,47 @@ static void rope_apply(float *x, const float *cos_table, const float *sin_table,
  * needs (one token, or no wrap yet), attention reads the ring in place;
  * otherwise the older positions are copied in front of the chunk's. */
 static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
-                              float *ring_keys, float *ring_values, size_t n_older, size_t n,
-                              const vlmi_attention_mask *base_mask, float scale,
-                              vlmi_threadpool *pool) {
+                              unsigned char *ring_keys, unsigned char *ring_values,
+                              size_t n_older, size_t n, const vlmi_attention_mask *base_mask,
+                              float scale, vlmi_threadpool *pool) {
     const vlmi_decoder_hparams *hp = &dec->hp;
     size_t kv_dim = hp->n_kv_heads * hp->head_dim, rows = s->sliding_rows;
+    size_t row_bytes = kv_dim * kv_elem_size(s->kv_dtype);
     size_t pos0 = s->n_past, end = pos0 + n;
-    float *chunk_keys = s->window_keys + n_older * kv_dim;     // (n, kv_dim)
-    float *chunk_values = s->window_values + n_older * kv_dim; // (n, kv_dim)
+    unsigned char *window_keys = s->window_keys, *window_values = s->window_values;
+    unsigned char *chunk_keys = window_keys + n_older * row_bytes;     // (n, kv_dim)
+    unsigned char *chunk_values = window_values + n_older * row_bytes; // (n, kv_dim)
     vlmi_attention_mask mask = *base_mask;
     bool in_place = end <= rows || rows + 1 >= hp->sliding_window + n;
     if (in_place) {
         for (size_t i = 0; i < n; i++) {
-            memcpy(ring_keys + ((pos0 + i) % rows) * kv_dim, chunk_keys + i * kv_dim,
-                   kv_dim * sizeof(float));
-            memcpy(ring_values + ((pos0 + i) % rows) * kv_dim, chunk_values + i * kv_dim,
-                   kv_dim * sizeof(float));
+            memcpy(ring_keys + ((pos0 + i) % rows) * row_bytes, chunk_keys + i * row_bytes,
+                   row_bytes);
+            memcpy(ring_values + ((pos0 + i) % rows) * row_bytes, chunk_values + i * row_bytes,
+                   row_bytes);
         }
         mask.kv_pos0 = end > rows ? end - rows : 0;
         mask.kv_ring = rows;
-        vlmi_attention_masked(pool, s->att, s->scores, s->q, ring_keys, ring_values, n,
-                              end - mask.kv_pos0, hp->n_heads, hp->n_kv_heads, hp->head_dim,
-                              &mask, scale);
+        attention_masked(s, dec, ring_keys, ring_values, n, end - mask.kv_pos0, &mask, scale,
+                         pool);
         return;
     }
     // the window's older positions in front of the chunk, in position order
     for (size_t i = 0; i < n_older; i++) {
         size_t row = (pos0 - n_older + i) % rows;
-        memcpy(s->window_keys + i * kv_dim, ring_keys + row * kv_dim, kv_dim * sizeof(float));
-        memcpy(s->window_values + i * kv_dim, ring_values + row * kv_dim,
-               kv_dim * sizeof(float));
+        memcpy(window_keys + i * row_bytes, ring_keys + row * row_bytes, row_bytes);
+        memcpy(window_values + i * row_bytes, ring_values + row * row_bytes, row_bytes);
     }
     mask.kv_pos0 = pos0 - n_older;
     mask.kv_ring = 0;
-    vlmi_attention_masked(pool, s->att, s->scores, s->q, s->window_keys, s->window_values, n,
-                          n_older + n, hp->n_heads, hp->n_kv_heads, hp->head_dim, &mask, scale);
+    attention_masked(s, dec, window_keys, window_values, n, n_older + n, &mask, scale, pool);
     // then the chunk's last positions into the ring
     size_t kept = n < rows ? n : rows;
     for (size_t i = n - kept; i < n; i++) {
-        memcpy(ring_keys + ((pos0 + i) % rows) * kv_dim, chunk_keys + i * kv_dim,
-               kv_dim * sizeof(float));
-        memcpy(ring_values + ((pos0 + i) % rows) * kv_dim, chunk_values + i * kv_dim,
-               kv_dim * sizeof(float));
+        memcpy(ring_keys + ((pos0 + i) % rows) * row_bytes, chunk_keys + i * row_bytes,
+               row_bytes);
+        memcpy(ring_values + ((pos0 + i) % rows) * row_bytes, chunk_values + i * row_bytes,
+               row_bytes);
     }
 }
 
@@ -419,6 +467,8 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
     size_t dim = hp->dim, head_dim = hp->head_dim;
     size_t kv_dim = hp->n_kv_heads * head_dim;
     size_t pos0 = s->n_past;
+    bool f16 = s->kv_dtype == VLM_DTYPE_F16;
+    size_t elem = kv_elem_size(s->kv_dtype); /* bytes of one cache element */
     float scale = hp->attn_scale > 0.0f ? hp->attn_scale : 1.0f / sqrtf((float)head_dim);
     /* the plain causal kernel unless a variant needs the masked one */
     bool masked = hp->attn_softcap > 0.0f || bidirectional != NULL || s->layer_offset != NULL;
@@ -446,14 +496,19 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
     for (size_t l = 0; l < hp->n_layers; l++) {
         const vlmi_decoder_layer *w = &dec->layers[l];
         size_t offset = s->layer_offset ? s->layer_offset[l] : l * s->n_ctx * kv_dim;
-        float *layer_keys = s->key_cache + offset;     // (n_ctx or sliding_rows, kv_dim)
-        float *layer_values = s->value_cache + offset; // (n_ctx or sliding_rows, kv_dim)
+        // (n_ctx or sliding_rows, kv_dim) of kv_dtype
+        unsigned char *layer_keys = (unsigned char *)s->key_cache + offset * elem;
+        unsigned char *layer_values = (unsigned char *)s->value_cache + offset * elem;
         /* a global layer's keys land in its cache directly; a sliding layer's
-         * in the window scratch first */
-        float *new_keys = w->sliding ? s->window_keys + n_older * kv_dim
-                                     : layer_keys + pos0 * kv_dim;      // (n, kv_dim)
-        float *new_values = w->sliding ? s->window_values + n_older * kv_dim
-                                       : layer_values + pos0 * kv_dim;  // (n, kv_dim)
+         * in the window scratch first; f16 ones through f32 staging */
+        unsigned char *dst_keys = w->sliding
+            ? (unsigned char *)s->window_keys + n_older * kv_dim * elem
+            : layer_keys + pos0 * kv_dim * elem;                              // (n, kv_dim)
+        unsigned char *dst_values = w->sliding
+            ? (unsigned char *)s->window_values + n_older * kv_dim * elem
+            : layer_values + pos0 * kv_dim * elem;                            // (n, kv_dim)
+        float *new_keys = f16 ? s->new_keys : (float *)(void *)dst_keys;       // (n, kv_dim)
+        float *new_values = f16 ? s->new_values : (float *)(void *)dst_values; // (n, kv_dim)
 
         // attention rmsnorm
         k->rmsnorm(s->xb, s->x, w->attn_norm, n, dim, hp->norm_eps);
@@ -485,6 +540,12 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             rope_layer(k, hp, w, new_keys, n, hp->n_kv_heads, pos0);
         }
 
+        // f16 cache: the new keys and values rounded (to nearest even) into it
+        if (f16) {
+            vlmi_convert_f32_to_f16((uint16_t *)(void *)dst_keys, new_keys, n * kv_dim);
+            vlmi_convert_f32_to_f16((uint16_t *)(void *)dst_values, new_values, n * kv_dim);
+        }
+
         // grouped-query attention over the cache: causal, windowed on sliding layers
         if (w->sliding) {
             mask.window = hp->sliding_window;
@@ -493,11 +554,15 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             mask.window = 0;
             mask.kv_pos0 = 0;
             mask.kv_ring = 0;
-            vlmi_attention_masked(pool, s->att, s->scores, s->q, layer_keys, layer_values, n,
-                                  pos0 + n, hp->n_heads, hp->n_kv_heads, head_dim, &mask, scale);
+            attention_masked(s, dec, layer_keys, layer_values, n, pos0 + n, &mask, scale, pool);
+        } else if (f16) {
+            vlmi_attention_f16(pool, s->att, s->scores, s->q, (const uint16_t *)(void *)layer_keys,
+                               (const uint16_t *)(void *)layer_values, n, pos0 + n, hp->n_heads,
+                               hp->n_kv_heads, head_dim, pos0, true, scale);
         } else {
-            vlmi_attention(pool, s->att, s->scores, s->q, layer_keys, layer_values, n, pos0 + n,
-                           hp->n_heads, hp->n_kv_heads, head_dim, pos0, true, scale);
+            vlmi_attention(pool, s->att, s->scores, s->q, (const float *)(void *)layer_keys,
+                           (const float *)(void *)layer_values, n, pos0 + n, hp->n_heads,
+                           hp->n_kv_heads, head_dim, pos0, true, scale);
         }
 
         // output projection (post-norm) and residual connection

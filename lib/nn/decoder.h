@@ -131,16 +131,21 @@ typedef struct vlmi_decoder_state {
     float *up;           /* (n_batch, ffn_dim) */
     float *scores;       /* (n_ctx) attention weights of one query and head */
     float *logits;       /* (n_vocab) of the last token of the latest forward */
-    float *key_cache;    /* per layer (rows, n_kv_heads * head_dim), after RoPE:
-                            n_ctx rows, or sliding_rows for a sliding layer */
-    float *value_cache;  /* the same layout */
+    vlm_dtype kv_dtype;  /* VLM_DTYPE_F32 or VLM_DTYPE_F16: the elements of the
+                            caches, rings and window scratch */
+    void *key_cache;     /* per layer (rows, n_kv_heads * head_dim) kv_dtype, after
+                            RoPE: n_ctx rows, or sliding_rows for a sliding layer */
+    void *value_cache;   /* the same layout */
+    float *new_keys;     /* (n_batch, kv_dim) f16 caches only: a chunk's keys in
+                            f32 before they are rounded into the cache; else NULL */
+    float *new_values;   /* the same, values */
     /* sliding-window layers (all zero / NULL when no layer slides) */
-    size_t *layer_offset; /* (n_layers) first float of each layer in the caches */
+    size_t *layer_offset; /* (n_layers) first element of each layer in the caches */
     size_t sliding_rows; /* ring rows of a sliding layer: min(n_ctx, window);
                             position p lives in row p % sliding_rows */
-    float *window_keys;  /* (min(window - 1, n_ctx) + n_batch, kv_dim) scratch: a
-                            chunk's keys after the window's older ones */
-    float *window_values; /* the same, values */
+    void *window_keys;   /* (min(window - 1, n_ctx) + n_batch, kv_dim) kv_dtype
+                            scratch: a chunk's keys after the window's older ones */
+    void *window_values; /* the same, values */
     size_t n_filled;     /* end of the positions last written */
     size_t ring_valid_from; /* the rings hold positions ring_valid_from .. n_filled - 1 */
     size_t *kv_end;      /* (n_batch) per query row, end of the positions it sees */
@@ -152,6 +157,15 @@ typedef struct vlmi_decoder_state {
  * n_batch rows per step (0: min(n_ctx, 64)). Caller owns *out. */
 vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
                                      size_t n_batch, vlmi_decoder_state **out);
+/* The same with the KV cache (and the sliding layers' rings and window
+ * scratch) stored as kv_dtype: VLM_DTYPE_F32 (vlmi_decoder_state_create) or
+ * VLM_DTYPE_F16, half the memory and traffic: each key and value (after
+ * RoPE) is rounded to the nearest f16, ties to even, as it is appended, and
+ * attention reads it back exactly (vlmi_attention_masked_f16). Values beyond
+ * f16's range (65504) become infinite. Another dtype is
+ * VLM_ERR_INVALID_ARGUMENT. */
+vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, size_t n_batch,
+                                        vlm_dtype kv_dtype, vlmi_decoder_state **out);
 void vlmi_decoder_state_free(vlmi_decoder_state *s); /* NULL is fine */
 /* Forgets the cached tokens (the next forward starts at position 0). */
 void vlmi_decoder_state_reset(vlmi_decoder_state *s);

@@ -3,6 +3,9 @@
  * blocks, softcap, rows that see nothing), at awkward sizes with misaligned
  * pointers; and the threaded entry points (vlmi_attention*, over the chosen
  * tier) bit for bit equal to the tier's one-call result for 1, 2, 3 threads.
+ * The f16 key/value entries: in every tier (ref included) bit for bit the
+ * tier's f32 result on the keys and values rounded to f16, within ATTN_TOL of
+ * ref's f16 result, and identical for 1, 2, 3 threads.
  * Speed is measured by examples/vlm-bench, never here. */
 #include "dispatch.h"
 #include "kernels.h"
@@ -208,15 +211,164 @@ static void test_threads(void) {
     for (size_t t = 0; t < 3; t++) vlmi_threadpool_free(pools[t]);
 }
 
+// ---- keys and values stored as f16 ----
+
+/* p's keys and values rounded to f16 (kh, vh, 2-byte aligned only), and k, v
+ * replaced by the rounded values in f32 (exact). */
+typedef struct f16_kv {
+    void *k_base, *v_base;
+    uint16_t *kh, *vh;
+} f16_kv;
+
+static f16_kv f16_round(problem *p, size_t n_kv_rows) {
+    size_t n = n_kv_rows * p->n_kv_heads * p->head_dim;
+    f16_kv f;
+    f.k_base = calloc(n + 16, sizeof(uint16_t));
+    f.v_base = calloc(n + 16, sizeof(uint16_t));
+    f.kh = (uint16_t *)f.k_base + 1;
+    f.vh = (uint16_t *)f.v_base + 3;
+    vlmi_convert_f32_to_f16(f.kh, p->k.p, n);
+    vlmi_convert_f32_to_f16(f.vh, p->v.p, n);
+    for (size_t j = 0; j < n; j++) {
+        p->k.p[j] = vlmi_f16_to_f32(f.kh[j]);
+        p->v.p[j] = vlmi_f16_to_f32(f.vh[j]);
+    }
+    return f;
+}
+
+static void f16_free(f16_kv *f) {
+    free(f->k_base);
+    free(f->v_base);
+}
+
+/* tier's f16 entry == tier's f32 entry on the rounded keys and values (bit
+ * for bit), and within ATTN_TOL of ref's f16 entry */
+static void check_f16(const vlmi_kernel_table *tier, problem *p, const f16_kv *f,
+                      size_t n_kv, const vlmi_attention_mask *mask, float scale,
+                      const char *what) {
+    const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
+    size_t n = p->n_q * p->n_heads * p->head_dim;
+    tier->attention_masked(p->want.p, p->scores.p, p->q.p, p->k.p, p->v.p, p->n_q, n_kv,
+                           p->n_heads, p->n_kv_heads, p->head_dim, mask, scale);
+    fill(p->got.p, n, 9.0f);
+    tier->attention_masked_f16(p->got.p, p->scores.p, p->q.p, f->kh, f->vh, p->n_q, n_kv,
+                               p->n_heads, p->n_kv_heads, p->head_dim, mask, scale);
+    CHECK_MSG(memcmp(p->got.p, p->want.p, n * sizeof(float)) == 0,
+              "%s f16 %s n_q %zu n_kv %zu heads %zu/%zu hd %zu: not the f32 result of the "
+              "rounded keys", tier->name, what, p->n_q, n_kv, p->n_heads, p->n_kv_heads,
+              p->head_dim);
+    ref->attention_masked_f16(p->want.p, p->scores.p, p->q.p, f->kh, f->vh, p->n_q, n_kv,
+                              p->n_heads, p->n_kv_heads, p->head_dim, mask, scale);
+    compare(p, what);
+}
+
+static void test_f16(const vlmi_kernel_table *tier) {
+    CHECK(tier->attention_masked_f16 != NULL &&
+          (tier->attention_share_f16 != NULL) == (tier->attention_share != NULL));
+    // causal (a query offset) and bidirectional, grouped 1:1, 2:1, 3:1
+    static const size_t shapes[][5] = {
+        /* n_q, n_kv, n_heads, n_kv_heads, head_dim */
+        {1, 1, 4, 4, 8}, {1, 257, 9, 3, 64}, {7, 33, 4, 2, 72}, {33, 257, 6, 3, 72},
+        {5, 131, 4, 1, 20}, {257, 257, 4, 4, 64}, {3, 40, 2, 1, 264}, {1, 1024, 9, 3, 64},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        size_t n_q = shapes[i][0], n_kv = shapes[i][1], hd = shapes[i][4];
+        problem p = problem_new(n_q, n_kv, shapes[i][2], shapes[i][3], hd);
+        f16_kv f = f16_round(&p, n_kv);
+        float scale = 1.0f / sqrtf((float)hd);
+        vlmi_attention_mask causal = {.q_pos0 = n_kv - n_q};
+        check_f16(tier, &p, &f, n_kv, &causal, scale, "causal");
+        vlmi_attention_mask bidirectional = {.q_pos0 = n_kv};
+        check_f16(tier, &p, &f, n_kv, &bidirectional, scale, "bidirectional");
+        f16_free(&f);
+        problem_free(&p);
+    }
+    // windows, a ring, blocks, softcap, one decode token
+    size_t kv_end[64];
+    for (int variant = 0; variant < 6; variant++) {
+        size_t n_q = variant == 5 ? 1 : 37, n_kv = 257, hd = 72;
+        size_t ring = variant == 2 || variant == 5 ? 300 : 0;
+        problem p = problem_new(n_q, ring ? ring : n_kv, 6, 3, hd);
+        f16_kv f = f16_round(&p, ring ? ring : n_kv);
+        vlmi_attention_mask mask = {.q_pos0 = 400, .kv_pos0 = 400 + n_q - n_kv};
+        switch (variant) {
+        case 0: break;
+        case 1: mask.window = 100; break;
+        case 2: mask.kv_ring = ring; mask.window = 129; break;
+        case 3:
+            for (size_t i = 0; i < n_q; i++)
+                kv_end[i] = i < 3 ? mask.kv_pos0 : mask.q_pos0 + (i / 5 + 1) * 5;
+            mask.kv_end = kv_end;
+            break;
+        case 4: mask.softcap = 3.0f; mask.window = 60; break;
+        case 5: mask.kv_ring = ring; mask.window = 200; mask.softcap = 50.0f; break;
+        }
+        char what[32];
+        snprintf(what, sizeof what, "masked variant %d", variant);
+        check_f16(tier, &p, &f, n_kv, &mask, 0.1f, what);
+        f16_free(&f);
+        problem_free(&p);
+    }
+}
+
+/* vlmi_attention_f16 / vlmi_attention_masked_f16 with 1, 2, 3 threads: the
+ * same bits as the chosen tier's one call. */
+static void test_threads_f16(void) {
+    const vlmi_kernel_table *tier = vlmi_kernels();
+    vlmi_threadpool *pools[3] = {NULL, NULL, NULL};
+    for (size_t t = 0; t < 3; t++) CHECK_OK(vlmi_threadpool_create(t + 1, &pools[t]));
+    static const size_t shapes[][5] = {
+        {257, 257, 4, 4, 64}, {33, 257, 4, 2, 72}, {1, 1024, 9, 3, 64}, {7, 33, 6, 2, 264},
+        {64, 300, 8, 1, 256},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
+               nkv = shapes[s][3], hd = shapes[s][4];
+        problem p = problem_new(n_q, n_kv, nh, nkv, hd);
+        f16_kv f = f16_round(&p, n_kv);
+        size_t n = n_q * nh * hd, q_pos0 = n_kv - n_q;
+        vlmi_attention_mask causal = {.q_pos0 = q_pos0};
+        tier->attention_masked_f16(p.want.p, p.scores.p, p.q.p, f.kh, f.vh, n_q, n_kv, nh,
+                                   nkv, hd, &causal, 0.125f);
+        for (size_t t = 0; t < 3; t++) {
+            fill(p.got.p, n, 9.0f);
+            vlmi_attention_f16(pools[t], p.got.p, p.scores.p, p.q.p, f.kh, f.vh, n_q, n_kv, nh,
+                               nkv, hd, q_pos0, true, 0.125f);
+            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                      "f16 shape %zu, %zu threads", s, t + 1);
+        }
+        vlmi_attention_mask mask = {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f};
+        tier->attention_masked_f16(p.want.p, p.scores.p, p.q.p, f.kh, f.vh, n_q, n_kv, nh, nkv,
+                                   hd, &mask, 0.125f);
+        for (size_t t = 0; t < 3; t++) {
+            fill(p.got.p, n, 9.0f);
+            vlmi_attention_masked_f16(pools[t], p.got.p, p.scores.p, p.q.p, f.kh, f.vh, n_q,
+                                      n_kv, nh, nkv, hd, &mask, 0.125f);
+            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                      "f16 masked shape %zu, %zu threads", s, t + 1);
+        }
+        f16_free(&f);
+        problem_free(&p);
+    }
+    for (size_t t = 0; t < 3; t++) vlmi_threadpool_free(pools[t]);
+}
+
 int main(void) {
     printf("chosen tier %s\n", vlmi_kernels_name());
     for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
         const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
-        if (tier == NULL || t == VLMI_KERNELS_REF) continue;
+        if (tier == NULL) continue;
         printf("tier %s\n", tier->name);
+        test_f16(tier);
+        /* a tier that takes ref's f32 attention (NEON) has nothing more to compare */
+        const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
+        if (t == VLMI_KERNELS_REF || (tier->attention == ref->attention &&
+                                      tier->attention_masked == ref->attention_masked))
+            continue;
         test_plain(tier);
         test_masked(tier);
     }
     test_threads();
+    test_threads_f16();
     return test_finish("attention");
 }

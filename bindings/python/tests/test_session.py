@@ -29,6 +29,11 @@ def test_session_streams_text(model_dir):
             model.session(pan_and_scan=2)
         with pytest.raises(vlm.InvalidArgumentError, match="max_image_pixels"):
             model.session(max_image_pixels=-1)
+        # an f16 KV cache answers too; other element types are refused
+        with model.session(kv_cache_type=vlm.DType.F16) as half:
+            assert isinstance(half.generate("Hi", stream=False, max_tokens=4), str)
+        with pytest.raises(vlm.InvalidArgumentError, match="kv_cache_type"):
+            model.session(kv_cache_type=vlm.DType.BF16)
 
 
 def test_safety_score_needs_a_shieldgemma_model(model_dir, data_dir):

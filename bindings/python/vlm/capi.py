@@ -435,6 +435,7 @@ class vlm_session(Structure):
 #     int32_t pan_and_scan;
 #     int64_t min_image_pixels;
 #     int64_t max_image_pixels;
+#     int32_t kv_cache_type;
 # } vlm_session_params;
 class vlm_session_params(Structure):
     _fields_ = [
@@ -447,6 +448,7 @@ class vlm_session_params(Structure):
         ("pan_and_scan", c_int32),
         ("min_image_pixels", c_int64),
         ("max_image_pixels", c_int64),
+        ("kv_cache_type", c_int32),
     ]
 
 

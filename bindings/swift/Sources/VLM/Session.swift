@@ -61,9 +61,14 @@ public final class Session: @unchecked Sendable {
     /// -1 off) and minImagePixels / maxImagePixels (Qwen2-VL-style pixel
     /// budget; 0 the processor config's) concern other families; SmolVLM
     /// ignores them.
+    ///
+    /// kvCacheType is the KV cache's element type, a vlm_dtype:
+    /// VLM_DTYPE_F32 (0, the default) or VLM_DTYPE_F16 (1: half the memory
+    /// per token; logits move by about 1e-3).
     public init(model: Model, contextLength: Int32 = 0, threads: Int32 = 0,
                 maxImageTiles: Int32 = 0, panAndScan: Int32 = 0, minImagePixels: Int64 = 0,
-                maxImagePixels: Int64 = 0, progress: ((Float) -> Bool)? = nil) throws {
+                maxImagePixels: Int64 = 0, kvCacheType: Int32 = 0,
+                progress: ((Float) -> Bool)? = nil) throws {
         var params = vlm_session_params()
         vlm_session_params_init(&params, cSizeof(vlm_session_params.self))
         params.n_ctx = contextLength
@@ -72,6 +77,7 @@ public final class Session: @unchecked Sendable {
         params.pan_and_scan = panAndScan
         params.min_image_pixels = minImagePixels
         params.max_image_pixels = maxImagePixels
+        params.kv_cache_type = kvCacheType
         let box = progress.map(ProgressBox.init)
         if let box {
             params.progress = { fraction, userData in

@@ -131,6 +131,11 @@ final class VLMTests: XCTestCase {
         XCTAssertThrowsError(try Session(model: model, maxImagePixels: -1)) { error in
             XCTAssertTrue((error as? VLMError)?.message.contains("max_image_pixels") ?? false, "\(error)")
         }
+        // an f16 KV cache (VLM_DTYPE_F16); other element types are refused
+        _ = try Session(model: model, kvCacheType: 1)
+        XCTAssertThrowsError(try Session(model: model, kvCacheType: 2)) { error in
+            XCTAssertTrue((error as? VLMError)?.message.contains("kv_cache_type") ?? false, "\(error)")
+        }
     }
 
     /// No ShieldGemma 2 fixture exists yet: what can be checked is the
