@@ -13,6 +13,9 @@ int cli_parse_grounding(int argc, char **argv);
 int cli_safety(int argc, char **argv);
 int cli_detect(int argc, char **argv);
 
+/* The JSON name of a vlm_grounding_reason ("no_coordinates" ...). */
+const char *cli_grounding_reason(int32_t reason);
+
 /* Prints "vlm-cli: <what>: <status>: <library message>" to stderr; returns 1. */
 int cli_report(const char *what, vlm_status status);
 

@@ -319,18 +319,6 @@ static vlm_status parse_answer(const text_buffer *answer, const vlm_image *image
 
 /* ---- output ---------------------------------------------------------------- */
 
-static const char *reason_name(int32_t reason) {
-    switch (reason) { /* as parse-grounding names them */
-    case VLM_GROUNDING_NO_COORDINATES: return "no_coordinates";
-    case VLM_GROUNDING_WRONG_ARITY: return "wrong_arity";
-    case VLM_GROUNDING_NOT_A_NUMBER: return "not_a_number";
-    case VLM_GROUNDING_TRUNCATED: return "truncated";
-    case VLM_GROUNDING_NOT_AN_OBJECT: return "not_an_object";
-    case VLM_GROUNDING_TOO_DEEP: return "too_deep";
-    default: return "unknown";
-    }
-}
-
 /* Two decimals, as parse-grounding prints them. */
 static double round2(float x) { return round((double)x * 100.0) / 100.0; }
 
@@ -351,7 +339,7 @@ static void report_rejected(const vlm_grounding_item *items, size_t n) {
         if (items[i].kind == VLM_GROUNDING_REJECTED)
             fprintf(stderr, "vlm-cli: rejected the object at byte %zu%s%s%s: %s\n", items[i].offset,
                     items[i].label[0] ? " (label \"" : "", items[i].label,
-                    items[i].label[0] ? "\")" : "", reason_name(items[i].reason));
+                    items[i].label[0] ? "\")" : "", cli_grounding_reason(items[i].reason));
 }
 
 static bool print_json(const vlm_session *session, const vlm_image *image,
@@ -382,7 +370,7 @@ static bool print_json(const vlm_session *session, const vlm_image *image,
     for (size_t i = 0; i < n; i++) {
         if (items[i].kind != VLM_GROUNDING_REJECTED) continue;
         cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "reason", reason_name(items[i].reason));
+        cJSON_AddStringToObject(r, "reason", cli_grounding_reason(items[i].reason));
         cJSON_AddNumberToObject(r, "offset", (double)items[i].offset);
         cJSON_AddStringToObject(r, "label", items[i].label);
         cJSON_AddItemToArray(rejected, r);

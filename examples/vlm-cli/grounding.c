@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *reason_name(int32_t reason) {
+const char *cli_grounding_reason(int32_t reason) {
     switch (reason) {
     case VLM_GROUNDING_NO_COORDINATES: return "no_coordinates";
     case VLM_GROUNDING_WRONG_ARITY: return "wrong_arity";
@@ -104,7 +104,7 @@ int cli_parse_grounding(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) {
         const vlm_grounding_item *it = &items[i];
         if (it->kind != VLM_GROUNDING_REJECTED) continue;
-        printf("%s{\"reason\": \"%s\", \"offset\": %zu, \"label\": ", sep, reason_name(it->reason),
+        printf("%s{\"reason\": \"%s\", \"offset\": %zu, \"label\": ", sep, cli_grounding_reason(it->reason),
                it->offset);
         print_json_string(it->label);
         putchar('}');
