@@ -217,61 +217,16 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const vlmi_gguf *gguf
 // ----------------------------------------------------------------------------
 // tensors
 
-/* "[16, 3, 16, 16]" */
-static void format_shape(char *buf, size_t size, size_t n_dims, const int64_t *dims64,
-                         const size_t *dims) {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (size_t i = 0; i < n_dims && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 dims64 ? (long long)dims64[i] : (long long)dims[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
-/* The tensor name, checked to have exactly shape (outermost first). */
-static vlm_status find(const vlmi_tensor_info **out, const vlmi_gguf *g, const char *name,
-                       size_t n_dims, const size_t *shape) {
-    const vlmi_tensor_info *t = vlmi_gguf_find_tensor(g, name);
-    if (t == NULL)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: tensor %s: missing", vlmi_gguf_path(g), name);
-    bool same = t->n_dims == n_dims;
-    for (size_t i = 0; same && i < n_dims; i++) same = t->shape[i] == (int64_t)shape[i];
-    if (!same) {
-        char have[96], want[96];
-        format_shape(have, sizeof have, t->n_dims, t->shape, NULL);
-        format_shape(want, sizeof want, n_dims, NULL, shape);
-        return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor %s: shape %s, the metadata expects %s",
-                         vlmi_gguf_path(g), name, have, want);
-    }
-    if (vlmi_dequant_fn_for(t->dtype) == NULL)
-        return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s is not supported",
-                         vlmi_gguf_path(g), name, vlmi_dtype_name(t->dtype));
-    *out = t;
-    return VLM_OK;
-}
-
 /* A (rows, cols) weight, bound without copying. */
 static vlm_status matrix(vlmi_matrix *out, const vlmi_gguf *g, size_t rows, size_t cols,
                          const char *name) {
     const size_t shape[2] = {rows, cols};
-    const vlmi_tensor_info *t;
-    vlm_status st = find(&t, g, name, 2, shape);
-    if (st == VLM_OK) *out = (vlmi_matrix){.data = t->data, .dtype = t->dtype, .rows = rows, .cols = cols};
-    return st;
+    return vlmi_weights_gguf_matrix(out, g, 2, shape, name);
 }
 
 /* A norm weight (n) as f32, used as stored: llama.cpp wrote 1 + w. */
 static vlm_status norm(float *dst, const vlmi_gguf *g, size_t n, const char *name) {
-    const size_t shape[1] = {n};
-    const vlmi_tensor_info *t;
-    vlm_status st = find(&t, g, name, 1, shape);
-    if (st == VLM_OK) {
-        const vlmi_dtype_layout *layout = vlmi_dtype_layout_of(t->dtype);
-        if (layout == NULL || n % layout->block_size != 0)
-            return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor %s: %zu elements do not fill %s blocks",
-                             vlmi_gguf_path(g), name, n, vlmi_dtype_name(t->dtype));
-        vlmi_dequant_fn_for(t->dtype)(dst, t->data, n);
-    }
-    return st;
+    return vlmi_weights_gguf_load_f32(dst, g, n, name);
 }
 
 vlm_status vlmi_gemma3_bind_gguf(vlmi_gemma3 *model, const vlmi_model_config *config,

@@ -117,65 +117,6 @@ static int64_t vocab_id(const vlmi_gguf *g, const char *text) {
 // ----------------------------------------------------------------------------
 // tensors
 
-static void format_shape(char *buf, size_t size, size_t n_dims, const int64_t *have,
-                         const size_t *want) {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (size_t i = 0; i < n_dims && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 have ? (long long)have[i] : (long long)want[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
-/* The tensor name with exactly shape (outermost first) and a dtype the
- * dequantizers read. */
-static vlm_status find(const vlmi_tensor_info **out, const vlmi_gguf *g, const char *name,
-                       size_t n_dims, const size_t *shape) {
-    const vlmi_tensor_info *t = vlmi_gguf_find_tensor(g, name);
-    if (t == NULL)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: tensor %s: missing", vlmi_gguf_path(g), name);
-    bool same = t->n_dims == n_dims;
-    for (size_t i = 0; same && i < n_dims; i++) same = t->shape[i] == (int64_t)shape[i];
-    if (!same) {
-        char have[96], want[96];
-        format_shape(have, sizeof have, t->n_dims, t->shape, NULL);
-        format_shape(want, sizeof want, n_dims, NULL, shape);
-        return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor %s: shape %s, the metadata expects %s",
-                         vlmi_gguf_path(g), name, have, want);
-    }
-    if (vlmi_dequant_fn_for(t->dtype) == NULL)
-        return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s is not supported",
-                         vlmi_gguf_path(g), name, vlmi_dtype_name(t->dtype));
-    *out = t;
-    return VLM_OK;
-}
-
-/* A (rows, cols) weight bound without copying; n_dims 4 takes the conv
- * kernel (rows, c, p, p) as (rows, c * p * p). */
-static vlm_status matrix(vlmi_matrix *out, const vlmi_gguf *g, size_t n_dims,
-                         const size_t *shape, const char *name) {
-    const vlmi_tensor_info *t;
-    vlm_status st = find(&t, g, name, n_dims, shape);
-    size_t cols = 1;
-    for (size_t i = 1; i < n_dims; i++) cols *= shape[i];
-    if (st == VLM_OK)
-        *out = (vlmi_matrix){.data = t->data, .dtype = t->dtype, .rows = shape[0], .cols = cols};
-    return st;
-}
-
-/* A vector (n) dequantized to f32 as stored. */
-static vlm_status vector(float *dst, const vlmi_gguf *g, size_t n, const char *name) {
-    const size_t shape[1] = {n};
-    const vlmi_tensor_info *t;
-    vlm_status st = find(&t, g, name, 1, shape);
-    if (st != VLM_OK) return st;
-    const vlmi_dtype_layout *layout = vlmi_dtype_layout_of(t->dtype);
-    if (layout == NULL || n % layout->block_size != 0)
-        return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor %s: %zu elements do not fill %s blocks",
-                         vlmi_gguf_path(g), name, n, vlmi_dtype_name(t->dtype));
-    vlmi_dequant_fn_for(t->dtype)(dst, t->data, n);
-    return VLM_OK;
-}
-
 /* The SigLIP tower: v.* onto vit (initialised from hp). */
 static vlm_status bind_tower(vlmi_vit *vit, const vlmi_vit_hparams *hp, const vlmi_gguf *g) {
     vlm_status st = vlmi_vit_init(vit, hp);
@@ -185,9 +126,9 @@ static vlm_status bind_tower(vlmi_vit *vit, const vlmi_vit_hparams *hp, const vl
     const size_t pos[2] = {vlmi_vit_n_patches(hp), dim};
     const size_t square[2] = {dim, dim}, up[2] = {ffn, dim}, down[2] = {dim, ffn};
     char name[64];
-    st = matrix(&vit->patch_embedding, g, 4, conv, "v.patch_embd.weight");
-    if (st == VLM_OK) st = vector(vit->patch_bias, g, dim, "v.patch_embd.bias");
-    if (st == VLM_OK) st = matrix(&vit->position_embedding, g, 2, pos, "v.position_embd.weight");
+    st = vlmi_weights_gguf_matrix(&vit->patch_embedding, g, 4, conv, "v.patch_embd.weight");
+    if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(vit->patch_bias, g, dim, "v.patch_embd.bias");
+    if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&vit->position_embedding, g, 2, pos, "v.position_embd.weight");
     for (size_t l = 0; st == VLM_OK && l < hp->n_layers; l++) {
         vlmi_vit_layer *w = &vit->layers[l];
 #define NAME(s) (snprintf(name, sizeof name, "v.blk.%zu." s, l), name)
@@ -197,27 +138,27 @@ static vlm_status bind_tower(vlmi_vit *vit, const vlmi_vit_hparams *hp, const vl
         const char *fc1 = swapped ? "ffn_down" : "ffn_up", *fc2 = swapped ? "ffn_up" : "ffn_down";
         char fc_name[64];
 #define FC(which, s) (snprintf(fc_name, sizeof fc_name, "v.blk.%zu.%s." s, l, which), fc_name)
-        if (st == VLM_OK) st = vector(w->ln1_weight, g, dim, NAME("ln1.weight"));
-        if (st == VLM_OK) st = vector(w->ln1_bias, g, dim, NAME("ln1.bias"));
-        if (st == VLM_OK) st = matrix(&w->wq, g, 2, square, NAME("attn_q.weight"));
-        if (st == VLM_OK) st = vector(w->bq, g, dim, NAME("attn_q.bias"));
-        if (st == VLM_OK) st = matrix(&w->wk, g, 2, square, NAME("attn_k.weight"));
-        if (st == VLM_OK) st = vector(w->bk, g, dim, NAME("attn_k.bias"));
-        if (st == VLM_OK) st = matrix(&w->wv, g, 2, square, NAME("attn_v.weight"));
-        if (st == VLM_OK) st = vector(w->bv, g, dim, NAME("attn_v.bias"));
-        if (st == VLM_OK) st = matrix(&w->wo, g, 2, square, NAME("attn_out.weight"));
-        if (st == VLM_OK) st = vector(w->bo, g, dim, NAME("attn_out.bias"));
-        if (st == VLM_OK) st = vector(w->ln2_weight, g, dim, NAME("ln2.weight"));
-        if (st == VLM_OK) st = vector(w->ln2_bias, g, dim, NAME("ln2.bias"));
-        if (st == VLM_OK) st = matrix(&w->fc1, g, 2, up, FC(fc1, "weight"));
-        if (st == VLM_OK) st = vector(w->fc1_bias, g, ffn, FC(fc1, "bias"));
-        if (st == VLM_OK) st = matrix(&w->fc2, g, 2, down, FC(fc2, "weight"));
-        if (st == VLM_OK) st = vector(w->fc2_bias, g, dim, FC(fc2, "bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln1_weight, g, dim, NAME("ln1.weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln1_bias, g, dim, NAME("ln1.bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wq, g, 2, square, NAME("attn_q.weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bq, g, dim, NAME("attn_q.bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wk, g, 2, square, NAME("attn_k.weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bk, g, dim, NAME("attn_k.bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wv, g, 2, square, NAME("attn_v.weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bv, g, dim, NAME("attn_v.bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wo, g, 2, square, NAME("attn_out.weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bo, g, dim, NAME("attn_out.bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln2_weight, g, dim, NAME("ln2.weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln2_bias, g, dim, NAME("ln2.bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->fc1, g, 2, up, FC(fc1, "weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->fc1_bias, g, ffn, FC(fc1, "bias"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->fc2, g, 2, down, FC(fc2, "weight"));
+        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->fc2_bias, g, dim, FC(fc2, "bias"));
 #undef FC
 #undef NAME
     }
-    if (st == VLM_OK) st = vector(vit->post_norm_weight, g, dim, "v.post_ln.weight");
-    if (st == VLM_OK) st = vector(vit->post_norm_bias, g, dim, "v.post_ln.bias");
+    if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(vit->post_norm_weight, g, dim, "v.post_ln.weight");
+    if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(vit->post_norm_bias, g, dim, "v.post_ln.bias");
     return st;
 }
 
@@ -232,10 +173,10 @@ static vlm_status bind_projector(vlmi_gemma3 *model, const vlmi_gguf *g) {
         free(stored);
         return VLM_ERR_OUT_OF_MEMORY;
     }
-    vlm_status st = vector(model->mm_norm, g, vdim, "mm.soft_emb_norm.weight");
+    vlm_status st = vlmi_weights_gguf_load_f32(model->mm_norm, g, vdim, "mm.soft_emb_norm.weight");
     const size_t shape[2] = {vdim, tdim};
     const vlmi_tensor_info *t = NULL;
-    if (st == VLM_OK) st = find(&t, g, "mm.input_projection.weight", 2, shape);
+    if (st == VLM_OK) st = vlmi_weights_gguf_find(&t, g, "mm.input_projection.weight", 2, shape);
     if (st == VLM_OK) {
         const vlmi_dtype_layout *layout = vlmi_dtype_layout_of(t->dtype);
         if (layout == NULL || tdim % layout->block_size != 0)

@@ -1,5 +1,7 @@
 /* Binding checkpoint tensors to blocks by name, with shape checks. */
 #include "nn/weights.h"
+#include "io/dtype.h"
+#include "kernels.h"
 
 #include <stdio.h>
 
@@ -98,5 +100,53 @@ vlm_status vlmi_weights_load_f32(float *dst, const vlmi_safetensors_set *set,
     va_end(ap);
     if (st != VLM_OK) return st;
     vlmi_ref_weight_row(dst, t->data, t->dtype, 0, (size_t)t->n_elements);
+    return VLM_OK;
+}
+
+// ---- GGUF ----
+
+vlm_status vlmi_weights_gguf_find(const vlmi_tensor_info **out, const vlmi_gguf *g,
+                                  const char *name, size_t n_dims, const size_t *shape) {
+    const vlmi_tensor_info *t = vlmi_gguf_find_tensor(g, name);
+    if (t == NULL)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: tensor %s: missing", vlmi_gguf_path(g), name);
+    bool same = t->n_dims == n_dims;
+    for (size_t i = 0; same && i < n_dims; i++) same = t->shape[i] == (int64_t)shape[i];
+    if (!same) {
+        char have[128], want[128];
+        format_shape(have, sizeof have, t->n_dims, t->shape, NULL);
+        format_shape(want, sizeof want, n_dims, NULL, shape);
+        return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor %s: shape %s, the metadata expects %s",
+                         vlmi_gguf_path(g), name, have, want);
+    }
+    if (vlmi_dequant_fn_for(t->dtype) == NULL)
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s is not supported",
+                         vlmi_gguf_path(g), name, vlmi_dtype_name(t->dtype));
+    *out = t;
+    return VLM_OK;
+}
+
+vlm_status vlmi_weights_gguf_matrix(vlmi_matrix *out, const vlmi_gguf *g, size_t n_dims,
+                                    const size_t *shape, const char *name) {
+    const vlmi_tensor_info *t;
+    vlm_status st = vlmi_weights_gguf_find(&t, g, name, n_dims, shape);
+    size_t cols = 1;
+    for (size_t i = 1; i < n_dims; i++) cols *= shape[i];
+    if (st == VLM_OK)
+        *out = (vlmi_matrix){.data = t->data, .dtype = t->dtype, .rows = shape[0], .cols = cols};
+    return st;
+}
+
+vlm_status vlmi_weights_gguf_load_f32(float *dst, const vlmi_gguf *g, size_t n,
+                                      const char *name) {
+    const size_t shape[1] = {n};
+    const vlmi_tensor_info *t;
+    vlm_status st = vlmi_weights_gguf_find(&t, g, name, 1, shape);
+    if (st != VLM_OK) return st;
+    const vlmi_dtype_layout *layout = vlmi_dtype_layout_of(t->dtype);
+    if (layout == NULL || n % layout->block_size != 0)
+        return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor %s: %zu elements do not fill %s blocks",
+                         vlmi_gguf_path(g), name, n, vlmi_dtype_name(t->dtype));
+    vlmi_dequant_fn_for(t->dtype)(dst, t->data, n);
     return VLM_OK;
 }

@@ -8,6 +8,7 @@
 #ifndef VLM_NN_WEIGHTS_H
 #define VLM_NN_WEIGHTS_H
 
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "ref/ops.h"
 #include "vlm-impl.h"
@@ -52,5 +53,22 @@ vlm_status vlmi_weights_matrix_nd(vlmi_matrix *out, const vlmi_safetensors_set *
 vlm_status vlmi_weights_load_f32(float *dst, const vlmi_safetensors_set *set,
                                  size_t n_dims, const size_t *shape,
                                  const char *name_fmt, ...) VLMI_PRINTF(5, 6);
+
+/* ---- GGUF files (llama.cpp's names, shapes outermost first) ----
+ * Failures name the file and the tensor: VLM_ERR_FORMAT missing,
+ * VLM_ERR_SHAPE another shape ("...: shape [24, 32], the metadata expects
+ * [32, 32]"), VLM_ERR_UNSUPPORTED a dtype no dequantizer reads. */
+
+/* The tensor name of g, checked to have exactly shape. */
+vlm_status vlmi_weights_gguf_find(const vlmi_tensor_info **out, const vlmi_gguf *g,
+                                  const char *name, size_t n_dims, const size_t *shape);
+
+/* Binds it as a matrix (shape[0], product of the rest) without copying. */
+vlm_status vlmi_weights_gguf_matrix(vlmi_matrix *out, const vlmi_gguf *g, size_t n_dims,
+                                    const size_t *shape, const char *name);
+
+/* Converts a vector of n elements (whole blocks of its dtype) to f32 as stored. */
+vlm_status vlmi_weights_gguf_load_f32(float *dst, const vlmi_gguf *g, size_t n,
+                                      const char *name);
 
 #endif
