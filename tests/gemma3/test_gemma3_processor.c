@@ -14,8 +14,8 @@ static float worst_pixel_diff;
 static void test_pixels(const vlmi_processor_config *config, const cJSON *reference,
                         bool pan_and_scan) {
     size_t plane = (size_t)VLM_FRAME_SIDE * VLM_FRAME_SIDE;
-    uint8_t *frames = vlm_read("frames.u8", VLM_N_FRAMES_ON * 3 * plane, 1, NULL);
-    float *table = vlm_read("pixel_table.f32", 3 * 256, 4, NULL);
+    uint8_t *frames = ref_read("gemma3-vlm/frames.u8", VLM_N_FRAMES_ON * 3 * plane, 1, NULL);
+    float *table = ref_read("gemma3-vlm/pixel_table.f32", 3 * 256, 4, NULL);
     float *ours = malloc(3 * plane * sizeof(float));
     float *want = malloc(3 * plane * sizeof(float));
     const cJSON *crops = cJSON_GetObjectItem(reference, "num_crops_on");
@@ -36,7 +36,7 @@ static void test_pixels(const vlmi_processor_config *config, const cJSON *refere
         for (uint32_t k = 0; rgb && k < plan.n_frames && k <= (uint32_t)want_crops; k++) {
             CHECK_OK(vlmi_gemma3_frame_pixels(ours, &plan, config, rgb, w, h, k));
             vlm_reference_frame(want, frames, table, group + k);
-            float diff = vlm_max_abs_diff(ours, want, 3 * plane);
+            float diff = ref_max_abs_diff(ours, want, 3 * plane);
             if (!(diff <= worst_pixel_diff)) worst_pixel_diff = diff;
             CHECK_MSG(diff <= PIXEL_TOLERANCE, "image %d frame %u (pan & scan %s): max diff %g",
                       i, k, pan_and_scan ? "on" : "off", diff);
@@ -133,7 +133,7 @@ static void test_prompts(const vlmi_processor_config *config, const cJSON *texts
                                         "prompt_pano_on"};
     char path[1024];
     vlm_tokenizer *tokenizer = NULL;
-    if (vlm_data_path(path, sizeof path, "tokenizer.json"))
+    if (ref_data_path(path, sizeof path, "gemma3-vlm/tokenizer.json"))
         CHECK_OK(vlm_tokenizer_load(path, &tokenizer));
     for (int p = 0; p < 4; p++) {
         const cJSON *want = cJSON_GetObjectItem(texts, names[p]);
@@ -255,8 +255,8 @@ int main(void) {
     CHECK(!config.do_pan_and_scan && config.resample == 2 && config.size.height == 224);
     CHECK(config.pan_and_scan_min_crop_size == 256 && config.pan_and_scan_max_num_crops == 4);
     CHECK(config.image_seq_len == 16);
-    cJSON *reference = vlm_read_json("reference.json");
-    cJSON *texts = vlm_read_json("texts.json");
+    cJSON *reference = ref_read_json("gemma3-vlm/reference.json");
+    cJSON *texts = ref_read_json("gemma3-vlm/texts.json");
     if (reference != NULL && texts != NULL) {
         test_pixels(&config, reference, false);
         test_pixels(&config, reference, true);

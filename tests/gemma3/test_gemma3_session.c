@@ -46,9 +46,9 @@ static float max_diff(const float *a, const float *b, size_t n) {
 static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
                           vlm_dtype kv_type) {
     size_t n_prompt = 0, n_vocab = 384;
-    int32_t *want_ids = vlm_read("prompt_ids.i32", 0, 4, &n_prompt);
-    float *want_logits = vlm_read("prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
-    int32_t *want_greedy = vlm_read("greedy.i32", 16, 4, NULL);
+    int32_t *want_ids = ref_read("gemma3-vlm/prompt_ids.i32", 0, 4, &n_prompt);
+    float *want_logits = ref_read("gemma3-vlm/prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
+    int32_t *want_greedy = ref_read("gemma3-vlm/greedy.i32", 16, 4, NULL);
     if (!want_ids || !want_logits || !want_greedy) return;
 
     vlm_session_params sp;
@@ -131,8 +131,8 @@ static void test_pan_and_scan(vlm_model *model) {
     CHECK_STATUS(VLM_ERR_BUFFER_TOO_SMALL, vlm_session_image_pixel_values(s, pano, NULL, 0, &n_values));
     CHECK(n_values == 4 * 3 * 224 * 224);
     float *values = malloc(n_values * sizeof *values);
-    uint8_t *frames = vlm_read("frames.u8", 8 * 3 * 224 * 224, 1, NULL);
-    float *table = vlm_read("pixel_table.f32", 3 * 256, 4, NULL);
+    uint8_t *frames = ref_read("gemma3-vlm/frames.u8", 8 * 3 * 224 * 224, 1, NULL);
+    float *table = ref_read("gemma3-vlm/pixel_table.f32", 3 * 256, 4, NULL);
     CHECK_OK(vlm_session_image_pixel_values(s, pano, values, n_values, &n_values));
     float worst = 0.0f;
     size_t frame = 3 * 224 * 224, first = 1; /* image 1's frames follow image 0's one */
@@ -152,9 +152,9 @@ static void test_pan_and_scan(vlm_model *model) {
     /* the answer with pan & scan as transformers gives it: prompt ids, last
      * prefill logits, 8 greedy tokens (four bidirectional image blocks) */
     size_t n_pan = 0;
-    int32_t *want_ids = vlm_read("pan_ids.i32", 0, 4, &n_pan);
-    float *want_logits = vlm_read("pan_last_logits.f32", 384, 4, NULL);
-    int32_t *want_greedy = vlm_read("pan_greedy.i32", 8, 4, NULL);
+    int32_t *want_ids = ref_read("gemma3-vlm/pan_ids.i32", 0, 4, &n_pan);
+    float *want_logits = ref_read("gemma3-vlm/pan_last_logits.f32", 384, 4, NULL);
+    int32_t *want_greedy = ref_read("gemma3-vlm/pan_greedy.i32", 8, 4, NULL);
     CHECK_OK(vlm_session_create(model, &sp, &s));
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &pano, 1));
     collected got = {0};
@@ -279,7 +279,7 @@ static void test_shieldgemma2(void) {
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
     char path[1024];
-    vlm_data_path(path, sizeof path, "");
+    ref_data_path(path, sizeof path, "gemma3-vlm/");
     vlm_model *model = NULL;
     CHECK_OK(vlm_model_load(path, NULL, &model));
     if (model == NULL) return test_finish("gemma3_session");

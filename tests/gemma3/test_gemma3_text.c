@@ -52,10 +52,10 @@ static void test_prefill_and_greedy(g3_fixture *f, size_t n_ctx, size_t n_batch,
     const char *kv = kv_dtype == VLM_DTYPE_F16 ? "f16" : "f32";
     const vlmi_decoder *dec = &f->model.text;
     size_t n_vocab = dec->hp.n_vocab, dim = dec->hp.dim;
-    int32_t *ids = g3_read("text_ids.i32", N_PROMPT, 4);
-    float *want_logits = g3_read("text_logits.f32", N_PROMPT * n_vocab, 4);
-    int32_t *want_greedy = g3_read("text_greedy.i32", N_GREEDY, 4);
-    float *want_final = g3_read("text_logits_final.f32", n_vocab, 4);
+    int32_t *ids = ref_read("gemma3/text_ids.i32", N_PROMPT, 4, NULL);
+    float *want_logits = ref_read("gemma3/text_logits.f32", N_PROMPT * n_vocab, 4, NULL);
+    int32_t *want_greedy = ref_read("gemma3/text_greedy.i32", N_GREEDY, 4, NULL);
+    float *want_final = ref_read("gemma3/text_logits_final.f32", n_vocab, 4, NULL);
     float *embeddings = calloc(N_PROMPT * dim, sizeof(float));
     float *all_logits = calloc(N_PROMPT * n_vocab, sizeof(float));
     vlmi_decoder_state *s = NULL;
@@ -75,7 +75,7 @@ static void test_prefill_and_greedy(g3_fixture *f, size_t n_ctx, size_t n_batch,
     CHECK_OK(vlmi_decoder_embed(embeddings, dec, ids, N_PROMPT));
     CHECK_OK(vlmi_decoder_forward(s, dec, embeddings, N_PROMPT, all_logits));
     CHECK(s->n_past == N_PROMPT);
-    float diff = g3_max_abs_diff(all_logits, want_logits, N_PROMPT * n_vocab);
+    float diff = ref_max_abs_diff(all_logits, want_logits, N_PROMPT * n_vocab);
     note_diff(diff);
     printf("n_ctx %zu n_batch %zu %s KV: prefill logits (all %d positions) max |diff| %.3g\n",
            n_ctx, n_batch, kv, N_PROMPT, diff);
@@ -85,8 +85,8 @@ static void test_prefill_and_greedy(g3_fixture *f, size_t n_ctx, size_t n_batch,
     // greedy decode, one token at a time through the cache, past the window
     float final_diff = INFINITY;
     for (int step = 0; step < N_GREEDY; step++) {
-        if (step == N_GREEDY - 1) final_diff = g3_max_abs_diff(s->logits, want_final, n_vocab);
-        int32_t token = g3_argmax(s->logits, n_vocab);
+        if (step == N_GREEDY - 1) final_diff = ref_max_abs_diff(s->logits, want_final, n_vocab);
+        int32_t token = ref_argmax(s->logits, n_vocab);
         CHECK_MSG(token == want_greedy[step], "step %d: token %d, transformers %d", step,
                   (int)token, (int)want_greedy[step]);
         if (step == N_GREEDY - 1) break;
@@ -121,8 +121,8 @@ static void test_softcap(g3_fixture *f) {
     capped.text.hp.attn_softcap = 2.0f;
     const vlmi_decoder *dec = &capped.text;
     size_t n_vocab = 512, dim = 64;
-    int32_t *ids = g3_read("text_ids.i32", N_PROMPT, 4);
-    float *want = g3_read("softcap_logits.f32", N_PROMPT * n_vocab, 4);
+    int32_t *ids = ref_read("gemma3/text_ids.i32", N_PROMPT, 4, NULL);
+    float *want = ref_read("gemma3/softcap_logits.f32", N_PROMPT * n_vocab, 4, NULL);
     float *embeddings = calloc(N_PROMPT * dim, sizeof(float));
     float *logits = calloc(N_PROMPT * n_vocab, sizeof(float));
     vlmi_decoder_state *s = NULL;
@@ -130,7 +130,7 @@ static void test_softcap(g3_fixture *f) {
         vlmi_decoder_state_create(dec, 32, 5, &s) == VLM_OK) {
         CHECK_OK(vlmi_decoder_embed(embeddings, dec, ids, N_PROMPT));
         CHECK_OK(vlmi_decoder_forward(s, dec, embeddings, N_PROMPT, logits));
-        float diff = g3_max_abs_diff(logits, want, N_PROMPT * n_vocab);
+        float diff = ref_max_abs_diff(logits, want, N_PROMPT * n_vocab);
         note_diff(diff);
         printf("softcapped prefill logits max |diff| %.3g\n", diff);
         CHECK_MSG(diff <= LOGITS_TOLERANCE, "softcap max diff %g", diff);
@@ -151,23 +151,23 @@ static void test_softcap(g3_fixture *f) {
 static void test_image_blocks(g3_fixture *f, size_t n_batch) {
     const vlmi_decoder *dec = &f->model.text;
     size_t n_vocab = dec->hp.n_vocab, dim = dec->hp.dim;
-    uint8_t *is_image = g3_read("image_token_type.u8", N_PROMPT, 1);
-    float *embeddings = g3_read("image_embeds.f32", N_PROMPT * dim, 4);
-    float *want = g3_read("image_logits.f32", N_PROMPT * n_vocab, 4);
+    uint8_t *is_image = ref_read("gemma3/image_token_type.u8", N_PROMPT, 1, NULL);
+    float *embeddings = ref_read("gemma3/image_embeds.f32", N_PROMPT * dim, 4, NULL);
+    float *want = ref_read("gemma3/image_logits.f32", N_PROMPT * n_vocab, 4, NULL);
     float *logits = calloc(N_PROMPT * n_vocab, sizeof(float));
     vlmi_decoder_state *s = NULL;
     if (is_image && embeddings && want && logits &&
         vlmi_decoder_state_create(dec, 40, n_batch, &s) == VLM_OK) {
         CHECK_OK(vlmi_decoder_forward_blocks(s, dec, embeddings, N_PROMPT, is_image, logits,
                                              NULL));
-        float diff = g3_max_abs_diff(logits, want, N_PROMPT * n_vocab);
+        float diff = ref_max_abs_diff(logits, want, N_PROMPT * n_vocab);
         note_diff(diff);
         printf("n_batch %zu: image-block prefill logits max |diff| %.3g\n", n_batch, diff);
         CHECK_MSG(diff <= LOGITS_TOLERANCE, "image max diff %g", diff);
         /* causal attention everywhere gives other logits at the image rows */
         vlmi_decoder_state_reset(s);
         CHECK_OK(vlmi_decoder_forward(s, dec, embeddings, N_PROMPT, logits));
-        CHECK(g3_max_abs_diff(logits, want, N_PROMPT * n_vocab) > 0.1f);
+        CHECK(ref_max_abs_diff(logits, want, N_PROMPT * n_vocab) > 0.1f);
     }
     vlmi_decoder_state_free(s);
     free(logits);
@@ -198,8 +198,8 @@ static void test_block_limits(g3_fixture *f) {
 static void test_rewind(g3_fixture *f) {
     const vlmi_decoder *dec = &f->model.text;
     size_t n_vocab = dec->hp.n_vocab, dim = dec->hp.dim;
-    int32_t *ids = g3_read("text_ids.i32", N_PROMPT, 4);
-    float *want = g3_read("text_logits.f32", N_PROMPT * n_vocab, 4);
+    int32_t *ids = ref_read("gemma3/text_ids.i32", N_PROMPT, 4, NULL);
+    float *want = ref_read("gemma3/text_logits.f32", N_PROMPT * n_vocab, 4, NULL);
     float *embeddings = calloc(N_PROMPT * dim, sizeof(float));
     vlmi_decoder_state *s = NULL;
     if (ids && want && embeddings && vlmi_decoder_state_create(dec, 64, 0, &s) == VLM_OK) {
@@ -212,7 +212,7 @@ static void test_rewind(g3_fixture *f) {
         // the last token again: the logits of the whole prompt
         s->n_past = N_PROMPT - 1;
         CHECK_OK(vlmi_decoder_forward(s, dec, embeddings + (N_PROMPT - 1) * dim, 1, NULL));
-        float diff = g3_max_abs_diff(s->logits, want + (N_PROMPT - 1) * n_vocab, n_vocab);
+        float diff = ref_max_abs_diff(s->logits, want + (N_PROMPT - 1) * n_vocab, n_vocab);
         CHECK_MSG(diff <= LOGITS_TOLERANCE, "rewound max diff %g", diff);
         // further back is refused, not silently wrong
         s->n_past = 10;
@@ -221,7 +221,7 @@ static void test_rewind(g3_fixture *f) {
         CHECK(strstr(vlm_last_error(), "sliding-window") != NULL);
         vlmi_decoder_state_reset(s);
         CHECK_OK(vlmi_decoder_forward(s, dec, embeddings, N_PROMPT, NULL));
-        diff = g3_max_abs_diff(s->logits, want + (N_PROMPT - 1) * n_vocab, n_vocab);
+        diff = ref_max_abs_diff(s->logits, want + (N_PROMPT - 1) * n_vocab, n_vocab);
         CHECK_MSG(diff <= LOGITS_TOLERANCE, "after reset max diff %g", diff);
     }
     vlmi_decoder_state_free(s);

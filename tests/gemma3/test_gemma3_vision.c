@@ -62,7 +62,7 @@ static void test_features(const vlmi_gemma3 *m, float *features) {
     uint32_t w = vlm_image_sizes[0][0], h = vlm_image_sizes[0][1];
     uint8_t *rgb = vlm_image_rgb(w, h);
     float *pixels = malloc(3 * 224 * 224 * sizeof(float));
-    float *want = vlm_read("vision_features.f32", N_TOKENS * TEXT_DIM, 4, NULL);
+    float *want = ref_read("gemma3-vlm/vision_features.f32", N_TOKENS * TEXT_DIM, 4, NULL);
     vlmi_gemma3_image_state *s = NULL;
     vlmi_gemma3_plan plan;
     CHECK_OK(vlmi_gemma3_plan_image(&plan, &config, config.do_pan_and_scan, w, h));
@@ -71,7 +71,7 @@ static void test_features(const vlmi_gemma3 *m, float *features) {
     if (rgb && pixels && want && s) {
         CHECK_OK(vlmi_gemma3_frame_pixels(pixels, &plan, &config, rgb, w, h, 0));
         CHECK_OK(vlmi_gemma3_encode_image_pool(features, s, m, pixels, NULL));
-        float diff = vlm_max_abs_diff(features, want, N_TOKENS * TEXT_DIM);
+        float diff = ref_max_abs_diff(features, want, N_TOKENS * TEXT_DIM);
         printf("vision features (after the projector) max |diff| %.3g\n", diff);
         CHECK_MSG(diff <= FEATURE_TOLERANCE, "features max diff %g", diff);
         /* the same image again from a state already used, then on 2 threads */
@@ -82,7 +82,7 @@ static void test_features(const vlmi_gemma3 *m, float *features) {
             CHECK(memcmp(again, features, N_TOKENS * TEXT_DIM * sizeof(float)) == 0);
             CHECK_OK(vlmi_threadpool_create(2, &threads));
             CHECK_OK(vlmi_gemma3_encode_image_pool(again, s, m, pixels, threads));
-            diff = vlm_max_abs_diff(again, want, N_TOKENS * TEXT_DIM);
+            diff = ref_max_abs_diff(again, want, N_TOKENS * TEXT_DIM);
             printf("vision features on 2 threads max |diff| %.3g\n", diff);
             CHECK_MSG(diff <= FEATURE_TOLERANCE, "2-thread features max diff %g", diff);
         }
@@ -101,10 +101,10 @@ static void test_features(const vlmi_gemma3 *m, float *features) {
 static void test_prefill_and_greedy(const vlmi_gemma3 *m, const float *features,
                                     size_t n_batch) {
     size_t n = 0;
-    int32_t *ids = vlm_read("prompt_ids.i32", 0, 4, &n);
-    uint8_t *want_types = vlm_read("prompt_token_type.u8", n, 1, NULL);
-    float *want_logits = vlm_read("prompt_logits.f32", n * N_VOCAB, 4, NULL);
-    int32_t *want_greedy = vlm_read("greedy.i32", N_GREEDY, 4, NULL);
+    int32_t *ids = ref_read("gemma3-vlm/prompt_ids.i32", 0, 4, &n);
+    uint8_t *want_types = ref_read("gemma3-vlm/prompt_token_type.u8", n, 1, NULL);
+    float *want_logits = ref_read("gemma3-vlm/prompt_logits.f32", n * N_VOCAB, 4, NULL);
+    int32_t *want_greedy = ref_read("gemma3-vlm/greedy.i32", N_GREEDY, 4, NULL);
     float *embeddings = calloc((n > 0 ? n : 1) * TEXT_DIM, sizeof(float));
     float *logits = calloc((n > 0 ? n : 1) * N_VOCAB, sizeof(float));
     uint8_t *types = calloc(n > 0 ? n : 1, 1);
@@ -125,12 +125,12 @@ static void test_prefill_and_greedy(const vlmi_gemma3 *m, const float *features,
     CHECK_OK(vlmi_decoder_state_create(&m->text, n + N_GREEDY, n_batch, &s));
     if (s == NULL) goto done;
     CHECK_OK(vlmi_decoder_forward_blocks(s, &m->text, embeddings, n, types, logits, NULL));
-    float diff = vlm_max_abs_diff(logits, want_logits, n * N_VOCAB);
+    float diff = ref_max_abs_diff(logits, want_logits, n * N_VOCAB);
     printf("n_batch %zu: prefill logits (all %zu positions) max |diff| %.3g\n", n_batch, n, diff);
     CHECK_MSG(diff <= LOGITS_TOLERANCE, "prefill max diff %g", diff);
 
     // greedy, through the KV cache
-    int32_t token = vlm_argmax(s->logits, N_VOCAB);
+    int32_t token = ref_argmax(s->logits, N_VOCAB);
     for (int step = 0; step < N_GREEDY; step++) {
         CHECK_MSG(token == want_greedy[step], "n_batch %zu step %d: token %d, transformers %d",
                   n_batch, step, (int)token, (int)want_greedy[step]);
@@ -139,14 +139,14 @@ static void test_prefill_and_greedy(const vlmi_gemma3 *m, const float *features,
         CHECK_OK(vlmi_gemma3_embed(embeddings, m, &token, 1, NULL, 0, types));
         CHECK(types[0] == 0);
         CHECK_OK(vlmi_decoder_forward_blocks(s, &m->text, embeddings, 1, NULL, NULL, NULL));
-        token = vlm_argmax(s->logits, N_VOCAB);
+        token = ref_argmax(s->logits, N_VOCAB);
     }
 
     // without the bidirectional image block the logits are not transformers'
     vlmi_decoder_state_reset(s);
     CHECK_OK(vlmi_gemma3_embed(embeddings, m, ids, n, features, N_TOKENS, NULL));
     CHECK_OK(vlmi_decoder_forward_blocks(s, &m->text, embeddings, n, NULL, logits, NULL));
-    CHECK(vlm_max_abs_diff(logits, want_logits, n * N_VOCAB) > 0.01f);
+    CHECK(ref_max_abs_diff(logits, want_logits, n * N_VOCAB) > 0.01f);
 
 done:
     vlmi_decoder_state_free(s);
@@ -243,8 +243,8 @@ static void test_alt_names(const float *features) {
         float *frames = NULL;
         vlmi_gemma3_image_state *s = NULL;
         size_t plane = (size_t)VLM_FRAME_SIDE * VLM_FRAME_SIDE;
-        uint8_t *u8 = vlm_read("frames.u8", VLM_N_FRAMES_ON * 3 * plane, 1, NULL);
-        float *table = vlm_read("pixel_table.f32", 3 * 256, 4, NULL);
+        uint8_t *u8 = ref_read("gemma3-vlm/frames.u8", VLM_N_FRAMES_ON * 3 * plane, 1, NULL);
+        float *table = ref_read("gemma3-vlm/pixel_table.f32", 3 * 256, 4, NULL);
         float *again = malloc(N_TOKENS * TEXT_DIM * sizeof(float));
         frames = malloc(3 * plane * sizeof(float));
         if (alt.model.has_vision && u8 && table && again && frames &&

@@ -93,7 +93,7 @@ static void test_bound(const vlm_model *m) {
 /* Image 0's features (tokens_per_image, text dim) against transformers'. */
 static void test_features(const vlm_model *m) {
     const vlmi_gemma3 *g = &m->gemma3;
-    float *want = vlm_read("vision_features.f32", 16 * 64, 4, NULL);
+    float *want = ref_read("gemma3-vlm/vision_features.f32", 16 * 64, 4, NULL);
     uint8_t *rgb = vlm_image_rgb(vlm_image_sizes[0][0], vlm_image_sizes[0][1]);
     float *pixels = calloc(3 * 224 * 224, sizeof(float)), *got = calloc(16 * 64, sizeof(float));
     vlmi_gemma3_plan plan;
@@ -105,7 +105,7 @@ static void test_features(const vlm_model *m) {
     CHECK_OK(vlmi_gemma3_image_state_create(g, &s));
     if (s != NULL && want != NULL) {
         CHECK_OK(vlmi_gemma3_encode_image_pool(got, s, g, pixels, NULL));
-        float d = vlm_max_abs_diff(got, want, 16 * 64);
+        float d = ref_max_abs_diff(got, want, 16 * 64);
         CHECK_MSG(d <= FEATURES_TOLERANCE, "image features differ by %g", d);
         printf("image 0 features within %g of transformers\n", d);
     }
@@ -140,7 +140,7 @@ static void test_legacy_ffn_names(const vlm_model *m) {
         CHECK_OK(vlmi_gemma3_encode_image_pool(a, sa, &m->gemma3, pixels, NULL));
         CHECK_OK(vlmi_gemma3_encode_image_pool(b, sb, &old->gemma3, pixels, NULL));
         CHECK_MSG(memcmp(a, b, 16 * 64 * sizeof(float)) == 0,
-                  "legacy ffn names: features differ by %g", vlm_max_abs_diff(a, b, 16 * 64));
+                  "legacy ffn names: features differ by %g", ref_max_abs_diff(a, b, 16 * 64));
     }
     vlmi_gemma3_image_state_free(sa);
     vlmi_gemma3_image_state_free(sb);
@@ -154,7 +154,7 @@ static void test_legacy_ffn_names(const vlm_model *m) {
 /* What llama.cpp's metadata cannot say: config.json's layer_types and
  * query_pre_attn_scalar (see the top of the file). */
 static void restore_fixture_choices(vlm_model *m) {
-    cJSON *cfg = vlm_read_json("config.json");
+    cJSON *cfg = ref_read_json("gemma3-vlm/config.json");
     const cJSON *text = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "text_config") : NULL;
     const cJSON *types = text ? cJSON_GetObjectItemCaseSensitive(text, "layer_types") : NULL;
     const cJSON *scalar = text ? cJSON_GetObjectItemCaseSensitive(text, "query_pre_attn_scalar") : NULL;
@@ -169,9 +169,9 @@ static void restore_fixture_choices(vlm_model *m) {
 
 static void test_session(vlm_model *m) {
     size_t n_prompt = 0, n_vocab = 384;
-    int32_t *want_ids = vlm_read("prompt_ids.i32", 0, 4, &n_prompt);
-    float *want_logits = vlm_read("prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
-    int32_t *want_greedy = vlm_read("greedy.i32", 16, 4, NULL);
+    int32_t *want_ids = ref_read("gemma3-vlm/prompt_ids.i32", 0, 4, &n_prompt);
+    float *want_logits = ref_read("gemma3-vlm/prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
+    int32_t *want_greedy = ref_read("gemma3-vlm/greedy.i32", 16, 4, NULL);
     uint8_t *rgb = vlm_image_rgb(vlm_image_sizes[0][0], vlm_image_sizes[0][1]);
     vlm_image *image = NULL;
     CHECK_OK(vlm_image_from_pixels(rgb, (size_t)vlm_image_sizes[0][0] * vlm_image_sizes[0][1] * 3,
@@ -197,7 +197,7 @@ static void test_session(vlm_model *m) {
         float logits[384];
         size_t n_logits = 0;
         CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
-        float d = vlm_max_abs_diff(logits, want_logits + (n_prompt - 1) * n_vocab, n_vocab);
+        float d = ref_max_abs_diff(logits, want_logits + (n_prompt - 1) * n_vocab, n_vocab);
         CHECK_MSG(n_logits == n_vocab && d <= LOGITS_TOLERANCE, "last prompt logits differ by %g", d);
         CHECK_MSG(got.n == 16 && memcmp(got.ids, want_greedy, 16 * 4) == 0,
                   "greedy tokens differ (%zu generated)", got.n);
@@ -263,7 +263,7 @@ static void test_bad_input(void) {
     char text[1024], mmproj[1024], hub[1024], bad[1024];
     pair_path(text, sizeof text, "text.gguf");
     pair_path(mmproj, sizeof mmproj, "mmproj.gguf");
-    vlm_data_path(hub, sizeof hub, "");
+    ref_data_path(hub, sizeof hub, "gemma3-vlm/");
 
     // an mmproj without a text model: as the model, and as both files
     expect_failure(mmproj, mmproj, VLM_ERR_UNSUPPORTED, "'clip'");

@@ -12,8 +12,8 @@ static void test_image_prompt(nn_fixture *f) {
     size_t dim = m->text.hp.dim, n_vocab = m->text.hp.n_vocab;
     size_t n_pixels = vp->n_channels * vp->image_size * vp->image_size;
 
-    int32_t *ids = nn_read_reference("smolvlm/image_ids.i32", N_PROMPT, 4);
-    float *want = nn_read_reference("smolvlm/image_logits_last.f32", n_vocab, 4);
+    int32_t *ids = ref_read("smolvlm/image_ids.i32", N_PROMPT, 4, NULL);
+    float *want = ref_read("smolvlm/image_logits_last.f32", n_vocab, 4, NULL);
     float *pixels = malloc(n_pixels * sizeof(float));
     float *features = malloc(m->image_seq_len * dim * sizeof(float));
     float *embeddings = malloc(N_PROMPT * dim * sizeof(float));
@@ -38,10 +38,10 @@ static void test_image_prompt(nn_fixture *f) {
     CHECK_OK(vlmi_idefics3_embed(embeddings, m, ids, N_PROMPT, features, m->image_seq_len));
     CHECK(memcmp(embeddings + (first_image + 5) * dim, features + 5 * dim, dim * 4) == 0);
     CHECK_OK(vlmi_decoder_forward(s, &m->text, embeddings, N_PROMPT, NULL));
-    float diff = nn_max_abs_diff(s->logits, want, n_vocab);
+    float diff = ref_max_abs_diff(s->logits, want, n_vocab);
     printf("one-image prompt (79 tokens) last logits max |diff| %.3g\n", diff);
     CHECK_MSG(diff <= LOGITS_TOLERANCE, "image prompt max diff %g", diff);
-    CHECK(nn_argmax(s->logits, n_vocab) == nn_argmax(want, n_vocab));
+    CHECK(ref_argmax(s->logits, n_vocab) == ref_argmax(want, n_vocab));
 
     /* feature rows must match the <image> tokens one to one */
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,

@@ -9,10 +9,10 @@
 static void test_prefill_and_greedy(nn_fixture *f, size_t n_batch) {
     const vlmi_decoder *dec = &f->model.text;
     size_t n_vocab = dec->hp.n_vocab, dim = dec->hp.dim;
-    int32_t *ids = nn_read_reference("smolvlm/text_ids.i32", N_PROMPT, 4);
-    float *want_last = nn_read_reference("smolvlm/text_logits_last.f32", n_vocab, 4);
-    int32_t *want_greedy = nn_read_reference("smolvlm/text_greedy.i32", N_GREEDY, 4);
-    float *want_final = nn_read_reference("smolvlm/text_logits_final.f32", n_vocab, 4);
+    int32_t *ids = ref_read("smolvlm/text_ids.i32", N_PROMPT, 4, NULL);
+    float *want_last = ref_read("smolvlm/text_logits_last.f32", n_vocab, 4, NULL);
+    int32_t *want_greedy = ref_read("smolvlm/text_greedy.i32", N_GREEDY, 4, NULL);
+    float *want_final = ref_read("smolvlm/text_logits_final.f32", n_vocab, 4, NULL);
     float *embeddings = calloc(N_PROMPT * dim, sizeof(float));
     float *all_logits = calloc(N_PROMPT * n_vocab, sizeof(float));
     vlmi_decoder_state *s = NULL;
@@ -26,7 +26,7 @@ static void test_prefill_and_greedy(nn_fixture *f, size_t n_batch) {
     CHECK_OK(vlmi_decoder_embed(embeddings, dec, ids, N_PROMPT));
     CHECK_OK(vlmi_decoder_forward(s, dec, embeddings, N_PROMPT, all_logits));
     CHECK(s->n_past == N_PROMPT);
-    float diff = nn_max_abs_diff(s->logits, want_last, n_vocab);
+    float diff = ref_max_abs_diff(s->logits, want_last, n_vocab);
     printf("n_batch %zu: prefill logits max |diff| %.3g\n", n_batch, diff);
     CHECK_MSG(diff <= LOGITS_TOLERANCE, "prefill max diff %g", diff);
     CHECK(memcmp(s->logits, all_logits + (N_PROMPT - 1) * n_vocab, n_vocab * 4) == 0);
@@ -34,8 +34,8 @@ static void test_prefill_and_greedy(nn_fixture *f, size_t n_batch) {
     // greedy decode, one token at a time through the cache
     float final_diff = INFINITY;
     for (int step = 0; step < N_GREEDY; step++) {
-        if (step == N_GREEDY - 1) final_diff = nn_max_abs_diff(s->logits, want_final, n_vocab);
-        int32_t token = nn_argmax(s->logits, n_vocab);
+        if (step == N_GREEDY - 1) final_diff = ref_max_abs_diff(s->logits, want_final, n_vocab);
+        int32_t token = ref_argmax(s->logits, n_vocab);
         CHECK_MSG(token == want_greedy[step], "step %d: token %d, transformers %d", step,
                   (int)token, (int)want_greedy[step]);
         if (step == N_GREEDY - 1) break;
@@ -51,7 +51,7 @@ static void test_prefill_and_greedy(nn_fixture *f, size_t n_batch) {
     CHECK_OK(vlmi_decoder_embed(embeddings, dec, ids, N_PROMPT));
     CHECK_OK(vlmi_decoder_forward(s, dec, embeddings, N_PROMPT, NULL));
     CHECK(memcmp(s->logits, all_logits + (N_PROMPT - 1) * n_vocab, n_vocab * 4) == 0 ||
-          nn_max_abs_diff(s->logits, all_logits + (N_PROMPT - 1) * n_vocab, n_vocab) < 1e-5f);
+          ref_max_abs_diff(s->logits, all_logits + (N_PROMPT - 1) * n_vocab, n_vocab) < 1e-5f);
 
 done:
     vlmi_decoder_state_free(s);

@@ -28,9 +28,9 @@ static void test_encode(nn_fixture *f) {
     float *pixels = malloc(n_pixels * sizeof(float));
     float *hidden = malloc(n_patches * vp->dim * sizeof(float));
     float *features = malloc(m->image_seq_len * m->text.hp.dim * sizeof(float));
-    float *want_hidden = nn_read_reference("smolvlm/vision_hidden.f32", n_patches * vp->dim, 4);
-    float *want_features = nn_read_reference("smolvlm/image_features.f32",
-                                             m->image_seq_len * m->text.hp.dim, 4);
+    float *want_hidden = ref_read("smolvlm/vision_hidden.f32", n_patches * vp->dim, 4, NULL);
+    float *want_features = ref_read("smolvlm/image_features.f32",
+                                             m->image_seq_len * m->text.hp.dim, 4, NULL);
     vlmi_idefics3_image_state *s = NULL;
     if (!pixels || !hidden || !features || !want_hidden || !want_features) goto done;
     nn_fill_pixels(pixels, n_pixels, NN_PIXEL_SEED);
@@ -39,13 +39,13 @@ static void test_encode(nn_fixture *f) {
 
     // the encoder alone (post-layernorm hidden states)
     CHECK_OK(vlmi_vit_encode(hidden, s->vit, &m->vision, pixels, side, side));
-    float diff = nn_max_abs_diff(hidden, want_hidden, n_patches * vp->dim);
+    float diff = ref_max_abs_diff(hidden, want_hidden, n_patches * vp->dim);
     printf("vision hidden states (1024 x 16) max |diff| %.3g\n", diff);
     CHECK_MSG(diff <= FEATURE_TOLERANCE, "vision hidden max diff %g", diff);
 
     // encoder + pixel shuffle + projection
     CHECK_OK(vlmi_idefics3_encode_image(features, s, m, pixels, side, side));
-    diff = nn_max_abs_diff(features, want_features, m->image_seq_len * m->text.hp.dim);
+    diff = ref_max_abs_diff(features, want_features, m->image_seq_len * m->text.hp.dim);
     printf("image features (64 x 16) max |diff| %.3g\n", diff);
     CHECK_MSG(diff <= FEATURE_TOLERANCE, "image features max diff %g", diff);
 

@@ -36,7 +36,7 @@ static void run_case(const cJSON *c, int index) {
 
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
-    cJSON *json = sv_read_json("qwen2_5_vl/chat.json");
+    cJSON *json = ref_read_json("qwen2_5_vl/chat.json");
     int n = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, json) run_case(c, n++);

@@ -32,14 +32,14 @@ static void run_case(const cJSON *c) {
 
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
-    cJSON *json = sv_read_json("smolvlm-e2e/chat.json");
+    cJSON *json = ref_read_json("smolvlm-e2e/chat.json");
     int n = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(json, "cases")) { run_case(c); n++; }
     CHECK(n >= 8);
 
     /* the fixture's template is the one the renderer reproduces */
-    cJSON *template_json = sv_read_json("tiny-smolvlm/chat_template.json");
+    cJSON *template_json = ref_read_json("tiny-smolvlm/chat_template.json");
     CHECK(vlmi_idefics3_chat_template_known(sv_string(template_json, "chat_template")));
     CHECK(!vlmi_idefics3_chat_template_known("{{ messages }}"));
     CHECK(!vlmi_idefics3_chat_template_known(NULL));

@@ -61,12 +61,12 @@ static void generate_and_compare(vlm_session *s, const cJSON *expected, const ch
 
     char rel[256];
     snprintf(rel, sizeof rel, "smolvlm-e2e/%s", sv_string(e, "logits"));
-    float *want_logits = sv_read_array(rel, n_vocab, sizeof(float));
+    float *want_logits = ref_read(rel, n_vocab, sizeof(float), NULL);
     float *logits = malloc(n_vocab * sizeof *logits);
     size_t n_logits = 0;
     CHECK_OK(vlm_session_prompt_logits(s, logits, n_vocab, &n_logits));
     if (want_logits != NULL && n_logits == n_vocab) {
-        float diff = sv_max_abs_diff(logits, want_logits, n_vocab);
+        float diff = ref_max_abs_diff(logits, want_logits, n_vocab);
         printf("%s, %s: prefill logits max |diff| %.3g (top-2 margin %.3g)\n", name, kv_label,
                diff, cJSON_GetObjectItemCaseSensitive(e, "prefill_top2_margin")->valuedouble);
         CHECK_MSG(diff <= logits_tolerance, "%s, %s: prefill logits max |diff| %g", name,
@@ -136,7 +136,7 @@ static void test_reference(vlm_model *model, const cJSON *expected, vlm_image *i
 
 /* A SmolVLM2-style video question: three frames with timestamps. */
 static void test_video(vlm_model *model) {
-    cJSON *video = sv_read_json("smolvlm-e2e/video.json");
+    cJSON *video = ref_read_json("smolvlm-e2e/video.json");
     if (video == NULL) return;
     vlm_image *frames[3] = {0};
     double timestamps[3];
@@ -169,11 +169,11 @@ static void test_video(vlm_model *model) {
     CHECK_MSG(got.n == n_gen_want && memcmp(got.ids, want_gen, n_gen_want * 4) == 0,
               "video generated ids differ");
     size_t n_vocab = vlm_tokenizer_n_vocab(vlm_model_tokenizer(model)), n_logits = 0;
-    float *want_logits = sv_read_array("smolvlm-e2e/logits_video.f32", n_vocab, sizeof(float));
+    float *want_logits = ref_read("smolvlm-e2e/logits_video.f32", n_vocab, sizeof(float), NULL);
     float *logits = malloc(n_vocab * sizeof *logits);
     CHECK_OK(vlm_session_prompt_logits(s, logits, n_vocab, &n_logits));
     if (want_logits != NULL) {
-        float diff = sv_max_abs_diff(logits, want_logits, n_vocab);
+        float diff = ref_max_abs_diff(logits, want_logits, n_vocab);
         printf("video: prefill logits max |diff| %.3g\n", diff);
         CHECK_MSG(diff <= LOGITS_TOLERANCE, "video prefill logits max |diff| %g", diff);
         if (diff > worst_logits_diff) worst_logits_diff = diff;
@@ -330,12 +330,12 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
     char path[2048];
-    cJSON *expected = sv_read_json("smolvlm-e2e/expected.json");
+    cJSON *expected = ref_read_json("smolvlm-e2e/expected.json");
     vlm_model *model = NULL;
-    sv_path(path, sizeof path, "tiny-smolvlm");
+    ref_data_path(path, sizeof path, "tiny-smolvlm");
     CHECK_OK(vlm_model_load(path, NULL, &model));
     vlm_image *image = NULL;
-    sv_path(path, sizeof path, "sample.jpg");
+    ref_data_path(path, sizeof path, "sample.jpg");
     CHECK_OK(vlm_image_load_file(path, NULL, &image));
     if (expected != NULL && model != NULL && image != NULL) {
         test_reference(model, expected, image, VLM_DTYPE_F32);

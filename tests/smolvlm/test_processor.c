@@ -14,7 +14,7 @@ static float worst_pixel_diff;
 static bool load_config(const char *rel, vlmi_processor_config *config) {
     char path[2048];
     size_t size = 0;
-    if (!sv_path(path, sizeof path, rel)) return false;
+    if (!ref_data_path(path, sizeof path, rel)) return false;
     char *json = (char *)test_read_file(path, &size);
     CHECK_MSG(json != NULL, "cannot read %s", path);
     if (json == NULL) return false;
@@ -30,7 +30,7 @@ static vlm_image *case_image(const cJSON *c) {
         return sv_pattern_image((uint32_t)cJSON_GetArrayItem(pattern, 0)->valueint,
                                 (uint32_t)cJSON_GetArrayItem(pattern, 1)->valueint);
     char path[2048];
-    sv_path(path, sizeof path, sv_string(c, "file"));
+    ref_data_path(path, sizeof path, sv_string(c, "file"));
     vlm_image *image = NULL;
     CHECK_OK(vlm_image_load_file(path, NULL, &image));
     return image;
@@ -42,13 +42,13 @@ static void compare_whole(const char *name, const vlmi_idefics3_frames *frames,
     size_t frame_floats = 3 * (size_t)frames->plan.tile * frames->plan.tile;
     char rel[256];
     snprintf(rel, sizeof rel, "smolvlm-e2e/%s", file);
-    float *want = sv_read_array(rel, frames->plan.n_frames * frame_floats, sizeof(float));
+    float *want = ref_read(rel, frames->plan.n_frames * frame_floats, sizeof(float), NULL);
     float *got = malloc(frame_floats * sizeof(float));
     if (want == NULL || got == NULL) { free(want); free(got); return; }
     float diff = 0.0f;
     for (uint32_t k = 0; k < frames->plan.n_frames; k++) {
         vlmi_idefics3_frame_pixels(got, frames, config, k);
-        float d = sv_max_abs_diff(got, want + k * frame_floats, frame_floats);
+        float d = ref_max_abs_diff(got, want + k * frame_floats, frame_floats);
         if (!(d <= diff)) diff = d;
     }
     CHECK_MSG(diff <= PIXEL_TOLERANCE, "%s: pixel_values max |diff| %g", name, diff);
@@ -168,7 +168,7 @@ static void test_errors(const vlmi_processor_config *real) {
 /* SmolVLM2 video: num2words, sample_frames, and the "<video>" text
  * (smolvlm-e2e/video.json; the whole prompt's ids are checked in test_e2e). */
 static void test_video(void) {
-    cJSON *video = sv_read_json("smolvlm-e2e/video.json");
+    cJSON *video = ref_read_json("smolvlm-e2e/video.json");
     if (video == NULL) return;
     const cJSON *item;
     int n_numbers = 0;
@@ -225,9 +225,9 @@ static void test_video(void) {
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
     vlmi_processor_config small, real;
-    cJSON *cases = sv_read_json("smolvlm-e2e/processor.json");
+    cJSON *cases = ref_read_json("smolvlm-e2e/processor.json");
     char tok_path[2048];
-    sv_path(tok_path, sizeof tok_path, "tiny-smolvlm");
+    ref_data_path(tok_path, sizeof tok_path, "tiny-smolvlm");
     vlm_tokenizer *tok = NULL;
     CHECK_OK(vlm_tokenizer_load(tok_path, &tok));
     if (cases != NULL && tok != NULL &&

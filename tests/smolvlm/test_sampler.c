@@ -161,7 +161,7 @@ static void test_stop_strings(void) {
 
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
-    cJSON *json = sv_read_json("smolvlm-e2e/sampler.json");
+    cJSON *json = ref_read_json("smolvlm-e2e/sampler.json");
     const cJSON *logits_json = cJSON_GetObjectItemCaseSensitive(json, "logits"), *v;
     size_t n_vocab = (size_t)cJSON_GetArraySize(logits_json), i = 0;
     float *logits = malloc((n_vocab ? n_vocab : 1) * sizeof *logits);

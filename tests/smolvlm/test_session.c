@@ -331,13 +331,13 @@ static void test_misuse(vlm_model *m, const char *data_dir) {
 int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
     char dir[2048], data_dir[2048], path[2048];
-    sv_path(dir, sizeof dir, "tiny-smolvlm");
-    sv_path(data_dir, sizeof data_dir, "");
+    ref_data_path(dir, sizeof dir, "tiny-smolvlm");
+    ref_data_path(data_dir, sizeof data_dir, "");
     test_cache_unit();
 
     vlm_model *uncached = load(dir, 0);
     vlm_image *image = NULL;
-    sv_path(path, sizeof path, "sample.jpg");
+    ref_data_path(path, sizeof path, "sample.jpg");
     CHECK_OK(vlm_image_load_file(path, NULL, &image));
     if (uncached == NULL || image == NULL) return test_finish("smolvlm_session");
     n_vocab = vlm_tokenizer_n_vocab(vlm_model_tokenizer(uncached));

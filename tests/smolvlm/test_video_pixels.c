@@ -40,7 +40,7 @@ static bool load_video_config(const cJSON *manifest, const char *name,
     char rel[256], path[2048];
     snprintf(rel, sizeof rel, "smolvlm-video/%s", file);
     size_t size = 0;
-    if (!sv_path(path, sizeof path, rel)) return false;
+    if (!ref_data_path(path, sizeof path, rel)) return false;
     char *json = (char *)test_read_file(path, &size);
     CHECK_MSG(json != NULL, "cannot read %s", path);
     if (json == NULL) return false;
@@ -98,7 +98,7 @@ static void run_video(const cJSON *manifest, const cJSON *c) {
     size_t frame_floats = (size_t)3 * tile * tile;
     char rel[256];
     snprintf(rel, sizeof rel, "smolvlm-video/%s", sv_string(c, "pixels"));
-    float *want = sv_read_array(rel, (size_t)n_frames * frame_floats, sizeof(float));
+    float *want = ref_read(rel, (size_t)n_frames * frame_floats, sizeof(float), NULL);
     if (want == NULL) return;
     vlmi_processor_config pil = video;
     pil.resample &= 0xff;   /* the PIL path with the same filter */
@@ -172,7 +172,7 @@ static int resize_cases, resize_bytes_differ;
 static void run_resizes(const cJSON *manifest) {
     size_t blob_size = 0;
     char path[2048];
-    if (!sv_path(path, sizeof path, "smolvlm-video/resize_expected.u8")) return;
+    if (!ref_data_path(path, sizeof path, "smolvlm-video/resize_expected.u8")) return;
     uint8_t *blob = test_read_file(path, &blob_size);
     CHECK_MSG(blob != NULL, "cannot read %s", path);
     if (blob == NULL) return;
@@ -294,7 +294,7 @@ int main(void) {
     if (getenv("VLM_TEST_DATA") == NULL) return TEST_SKIP_CODE;
     test_errors();
     test_channels();
-    cJSON *manifest = sv_read_json("smolvlm-video/manifest.json");
+    cJSON *manifest = ref_read_json("smolvlm-video/manifest.json");
     if (manifest != NULL) {
         const cJSON *c;
         int n = 0, n_stats = 0;
