@@ -19,6 +19,8 @@ struct vlmi_bpe {
     int32_t      max_id;
     size_t       vocab_size;     /* distinct strings */
     vlmi_u64map  merges;         /* (left << 32 | right) -> (rank, new id) */
+    uint64_t    *score_rank;     /* (max_id + 1) or NULL: see vlmi_bpe_rank_by_score */
+    uint16_t    *n_code_points;  /* (max_id + 1) with score_rank */
     char        *unk_token;      /* NULL: unknown characters are dropped */
     char        *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix */
     size_t       prefix_len, suffix_len;
@@ -29,6 +31,8 @@ void vlmi_bpe_free(vlmi_bpe *bpe) {
     if (bpe == NULL) return;
     vlmi_strmap_free(&bpe->vocab);
     vlmi_u64map_free(&bpe->merges);
+    free(bpe->score_rank);
+    free(bpe->n_code_points);
     free(bpe->arena);
     free(bpe->id_str);
     free(bpe->id_len);
@@ -209,7 +213,8 @@ typedef struct symbol {
 } symbol;
 
 typedef struct merge {
-    uint32_t rank, new_id;
+    uint64_t rank;
+    uint32_t new_id;
     int32_t  pos;
 } merge;
 
@@ -286,15 +291,85 @@ static vlm_status word_add(word *w, int32_t id, size_t len) {
     return VLM_OK;
 }
 
-static bool merge_of(const vlmi_bpe *bpe, int32_t left, int32_t right, uint32_t *rank,
+/* Packing of a score-ranked merge: the merged token's score rank and first
+ * position (in score_rank), then its parts' lengths, longer first. */
+#define SCORED_MAX_TOKENS ((size_t)1 << 20)
+#define SCORED_MAX_CODE_POINTS 2047u
+#define SCORED_RANK_SHIFT 42
+#define SCORED_LEFT_SHIFT 31
+#define SCORED_RIGHT_SHIFT 20
+
+static bool merge_of(const vlmi_bpe *bpe, int32_t left, int32_t right, uint64_t *rank,
                      uint32_t *new_id) {
-    return vlmi_u64map_get(&bpe->merges, (uint64_t)(uint32_t)left << 32 | (uint32_t)right, rank,
-                           new_id);
+    if (bpe->score_rank == NULL) {
+        uint32_t r;
+        if (!vlmi_u64map_get(&bpe->merges, (uint64_t)(uint32_t)left << 32 | (uint32_t)right, &r,
+                             new_id))
+            return false;
+        *rank = r;
+        return true;
+    }
+    int32_t merged = vlmi_strmap_get2(&bpe->vocab, bpe->id_str[left], bpe->id_len[left],
+                                      bpe->id_str[right], bpe->id_len[right]);
+    if (merged < 0) return false;
+    *new_id = (uint32_t)merged;
+    *rank = bpe->score_rank[merged] |
+            (uint64_t)(SCORED_MAX_CODE_POINTS - bpe->n_code_points[left]) << SCORED_LEFT_SHIFT |
+            (uint64_t)(SCORED_MAX_CODE_POINTS - bpe->n_code_points[right]) << SCORED_RIGHT_SHIFT;
+    return true;
+}
+
+typedef struct scored_id {
+    double score;
+    int32_t id;
+} scored_id;
+
+static int by_score_then_id(const void *pa, const void *pb) {
+    const scored_id *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+vlm_status vlmi_bpe_rank_by_score(vlmi_bpe *bpe, const double *score, const uint32_t *first) {
+    size_t n = (size_t)(bpe->max_id + 1);
+    if (n > SCORED_MAX_TOKENS)
+        return vlmi_fail(VLM_ERR_LIMIT, "%zu tokens ranked by score (at most %zu)", n,
+                         SCORED_MAX_TOKENS);
+    bpe->score_rank = vlmi_calloc(n ? n : 1, sizeof *bpe->score_rank);
+    bpe->n_code_points = vlmi_calloc(n ? n : 1, sizeof *bpe->n_code_points);
+    scored_id *order = vlmi_malloc((n ? n : 1) * sizeof *order);
+    vlm_status st = bpe->score_rank && bpe->n_code_points && order ? VLM_OK : VLM_ERR_OUT_OF_MEMORY;
+    size_t n_live = 0;
+    for (size_t id = 0; id < n && st == VLM_OK; id++) {
+        const char *s = bpe->id_str[id];
+        if (s == NULL) continue;
+        size_t cp = 0;
+        for (size_t i = 0; i < bpe->id_len[id]; i++) cp += ((unsigned char)s[i] & 0xc0) != 0x80;
+        if (cp > SCORED_MAX_CODE_POINTS || first[id] >= SCORED_MAX_TOKENS)
+            st = vlmi_fail(VLM_ERR_LIMIT, "token %zu: %zu code points (at most %u)", id, cp,
+                           SCORED_MAX_CODE_POINTS);
+        bpe->n_code_points[id] = (uint16_t)cp;
+        order[n_live++] = (scored_id){ score[id], (int32_t)id };
+    }
+    /* Gemma's scores fall with the id: the order is already there. */
+    bool sorted = true;
+    for (size_t k = 1; k < n_live && sorted; k++)
+        sorted = order[k - 1].score > order[k].score;
+    if (st == VLM_OK && !sorted) qsort(order, n_live, sizeof *order, by_score_then_id);
+    uint64_t rank = 0;
+    for (size_t k = 0; k < n_live && st == VLM_OK; k++) {
+        if (k > 0 && order[k].score != order[k - 1].score) rank++;
+        int32_t id = order[k].id;
+        bpe->score_rank[id] = rank << SCORED_RANK_SHIFT | first[id];
+    }
+    free(order);
+    return st;
 }
 
 static vlm_status merge_all(const vlmi_bpe *bpe, word *w) {
     vlm_status st = VLM_OK;
-    uint32_t rank, new_id;
+    uint64_t rank;
+    uint32_t new_id;
     for (size_t i = 0; i + 1 < w->n && st == VLM_OK; i++)
         if (merge_of(bpe, w->symbols[i].id, w->symbols[i + 1].id, &rank, &new_id))
             st = heap_push(w, (merge){ rank, new_id, (int32_t)i });

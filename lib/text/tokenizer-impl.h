@@ -238,6 +238,13 @@ void vlmi_bpe_tables_free(vlmi_bpe_tables *t);
  * vocabulary and merges from tables (whose arena bpe takes over). */
 vlm_status vlmi_bpe_parse(const cJSON *json, vlmi_bpe_tables *tables, vlmi_bpe **out);
 void vlmi_bpe_free(vlmi_bpe *bpe);
+/* For vocabularies that list no merges (SentencePiece models in GGUF files):
+ * a pair merges when its concatenation is a token, ranked as transformers'
+ * generate_merges orders the merges it derives from scores: the merged
+ * token's score (higher first), its left then right part's length in code
+ * points (longer first), then the merged token's first position. score and
+ * first are per id (max_id + 1 of them; ids without a string are ignored). */
+vlm_status vlmi_bpe_rank_by_score(vlmi_bpe *bpe, const double *score, const uint32_t *first);
 /* Appends the ids of one pre-token to *ids (growing it). */
 typedef struct vlmi_ids {
     int32_t *items;

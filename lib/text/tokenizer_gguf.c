@@ -301,96 +301,6 @@ static vlm_status read_file_merges(const gguf_vocab *v, vlmi_bpe_tables *t, vlmi
     return st;
 }
 
-/* One candidate merge of generate_merges. */
-typedef struct candidate {
-    double   score;    /* the merged token's score (higher first) */
-    uint32_t len_l;    /* code points of the left part (longer first) */
-    uint32_t len_r;    /* code points of the right part (longer first) */
-    uint32_t seq;      /* order of generation (earlier first: Python's stable sort) */
-    int32_t  id_l, id_r;
-    size_t   off;      /* the merged token in the arena */
-    uint32_t split;    /* bytes of the left part */
-    uint32_t len;      /* bytes of the merged token */
-} candidate;
-
-static int by_ids(const void *pa, const void *pb) {
-    const candidate *a = pa, *b = pb;
-    if (a->id_l != b->id_l) return a->id_l < b->id_l ? -1 : 1;
-    if (a->id_r != b->id_r) return a->id_r < b->id_r ? -1 : 1;
-    return 0;
-}
-
-static int by_rank(const void *pa, const void *pb) {
-    const candidate *a = pa, *b = pb;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    if (a->len_l != b->len_l) return a->len_l > b->len_l ? -1 : 1;
-    if (a->len_r != b->len_r) return a->len_r > b->len_r ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* transformers' generate_merges(vocab, vocab_scores): for each token in
- * order, every split into two vocabulary tokens (sorted by their ids), all
- * sorted by (score, left length, right length) descending, stably. vocab
- * maps a string to its last id; a repeated string is visited once, at its
- * first position, with its last score. Gemma's scores are -position. */
-static vlm_status derive_merges(const gguf_vocab *v, vlmi_bpe_tables *t) {
-    vlmi_strmap vocab = { 0 }, seen = { 0 };
-    candidate *cands = NULL;
-    size_t n_cands = 0, cap = 0;
-    vlm_status st = vlmi_strmap_init(&vocab, v->n);
-    if (st == VLM_OK) st = vlmi_strmap_init(&seen, v->n);
-    for (size_t i = 0; i < v->n && st == VLM_OK; i++)
-        st = vlmi_strmap_put(&vocab, t->arena + t->entries[i].off, t->entries[i].len, (int32_t)i);
-    for (size_t i = 0; i < v->n && st == VLM_OK; i++) {
-        const char *s = t->arena + t->entries[i].off;
-        size_t len = t->entries[i].len;
-        if (vlmi_strmap_get(&seen, s, len) >= 0) continue;
-        if ((st = vlmi_strmap_put(&seen, s, len, 1)) != VLM_OK) break;
-        int32_t last = vlmi_strmap_get(&vocab, s, len);
-        double score = v->gemma ? -(double)last : (double)score_at(v, (size_t)last);
-        if (isnan(score)) {
-            st = vlmi_fail(VLM_ERR_FORMAT, "%s: tokenizer.ggml.scores[%d] is NaN", v->file, (int)last);
-            break;
-        }
-        size_t first = n_cands, total_cp = count_code_points(s, len), cp = 0;
-        for (size_t at = 0; at < len && st == VLM_OK;) {
-            vlmi_utf8_next(s, &at);
-            if (at >= len) break;
-            cp++;
-            int32_t l = vlmi_strmap_get(&vocab, s, at);
-            int32_t r = l >= 0 ? vlmi_strmap_get(&vocab, s + at, len - at) : -1;
-            if (r < 0) continue;
-            if (n_cands == cap) {
-                size_t new_cap = cap ? cap * 2 : 4096;
-                candidate *p = vlmi_realloc(cands, new_cap * sizeof *p);
-                if (p == NULL) { st = VLM_ERR_OUT_OF_MEMORY; break; }
-                cands = p;
-                cap = new_cap;
-            }
-            cands[n_cands++] = (candidate){ score, (uint32_t)cp, (uint32_t)(total_cp - cp), 0, l, r,
-                                            t->entries[i].off, (uint32_t)at, (uint32_t)len };
-        }
-        /* this token's splits in order of their parts' ids, then numbered */
-        if (n_cands - first > 1) qsort(cands + first, n_cands - first, sizeof *cands, by_ids);
-        for (size_t k = first; k < n_cands; k++) cands[k].seq = (uint32_t)k;
-    }
-    vlmi_strmap_free(&vocab);
-    vlmi_strmap_free(&seen);
-    if (st == VLM_OK && n_cands > 0) {
-        qsort(cands, n_cands, sizeof *cands, by_rank);
-        t->merges = vlmi_calloc(n_cands, sizeof *t->merges);
-        if (t->merges == NULL) st = VLM_ERR_OUT_OF_MEMORY;
-        for (size_t k = 0; st == VLM_OK && k < n_cands; k++) {
-            const candidate *c = &cands[k];
-            t->merges[k] = (vlmi_merge_strings){ c->off, c->off + c->split, c->split,
-                                                 c->len - c->split };
-        }
-        if (st == VLM_OK) t->n_merges = t->merges_cap = n_cands;
-    }
-    free(cands);
-    return st;
-}
-
 // ----------------------------------------------------------------------------
 // the pipeline's components, described as a tokenizer.json would describe them
 
@@ -602,6 +512,34 @@ static vlm_status post_processor(const gguf_vocab *v, cJSON **out) {
 // ----------------------------------------------------------------------------
 // the tokenizer
 
+/* A llama (SentencePiece) vocabulary without tokenizer.ggml.merges: the
+ * merges transformers' GGUF converter derives from the scores
+ * (generate_merges) are found while tokenizing instead of listed here,
+ * which would take ~1 s for Gemma's 262,144 tokens. A repeated string counts
+ * at its first position with its last id's score; Gemma's scores are
+ * -position. */
+static vlm_status rank_by_score(const gguf_vocab *v, const vlmi_bpe_tables *t, const char *arena,
+                                vlmi_bpe *bpe) {
+    size_t n = (size_t)(vlmi_bpe_max_id(bpe) + 1);
+    double *score = vlmi_malloc((n ? n : 1) * sizeof *score);
+    uint32_t *first = vlmi_malloc((n ? n : 1) * sizeof *first);
+    vlm_status st = score && first ? VLM_OK : VLM_ERR_OUT_OF_MEMORY;
+    for (size_t id = 0; id < n && st == VLM_OK; id++) {
+        score[id] = v->gemma ? -(double)id : (double)score_at(v, id);
+        first[id] = (uint32_t)id;
+    }
+    if (st == VLM_OK && vlmi_bpe_vocab_size(bpe) < t->n_entries)
+        for (size_t i = t->n_entries; i-- > 0;) {   /* the earliest position is written last */
+            const vlmi_vocab_entry *e = &t->entries[i];
+            int32_t id = vlmi_bpe_token_to_id(bpe, arena + e->off, e->len);
+            if (id >= 0) first[id] = (uint32_t)i;
+        }
+    if (st == VLM_OK) st = vlmi_bpe_rank_by_score(bpe, score, first);
+    free(score);
+    free(first);
+    return st;
+}
+
 static vlm_status parse_text(const char *text, vlm_status (*parse)(const cJSON *, void **),
                              void **out) {
     *out = NULL;
@@ -633,8 +571,7 @@ static vlm_status build(const gguf_vocab *v, vlm_tokenizer *tok) {
             st = read_file_merges(v, &tables, &merge_text);
             tables.merges_text = merge_text.data;
         } else {
-            st = derive_merges(v, &tables);
-            tables.merges_text = tables.arena;
+            tables.merges_status.code = VLMI_TABLE_ABSENT;
         }
     }
     cJSON *model = NULL;
@@ -653,7 +590,9 @@ static vlm_status build(const gguf_vocab *v, vlm_tokenizer *tok) {
         }
     }
     /* the model keeps the arena; merge_text is read while parsing only */
+    const char *arena = tables.arena;
     if (st == VLM_OK) st = vlmi_bpe_parse(model, &tables, &tok->model);
+    if (st == VLM_OK && v->merges == NULL) st = rank_by_score(v, &tables, arena, tok->model);
     cJSON_Delete(model);
     vlmi_bpe_tables_free(&tables);
     vlmi_buf_free(&merge_text);
