@@ -23,7 +23,7 @@
  * in the tokenizer. */
 #include "arch/qwen2_5_vl.h"
 
-#include "io/gguf.h"
+#include "arch/gguf_metadata.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,67 +46,6 @@
 
 // ----------------------------------------------------------------------------
 // metadata
-
-/* An integer key in [1, max]; def when the key is absent and not required. */
-static vlm_status get_count(const vlmi_gguf *g, const char *key, bool required, int64_t max,
-                            int32_t def, int32_t *out) {
-    *out = def;
-    if (!required && vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
-    int64_t v;
-    vlm_status st = vlmi_gguf_get_int(g, key, &v);
-    if (st != VLM_OK) return st;
-    if (v < 1 || v > max)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld (1 .. %lld)", vlmi_gguf_path(g), key,
-                         (long long)v, (long long)max);
-    *out = (int32_t)v;
-    return VLM_OK;
-}
-
-/* A float key in (0, max]; def when absent and not required. */
-static vlm_status get_float_in(const vlmi_gguf *g, const char *key, bool required, double max,
-                               double def, double *out) {
-    *out = def;
-    if (!required && vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
-    vlm_status st = vlmi_gguf_get_float(g, key, out);
-    if (st == VLM_OK && !(*out > 0.0 && *out <= max))
-        st = vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %g (must be in (0, %g])", vlmi_gguf_path(g),
-                       key, *out, max);
-    return st;
-}
-
-/* The id of the token spelled text in tokenizer.ggml.tokens, or -1. */
-static vlm_status token_id_of(const vlmi_gguf *g, const char *text, int64_t *out) {
-    *out = -1;
-    const vlmi_gguf_kv *tokens = vlmi_gguf_find_kv(g, "tokenizer.ggml.tokens");
-    if (tokens == NULL) return VLM_OK;
-    if (tokens->value.type != VLMI_GGUF_ARRAY || tokens->value.elem_type != VLMI_GGUF_STRING)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens is not an array of strings",
-                         vlmi_gguf_path(g));
-    size_t want = strlen(text);
-    vlmi_gguf_cursor cursor = {0};
-    vlmi_gguf_value e;
-    for (uint64_t i = 0; vlmi_gguf_array_next(&tokens->value, &cursor, &e); i++) {
-        const char *s;
-        size_t len;
-        if (vlmi_gguf_value_string(&e, &s, &len) && len == want && memcmp(s, text, len) == 0) {
-            *out = (int64_t)i;
-            return VLM_OK;
-        }
-    }
-    return VLM_OK;
-}
-
-/* A special id of tokenizer.ggml.* inside the vocabulary, or -1 when absent. */
-static vlm_status get_token_id(const vlmi_gguf *g, const char *key, int64_t n_vocab,
-                               int64_t *out) {
-    *out = -1;
-    if (vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
-    vlm_status st = vlmi_gguf_get_int(g, key, out);
-    if (st == VLM_OK && (*out < 0 || *out >= n_vocab))
-        st = vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld, outside the %lld-token vocabulary",
-                       vlmi_gguf_path(g), key, (long long)*out, (long long)n_vocab);
-    return st;
-}
 
 /* qwen2vl.rope.dimension_sections: rotary pairs per axis (t, h, w, 0) that
  * must cover the head's head_dim / 2 pairs. */
@@ -135,36 +74,15 @@ static vlm_status get_rope_sections(vlmi_rope_config *rope, const vlmi_gguf *g,
     return VLM_OK;
 }
 
-/* The vocabulary: the embedding's rows, which the tokenizer must match. */
-static vlm_status get_vocab_size(const vlmi_gguf *g, int32_t hidden, int32_t *out) {
-    const char *file = vlmi_gguf_path(g);
-    const vlmi_tensor_info *embd = vlmi_gguf_find_tensor(g, "token_embd.weight");
-    if (embd == NULL)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: tensor token_embd.weight: missing", file);
-    if (embd->n_dims != 2 || embd->shape[0] < 1 || embd->shape[0] > INT32_MAX)
-        return vlmi_fail(VLM_ERR_SHAPE, "%s: tensor token_embd.weight: %u dims, expected "
-                         "(n_vocab, %d)", file, (unsigned)embd->n_dims, (int)hidden);
-    *out = (int32_t)embd->shape[0];
-    const vlmi_gguf_kv *tokens = vlmi_gguf_find_kv(g, "tokenizer.ggml.tokens");
-    if (tokens != NULL && tokens->value.type == VLMI_GGUF_ARRAY &&
-        tokens->value.n_elems != (uint64_t)*out)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %llu tokens but "
-                         "token_embd.weight has %d rows", file,
-                         (unsigned long long)tokens->value.n_elems, (int)*out);
-    return VLM_OK;
-}
-
 /* eos, then llama.cpp's end-of-generation tokens of a Qwen vocabulary. */
 static vlm_status get_stop_ids(vlmi_text_config *t, const vlmi_gguf *g) {
     static const char *const end_of_generation[] = {"<|im_end|>", "<|endoftext|>"};
     int64_t eos;
-    vlm_status st = get_token_id(g, "tokenizer.ggml.eos_token_id", t->vocab_size, &eos);
+    vlm_status st = vlmi_gguf_meta_token_id(g, "tokenizer.ggml.eos_token_id", t->vocab_size, &eos);
     if (st != VLM_OK) return st;
     if (eos >= 0) t->eos_token_ids[t->n_eos_token_ids++] = eos;
     for (size_t i = 0; i < sizeof end_of_generation / sizeof end_of_generation[0]; i++) {
-        int64_t id;
-        if ((st = token_id_of(g, end_of_generation[i], &id)) != VLM_OK)
-            return st;
+        int64_t id = vlmi_gguf_meta_vocab_id(g, end_of_generation[i]);
         if (id >= 0 && id != eos && id < t->vocab_size)
             t->eos_token_ids[t->n_eos_token_ids++] = id;
     }
@@ -172,13 +90,11 @@ static vlm_status get_stop_ids(vlmi_text_config *t, const vlmi_gguf *g) {
 }
 
 /* The placeholder and vision markers, by their text; -1 when absent. */
-static vlm_status get_vision_tokens(vlmi_model_config *out, const vlmi_gguf *g) {
-    vlm_status st;
-    if ((st = token_id_of(g, "<|image_pad|>", &out->image_token_id)) != VLM_OK ||
-        (st = token_id_of(g, "<|video_pad|>", &out->video_token_id)) != VLM_OK ||
-        (st = token_id_of(g, "<|vision_start|>", &out->vision_start_token_id)) != VLM_OK)
-        return st;
-    return token_id_of(g, "<|vision_end|>", &out->vision_end_token_id);
+static void get_vision_tokens(vlmi_model_config *out, const vlmi_gguf *g) {
+    out->image_token_id = vlmi_gguf_meta_vocab_id(g, "<|image_pad|>");
+    out->video_token_id = vlmi_gguf_meta_vocab_id(g, "<|video_pad|>");
+    out->vision_start_token_id = vlmi_gguf_meta_vocab_id(g, "<|vision_start|>");
+    out->vision_end_token_id = vlmi_gguf_meta_vocab_id(g, "<|vision_end|>");
 }
 
 static vlm_status text_config(vlmi_text_config *t, const vlmi_gguf *g) {
@@ -187,20 +103,20 @@ static vlm_status text_config(vlmi_text_config *t, const vlmi_gguf *g) {
     snprintf(t->hidden_act, sizeof t->hidden_act, "silu");
     int32_t value_length = 0;
     vlm_status st;
-    if ((st = get_count(g, KEY("embedding_length"), true, MAX_HIDDEN, 0, &t->hidden_size)) != VLM_OK ||
-        (st = get_count(g, KEY("block_count"), true, VLMI_CONFIG_MAX_LAYERS, 0, &t->num_hidden_layers)) != VLM_OK ||
-        (st = get_count(g, KEY("feed_forward_length"), true, MAX_FFN, 0, &t->intermediate_size)) != VLM_OK ||
-        (st = get_count(g, KEY("context_length"), true, INT32_MAX, 0, &t->max_position_embeddings)) != VLM_OK ||
-        (st = get_count(g, KEY("attention.head_count"), true, MAX_HEADS, 0, &t->num_attention_heads)) != VLM_OK ||
-        (st = get_count(g, KEY("attention.head_count_kv"), false, MAX_HEADS, t->num_attention_heads,
+    if ((st = vlmi_gguf_meta_int32(g, KEY("embedding_length"), true, 1, MAX_HIDDEN, 0, &t->hidden_size)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, KEY("block_count"), true, 1, VLMI_CONFIG_MAX_LAYERS, 0, &t->num_hidden_layers)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, KEY("feed_forward_length"), true, 1, MAX_FFN, 0, &t->intermediate_size)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, KEY("context_length"), true, 1, INT32_MAX, 0, &t->max_position_embeddings)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, KEY("attention.head_count"), true, 1, MAX_HEADS, 0, &t->num_attention_heads)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, KEY("attention.head_count_kv"), false, 1, MAX_HEADS, t->num_attention_heads,
                         &t->num_key_value_heads)) != VLM_OK ||
-        (st = get_count(g, KEY("attention.key_length"), false, MAX_HEAD_DIM,
+        (st = vlmi_gguf_meta_int32(g, KEY("attention.key_length"), false, 1, MAX_HEAD_DIM,
                         t->hidden_size / t->num_attention_heads, &t->head_dim)) != VLM_OK ||
-        (st = get_count(g, KEY("attention.value_length"), false, MAX_HEAD_DIM, t->head_dim,
+        (st = vlmi_gguf_meta_int32(g, KEY("attention.value_length"), false, 1, MAX_HEAD_DIM, t->head_dim,
                         &value_length)) != VLM_OK ||
-        (st = get_float_in(g, KEY("attention.layer_norm_rms_epsilon"), true, 1.0, 0.0,
+        (st = vlmi_gguf_meta_positive(g, KEY("attention.layer_norm_rms_epsilon"), true, 1.0, 0.0,
                            &t->rms_norm_eps)) != VLM_OK ||
-        (st = get_float_in(g, KEY("rope.freq_base"), false, 1e12, LLAMA_DEFAULT_ROPE_BASE,
+        (st = vlmi_gguf_meta_positive(g, KEY("rope.freq_base"), false, 1e12, LLAMA_DEFAULT_ROPE_BASE,
                            &t->rope.theta)) != VLM_OK)
         return st;
     if (t->num_attention_heads % t->num_key_value_heads != 0 || t->head_dim < 2 ||
@@ -221,9 +137,9 @@ static vlm_status text_config(vlmi_text_config *t, const vlmi_gguf *g) {
     snprintf(t->rope.type, sizeof t->rope.type, "default");
     t->rope.factor = 1.0;
     if ((st = get_rope_sections(&t->rope, g, t->head_dim)) != VLM_OK ||
-        (st = get_vocab_size(g, t->hidden_size, &t->vocab_size)) != VLM_OK ||
-        (st = get_token_id(g, "tokenizer.ggml.bos_token_id", t->vocab_size, &t->bos_token_id)) != VLM_OK ||
-        (st = get_token_id(g, "tokenizer.ggml.padding_token_id", t->vocab_size, &t->pad_token_id)) != VLM_OK)
+        (st = vlmi_gguf_meta_vocab_size(g, t->hidden_size, &t->vocab_size)) != VLM_OK ||
+        (st = vlmi_gguf_meta_token_id(g, "tokenizer.ggml.bos_token_id", t->vocab_size, &t->bos_token_id)) != VLM_OK ||
+        (st = vlmi_gguf_meta_token_id(g, "tokenizer.ggml.padding_token_id", t->vocab_size, &t->pad_token_id)) != VLM_OK)
         return st;
     t->tie_word_embeddings = vlmi_gguf_find_tensor(g, "output.weight") == NULL;
     return get_stop_ids(t, g);
@@ -242,9 +158,12 @@ vlm_status vlmi_qwen2_5_vl_gguf_config(vlmi_model_config *out, const vlmi_gguf *
     snprintf(out->model_type, sizeof out->model_type, "qwen2_5_vl");
     out->boi_token_id = out->eoi_token_id = -1;
     out->yes_token_id = out->no_token_id = -1;
-    if ((st = text_config(&out->text, gguf)) == VLM_OK) st = get_vision_tokens(out, gguf);
-    if (st != VLM_OK) vlmi_model_config_free(out);
-    return st;
+    if ((st = text_config(&out->text, gguf)) != VLM_OK) {
+        vlmi_model_config_free(out);
+        return st;
+    }
+    get_vision_tokens(out, gguf);
+    return VLM_OK;
 }
 
 // ----------------------------------------------------------------------------

@@ -36,11 +36,11 @@
  * Shapes here are outermost first (the GGUF reader reverses ne[]). */
 #include "arch/qwen2_5_vl.h"
 
-#include "io/gguf.h"
+#include "arch/clip_gguf.h"
+#include "arch/gguf_metadata.h"
 #include "kernels.h"
 #include "model/hub_config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,34 +66,6 @@
 
 // ----------------------------------------------------------------------------
 // metadata
-
-static vlm_status get_u32_in(const vlmi_gguf *g, const char *key, bool required, int64_t lo,
-                             int64_t hi, int32_t def, int32_t *out) {
-    *out = def;
-    if (!required && vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
-    int64_t v;
-    vlm_status st = vlmi_gguf_get_int(g, key, &v);
-    if (st == VLM_OK && (v < lo || v > hi))
-        st = vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld (%lld .. %lld)", vlmi_gguf_path(g), key,
-                       (long long)v, (long long)lo, (long long)hi);
-    if (st == VLM_OK) *out = (int32_t)v;
-    return st;
-}
-
-/* Three finite floats (image_mean / image_std); std must be positive. */
-static vlm_status get_channels(const vlmi_gguf *g, const char *key, bool positive, double *out) {
-    const vlmi_gguf_kv *kv = vlmi_gguf_find_kv(g, key);
-    bool ok = kv != NULL && kv->value.type == VLMI_GGUF_ARRAY && kv->value.n_elems == N_CHANNELS;
-    vlmi_gguf_value e;
-    for (uint64_t i = 0; ok && i < N_CHANNELS; i++)
-        ok = vlmi_gguf_array_get(&kv->value, i, &e) && vlmi_gguf_value_float(&e, &out[i]) &&
-             isfinite(out[i]) && (!positive || out[i] > 0.0);
-    if (!ok)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s %s", vlmi_gguf_path(g), key,
-                         kv == NULL ? "missing" : positive ? "is not 3 positive numbers"
-                                                           : "is not 3 numbers");
-    return VLM_OK;
-}
 
 static vlm_status expect_string(const vlmi_gguf *g, const char *key, const char *want) {
     const char *s;
@@ -122,25 +94,22 @@ static vlm_status vision_config(vlmi_vision_config *v, const vlmi_gguf *g, int32
     double eps = 1e-6; /* the converter's default */
     vlm_status st;
     memset(v, 0, sizeof *v);
-    if ((st = get_u32_in(g, "clip.vision.embedding_length", true, 1, MAX_WIDTH, 0, &v->hidden_size)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.feed_forward_length", true, 1, MAX_FFN, 0, &v->intermediate_size)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.block_count", true, 1, MAX_BLOCKS, 0, &v->num_hidden_layers)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.attention.head_count", true, 1, MAX_HEADS, 0, &v->num_attention_heads)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.patch_size", true, 1, MAX_PATCH, 0, &v->patch_size)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.projection_dim", true, 1, MAX_WIDTH, 0, &projection_dim)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.spatial_merge_size", false, 1, MAX_PATCH,
+    if ((st = vlmi_gguf_meta_int32(g, "clip.vision.embedding_length", true, 1, MAX_WIDTH, 0, &v->hidden_size)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.feed_forward_length", true, 1, MAX_FFN, 0, &v->intermediate_size)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.block_count", true, 1, MAX_BLOCKS, 0, &v->num_hidden_layers)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.attention.head_count", true, 1, MAX_HEADS, 0, &v->num_attention_heads)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.patch_size", true, 1, MAX_PATCH, 0, &v->patch_size)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.projection_dim", true, 1, MAX_WIDTH, 0, &projection_dim)) != VLM_OK ||
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.spatial_merge_size", false, 1, MAX_PATCH,
                          CLIP_DEFAULT_MERGE, &v->spatial_merge_size)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.window_size", false, 1, MAX_WINDOW, CLIP_DEFAULT_WINDOW,
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.window_size", false, 1, MAX_WINDOW, CLIP_DEFAULT_WINDOW,
                          &v->window_size)) != VLM_OK ||
-        (st = get_u32_in(g, "clip.vision.n_wa_pattern", true, 1, v->num_hidden_layers, 0,
+        (st = vlmi_gguf_meta_int32(g, "clip.vision.n_wa_pattern", true, 1, v->num_hidden_layers, 0,
                          &wa_pattern)) != VLM_OK)
         return st;
-    if (vlmi_gguf_find_kv(g, "clip.vision.attention.layer_norm_epsilon") != NULL &&
-        (st = vlmi_gguf_get_float(g, "clip.vision.attention.layer_norm_epsilon", &eps)) != VLM_OK)
+    if ((st = vlmi_gguf_meta_positive(g, "clip.vision.attention.layer_norm_epsilon", false, 1.0,
+                                      eps, &eps)) != VLM_OK)
         return st;
-    if (!(eps > 0.0 && eps < 1.0))
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: clip.vision.attention.layer_norm_epsilon is %g",
-                         file, eps);
     if (projection_dim != text_width)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: clip.vision.projection_dim is %d but the text "
                          "model's embedding_length is %d", file, (int)projection_dim,
@@ -230,27 +199,17 @@ static vlm_status bind_patch_kernel(vlmi_qwen2_5_vl *model, const vlmi_gguf *g) 
 static vlm_status bind_blocks(vlmi_vit *vit, const vlmi_gguf *g) {
     const vlmi_vit_hparams *hp = &vit->hp;
     size_t dim = hp->dim, ffn = hp->ffn_dim;
-    const size_t square[2] = {dim, dim}, in[2] = {ffn, dim}, out[2] = {dim, ffn};
+    const size_t in[2] = {ffn, dim}, out[2] = {dim, ffn};
     char name[64];
     vlm_status st = VLM_OK;
     for (size_t l = 0; st == VLM_OK && l < hp->n_layers; l++) {
         vlmi_vit_layer *w = &vit->layers[l];
 #define NAME(s) (snprintf(name, sizeof name, "v.blk.%zu." s, l), name)
         /* clip.cpp is_ffn_swapped: old files named up_proj ffn_down */
-        const vlmi_tensor_info *d = vlmi_gguf_find_tensor(g, NAME("ffn_down.weight"));
-        bool swapped = d != NULL && d->n_dims == 2 && d->shape[1] == (int64_t)dim && ffn != dim;
+        bool swapped = vlmi_clip_ffn_swapped(g, l, dim, ffn);
         const char *up = swapped ? "ffn_down" : "ffn_up", *down = swapped ? "ffn_up" : "ffn_down";
 #define FFN(which, s) (snprintf(name, sizeof name, "v.blk.%zu.%s." s, l, which), name)
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln1_weight, g, dim, NAME("ln1.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wq, g, 2, square, NAME("attn_q.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bq, g, dim, NAME("attn_q.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wk, g, 2, square, NAME("attn_k.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bk, g, dim, NAME("attn_k.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wv, g, 2, square, NAME("attn_v.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bv, g, dim, NAME("attn_v.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wo, g, 2, square, NAME("attn_out.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bo, g, dim, NAME("attn_out.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln2_weight, g, dim, NAME("ln2.weight"));
+        if (st == VLM_OK) st = vlmi_clip_bind_block_attention(w, g, l, hp);
         if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->fc1, g, 2, in, NAME("ffn_gate.weight"));
         if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->fc1_bias, g, ffn, NAME("ffn_gate.bias"));
         if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->w_up, g, 2, in, FFN(up, "weight"));
@@ -318,8 +277,8 @@ vlm_status vlmi_qwen2_5_vl_bind_mmproj(vlmi_qwen2_5_vl *model, vlmi_hub_config *
     if (st == VLM_OK) st = expect_flag(g, "clip.use_silu");
     double mean[N_CHANNELS], std[N_CHANNELS];
     if (st == VLM_OK) st = vision_config(&config->model.vision, g, config->model.text.hidden_size);
-    if (st == VLM_OK) st = get_channels(g, "clip.vision.image_mean", false, mean);
-    if (st == VLM_OK) st = get_channels(g, "clip.vision.image_std", true, std);
+    if (st == VLM_OK) st = vlmi_gguf_meta_triple(g, "clip.vision.image_mean", false, mean);
+    if (st == VLM_OK) st = vlmi_gguf_meta_triple(g, "clip.vision.image_std", true, std);
     if (st == VLM_OK && (config->model.vision_start_token_id < 0 ||
                          config->model.vision_end_token_id < 0))
         st = vlmi_fail(VLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens has no <|vision_start|> or "

@@ -17,6 +17,7 @@
  *   - lying files: a missing tensor, a wrong shape, bad rope sections, a bad
  *     window pattern, a missing patch kernel half, another projector type,
  *     a projector without its text model: named errors, no model. */
+#include "gguf/gguf_pair.h"
 #include "model.h"
 #include "test.h"
 #include "vlm.h"
@@ -35,21 +36,15 @@
 #define F16_TOLERANCE 2e-2f
 
 static void pair_path(char *buf, size_t size, const char *name) {
-    snprintf(buf, size, "%s/qwen2_5_vl-gguf-pair/%s", getenv("VLM_TEST_DATA"), name);
+    gguf_pair_path(buf, size, "qwen2_5_vl-gguf-pair", name);
 }
 
-static vlm_status load_pair(const char *text, const char *mmproj, vlm_model **out) {
-    vlm_model_params mp;
-    vlm_model_params_init(&mp, sizeof mp);
-    mp.mmproj_path = mmproj;
-    return vlm_model_load(text, &mp, out);
-}
 
 static vlm_status load_pair_named(const char *text, const char *mmproj, vlm_model **out) {
     char t[1024], p[1024];
     pair_path(t, sizeof t, text);
     pair_path(p, sizeof p, mmproj);
-    return load_pair(t, p, out);
+    return gguf_load_pair(t, p, out);
 }
 
 /* The reference generator's pattern image (tests/gen/make_qwen2_5_vl_reference.py). */
@@ -129,7 +124,43 @@ static void test_bound(const vlm_model *hub, const vlm_model *m) {
 }
 
 // ----------------------------------------------------------------------------
+// patched copies of the pair
+
+/* A copy of the pair file name with the first `from` after `anchor`
+ * replaced by `to` (see gguf_patched_copy). */
+static bool patched_copy(char *buf, size_t size, const char *name, const char *anchor,
+                         const void *from, const void *to, size_t len, const char *tag) {
+    char src[1024];
+    pair_path(src, sizeof src, name);
+    return gguf_patched_copy(buf, size, src, anchor, from, to, len, tag);
+}
+
+// ----------------------------------------------------------------------------
 // the tokenizer
+
+/* The cases of the generator's tokenizer.json that tok encodes differently;
+ * every case when a file or tokenization fails. */
+static int count_mismatches(const vlm_tokenizer *tok, const cJSON *cases, bool report) {
+    int n_bad = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "text"));
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "ids");
+        int32_t ids[256];
+        size_t n = 0;
+        bool same = s != NULL && tok != NULL &&
+                    vlm_tokenize(tok, s, strlen(s), VLM_TOKENIZE_ADD_SPECIAL |
+                                 VLM_TOKENIZE_PARSE_SPECIAL, ids, 256, &n) == VLM_OK &&
+                    n == (size_t)cJSON_GetArraySize(want);
+        for (size_t i = 0; same && i < n; i++)
+            same = ids[i] == (int32_t)cJSON_GetArrayItem(want, (int)i)->valueint;
+        if (!same && report)
+            fprintf(stderr, "tokenizer: \"%s\": %zu ids differ from the hub tokenizer's %d\n",
+                    s ? s : "?", n, cJSON_GetArraySize(want));
+        n_bad += !same;
+    }
+    return n_bad;
+}
 
 static void test_tokenizer(const vlm_model *m) {
     char path[1024];
@@ -142,30 +173,30 @@ static void test_tokenizer(const vlm_model *m) {
     CHECK_MSG(cJSON_GetArraySize(cases) >= 10, "%s: no cases", path);
     const vlm_tokenizer *tok = vlm_model_tokenizer(m);
     CHECK(tok != NULL && vlm_tokenizer_n_vocab(tok) == VOCAB);
-    int n_cases = 0;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cases) {
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "text"));
-        const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "ids");
-        int32_t ids[256];
-        size_t n = 0;
-        if (s == NULL || tok == NULL) continue;
-        CHECK_OK(vlm_tokenize(tok, s, strlen(s), VLM_TOKENIZE_ADD_SPECIAL | VLM_TOKENIZE_PARSE_SPECIAL,
-                              ids, 256, &n));
-        bool same = n == (size_t)cJSON_GetArraySize(want);
-        for (size_t i = 0; same && i < n; i++)
-            same = ids[i] == (int32_t)cJSON_GetArrayItem(want, (int)i)->valueint;
-        CHECK_MSG(same, "tokenizer: \"%s\": %zu ids, the hub tokenizer %d", s, n,
-                  cJSON_GetArraySize(want));
-        n_cases++;
-    }
+    int n_bad = count_mismatches(tok, cases, true);
+    CHECK_MSG(n_bad == 0, "tokenizer: %d of %d strings differ", n_bad, cJSON_GetArraySize(cases));
     static const char *const specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>",
                                            "<|vision_start|>", "<|vision_end|>",
                                            "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"};
     for (size_t i = 0; tok && i < sizeof specials / sizeof specials[0]; i++)
         CHECK(vlm_token_lookup(tok, specials[i]) == (int32_t)(380 + i));
+    /* the cases see the split: the same file with llama.cpp's GPT-2
+     * pre-tokenizer name ("gpt-2", the plain ByteLevel split) must differ */
+    char bad[1024];
+    vlm_model *gpt2 = NULL;
+    int n_gpt2_bad = 0;
+    if (patched_copy(bad, sizeof bad, "text.gguf", "tokenizer.ggml.pre", "qwen2", "gpt-2", 5,
+                     "pre")) {
+        CHECK_OK(vlm_model_load(bad, NULL, &gpt2));
+        n_gpt2_bad = count_mismatches(vlm_model_tokenizer(gpt2), cases, false);
+        CHECK_MSG(n_gpt2_bad >= 3, "tokenizer: the GPT-2 split changes only %d strings' ids",
+                  n_gpt2_bad);
+        vlm_model_free(gpt2);
+        remove(bad);
+    }
+    printf("tokenizer: %d strings tokenized as the hub tokenizer does (%d of them differently "
+           "with GPT-2's split)\n", cJSON_GetArraySize(cases), n_gpt2_bad);
     cJSON_Delete(root);
-    printf("tokenizer: %d strings tokenized as the hub tokenizer does\n", n_cases);
 }
 
 // ----------------------------------------------------------------------------
@@ -231,47 +262,6 @@ static void test_session(const char *label, vlm_model *m, const run *hub, vlm_im
 // ----------------------------------------------------------------------------
 // lying files
 
-static unsigned char *find_bytes(unsigned char *hay, size_t n, const void *needle, size_t len) {
-    for (size_t i = 0; len > 0 && i + len <= n; i++)
-        if (memcmp(hay + i, needle, len) == 0) return hay + i;
-    return NULL;
-}
-
-/* A copy of the pair file name with the first `from` after `anchor`
- * replaced by `to` (same length), written to a temporary file (path in buf). */
-static bool patched_copy(char *buf, size_t size, const char *name, const char *anchor,
-                         const void *from, const void *to, size_t len, const char *tag) {
-    char src[1024];
-    pair_path(src, sizeof src, name);
-    size_t n = 0;
-    unsigned char *data = test_read_file(src, &n);
-    if (data == NULL) return false;
-    unsigned char *at = find_bytes(data, n, anchor, strlen(anchor));
-    unsigned char *hit = at ? find_bytes(at, n - (size_t)(at - data), from, len) : NULL;
-    CHECK_MSG(hit != NULL, "%s: no %s in %s", tag, anchor, name);
-    if (hit) memcpy(hit, to, len);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(buf, size, "%s/vlm_qwen_gguf_%s_%d.gguf", tmp && tmp[0] ? tmp : "/tmp", tag,
-             (int)getpid());
-    FILE *f = fopen(buf, "wb");
-    bool ok = hit && f && fwrite(data, 1, n, f) == n;
-    if (f) fclose(f);
-    free(data);
-    return ok;
-}
-
-static void expect_failure(const char *text, const char *mmproj, vlm_status want,
-                           const char *needle) {
-    vlm_model *m = (vlm_model *)1;
-    vlm_status st = load_pair(text, mmproj, &m);
-    CHECK_MSG(st == want, "%s: %s, expected %s (%s)", needle, vlm_status_string(st),
-              vlm_status_string(want), vlm_last_error());
-    CHECK(m == NULL);
-    CHECK_MSG(strstr(vlm_last_error(), needle) != NULL, "message \"%s\" does not name %s",
-              vlm_last_error(), needle);
-    vlm_model_free(st == VLM_OK ? m : NULL);
-}
-
 /* Patches file name (text.gguf or mmproj.gguf) and expects the pair to fail. */
 static void expect_patched_failure(const char *name, const char *anchor, const void *from,
                                    const void *to, size_t len, const char *tag, vlm_status want,
@@ -281,7 +271,7 @@ static void expect_patched_failure(const char *name, const char *anchor, const v
     pair_path(mmproj, sizeof mmproj, "mmproj.gguf");
     if (!patched_copy(bad, sizeof bad, name, anchor, from, to, len, tag)) return;
     bool is_text = strcmp(name, "text.gguf") == 0;
-    expect_failure(is_text ? bad : text, is_text ? mmproj : bad, want, needle);
+    gguf_expect_failure(is_text ? bad : text, is_text ? mmproj : bad, want, needle);
     remove(bad);
 }
 
@@ -300,14 +290,9 @@ static void test_lying_files(void) {
                            "v.patch_embd.weight.2", 21, "kernel", VLM_ERR_FORMAT,
                            "v.patch_embd.weight.1");
     // a wrong shape: v.blk.0.attn_q.weight's ne[0] 32 -> 16
-    uint32_t n_dims = 2;
-    uint64_t ne0 = 32;
     unsigned char from[12], to[12];
-    memcpy(from, &n_dims, 4);
-    memcpy(from + 4, &ne0, 8);
-    memcpy(to, from, 12);
-    ne0 = 16;
-    memcpy(to + 4, &ne0, 8);
+    gguf_dims_bytes(from, 2, 32);
+    gguf_dims_bytes(to, 2, 16);
     expect_patched_failure("mmproj.gguf", "v.blk.0.attn_q.weight", from, to, 12, "shape",
                            VLM_ERR_SHAPE, "v.blk.0.attn_q.weight");
     // rope sections that do not cover the head ([2, 3, 3, 0] -> [2, 3, 4, 0]),
@@ -330,13 +315,13 @@ static void test_lying_files(void) {
     expect_patched_failure("mmproj.gguf", "clip.use_silu", silu_on, silu_off, 5, "silu",
                            VLM_ERR_UNSUPPORTED, "clip.use_silu");
     // the projector with another family's text model, and the other way round
-    expect_failure(gemma_text, mmproj, VLM_ERR_UNSUPPORTED, "clip.projector_type");
+    gguf_expect_failure(gemma_text, mmproj, VLM_ERR_UNSUPPORTED, "clip.projector_type");
     char gemma_mmproj[1024];
     snprintf(gemma_mmproj, sizeof gemma_mmproj, "%s/gemma3-gguf-pair/mmproj.gguf",
              getenv("VLM_TEST_DATA"));
-    expect_failure(text, gemma_mmproj, VLM_ERR_UNSUPPORTED, "clip.projector_type is 'gemma3'");
+    gguf_expect_failure(text, gemma_mmproj, VLM_ERR_UNSUPPORTED, "clip.projector_type is 'gemma3'");
     // the text model as the projector
-    expect_failure(text, text, VLM_ERR_UNSUPPORTED, "general.architecture");
+    gguf_expect_failure(text, text, VLM_ERR_UNSUPPORTED, "general.architecture");
 
     // the text model alone loads (tokenizer, decoder) but has no image side
     vlm_model *alone = NULL;
