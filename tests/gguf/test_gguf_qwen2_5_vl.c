@@ -302,6 +302,9 @@ static void test_lying_files(void) {
                            "rope", VLM_ERR_FORMAT, "qwen2vl.rope.dimension_sections");
     expect_patched_failure("text.gguf", "qwen2vl.rope.dimension_sections", sections, fourth, 16,
                            "rope4", VLM_ERR_FORMAT, "qwen2vl.rope.dimension_sections");
+    // a required key missing (renamed)
+    expect_patched_failure("text.gguf", "qwen2vl.block_count", "qwen2vl.block_count",
+                           "qwen2vl.block_cXunt", 19, "key", VLM_ERR_FORMAT, "qwen2vl.block_count");
     // a window pattern longer than the tower (3 -> 9 of 4 blocks)
     const uint32_t pattern[2] = {4 /* UINT32 */, 3}, long_pattern[2] = {4, 9};
     expect_patched_failure("mmproj.gguf", "clip.vision.n_wa_pattern", pattern, long_pattern, 8,
