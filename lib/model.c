@@ -173,8 +173,8 @@ static vlm_status load_mmproj(vlm_model *m, const char *path) {
     }
     if (m->family != VLMI_FAMILY_GEMMA3)
         return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: a multimodal projector file (%s) goes with a "
-                         "Gemma 3 or Qwen2.5-VL text model, not general.architecture '%s'", m->path, path,
-                         m->architecture);
+                         "Gemma 3 or Qwen2.5-VL text model, not general.architecture '%s'",
+                         m->path, path, m->architecture);
     vlm_status st = vlmi_gguf_open(path, &m->mmproj);
     if (st == VLM_OK) st = vlmi_gemma3_bind_mmproj(&m->gemma3, &m->config, m->mmproj, m->gguf);
     if (st == VLM_OK) {
