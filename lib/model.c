@@ -151,13 +151,30 @@ static vlm_status gguf_tokenizer_config(vlmi_tokenizer_config *c, const vlmi_ggu
     return VLM_OK;
 }
 
+/* Qwen2.5-VL's "qwen2vl" text GGUF: config, tokenizer config, decoder. */
+static vlm_status bind_qwen2_5_vl_gguf(vlm_model *m) {
+    vlmi_hub_config_free(&m->config);
+    m->has_config = true;
+    vlm_status st = vlmi_qwen2_5_vl_gguf_config(&m->config.model, m->gguf);
+    if (st == VLM_OK) st = gguf_tokenizer_config(&m->config.tokenizer, m->gguf);
+    if (st != VLM_OK) return st;
+    m->config.has_tokenizer = true;
+    return vlmi_qwen2_5_vl_bind_gguf(&m->qwen2_5_vl, &m->config.model, m->gguf);
+}
+
 /* llama.cpp's multimodal projector GGUF beside a text GGUF (mtmd's
  * --mmproj): the vision tower and projector of the text model's family. */
 static vlm_status load_mmproj(vlm_model *m, const char *path) {
+    if (m->family == VLMI_FAMILY_QWEN2_5_VL) {
+        vlm_status st = vlmi_gguf_open(path, &m->mmproj);
+        return st == VLM_OK ? vlmi_qwen2_5_vl_bind_mmproj(&m->qwen2_5_vl, &m->config, m->mmproj,
+                                                          m->gguf)
+                            : st;
+    }
     if (m->family != VLMI_FAMILY_GEMMA3)
         return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: a multimodal projector file (%s) goes with a "
-                         "Gemma 3 text model, not general.architecture '%s'", m->path, path,
-                         m->architecture);
+                         "Gemma 3 or Qwen2.5-VL text model, not general.architecture '%s'",
+                         m->path, path, m->architecture);
     vlm_status st = vlmi_gguf_open(path, &m->mmproj);
     if (st == VLM_OK) st = vlmi_gemma3_bind_mmproj(&m->gemma3, &m->config, m->mmproj, m->gguf);
     if (st == VLM_OK) {
@@ -197,6 +214,8 @@ static vlm_status load_gguf(vlm_model *m, const vlm_model_params *p) {
         if ((st = vlmi_gemma3_bind_gguf(&m->gemma3, &m->config.model, m->gguf)) != VLM_OK)
             return st;
     }
+    if (m->family == VLMI_FAMILY_QWEN2_5_VL && (st = bind_qwen2_5_vl_gguf(m)) != VLM_OK)
+        return st;
     if ((st = report_progress(p, 0.5f)) != VLM_OK) return st;
 
     if (vlmi_gguf_find_kv(m->gguf, "tokenizer.ggml.model") != NULL &&

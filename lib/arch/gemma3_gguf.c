@@ -15,6 +15,7 @@
  * (transformers' loader subtracts the 1 that Gemma3RMSNorm adds back). */
 #include "arch/gemma3.h"
 
+#include "arch/gguf_metadata.h"
 #include "dispatch.h"
 #include "io/gguf.h"
 #include "kernels.h"
@@ -40,44 +41,13 @@
 
 /* A required size in [1, max]; messages name the file and key. */
 static vlm_status get_size(const vlmi_gguf *g, const char *key, int64_t max, int32_t *out) {
-    int64_t v;
-    vlm_status st = vlmi_gguf_get_int(g, key, &v);
-    if (st != VLM_OK) return st;
-    if (v < 1 || v > max)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld (1 .. %lld)", vlmi_gguf_path(g), key,
-                         (long long)v, (long long)max);
-    *out = (int32_t)v;
-    return VLM_OK;
+    return vlmi_gguf_meta_int32(g, key, true, 1, max, 0, out);
 }
 
 /* The same for a key that may be absent (*out keeps def). */
 static vlm_status get_size_or(const vlmi_gguf *g, const char *key, int64_t max, int32_t def,
                               int32_t *out) {
-    *out = def;
-    return vlmi_gguf_find_kv(g, key) ? get_size(g, key, max, out) : VLM_OK;
-}
-
-static vlm_status get_positive(const vlmi_gguf *g, const char *key, bool required, double max,
-                               double def, double *out) {
-    *out = def;
-    if (!required && vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
-    vlm_status st = vlmi_gguf_get_float(g, key, out);
-    if (st != VLM_OK) return st;
-    if (!(*out > 0.0 && *out <= max))
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %g (must be in (0, %g])", vlmi_gguf_path(g),
-                         key, *out, max);
-    return VLM_OK;
-}
-
-static vlm_status get_token_id(const vlmi_gguf *g, const char *key, int64_t n_vocab,
-                               int64_t *out) {
-    *out = -1;
-    if (vlmi_gguf_find_kv(g, key) == NULL) return VLM_OK;
-    vlm_status st = vlmi_gguf_get_int(g, key, out);
-    if (st == VLM_OK && (*out < 0 || *out >= n_vocab))
-        st = vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld, outside the %lld-token vocabulary",
-                       vlmi_gguf_path(g), key, (long long)*out, (long long)n_vocab);
-    return st;
+    return vlmi_gguf_meta_int32(g, key, false, 1, max, def, out);
 }
 
 /* The id of a control token spelled text, or -1 (llama.cpp's end-of-
@@ -134,9 +104,9 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const vlmi_gguf *gguf
                           &value_length)) != VLM_OK ||
         (st = get_size(gguf, "gemma3.context_length", INT32_MAX, &t->max_position_embeddings)) != VLM_OK ||
         (st = get_size(gguf, "gemma3.attention.sliding_window", INT32_MAX, &t->sliding_window)) != VLM_OK ||
-        (st = get_positive(gguf, "gemma3.attention.layer_norm_rms_epsilon", true, 1.0, 0.0,
+        (st = vlmi_gguf_meta_positive(gguf, "gemma3.attention.layer_norm_rms_epsilon", true, 1.0, 0.0,
                            &t->rms_norm_eps)) != VLM_OK ||
-        (st = get_positive(gguf, "gemma3.rope.freq_base", false, 1e12, 1e6, &t->rope.theta)) != VLM_OK)
+        (st = vlmi_gguf_meta_positive(gguf, "gemma3.rope.freq_base", false, 1e12, 1e6, &t->rope.theta)) != VLM_OK)
         return st;
     if (t->num_attention_heads % t->num_key_value_heads != 0 || t->head_dim < 2 ||
         t->head_dim % 2 != 0 || value_length != t->head_dim)
@@ -155,7 +125,7 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const vlmi_gguf *gguf
             return st;
         if (len == 6 && memcmp(type, "linear", 6) == 0) {
             snprintf(t->rope.type, sizeof t->rope.type, "linear");
-            if ((st = get_positive(gguf, "gemma3.rope.scaling.factor", true, 1e6, 1.0,
+            if ((st = vlmi_gguf_meta_positive(gguf, "gemma3.rope.scaling.factor", true, 1e6, 1.0,
                                    &t->rope.factor)) != VLM_OK)
                 return st;
         } else if (!(len == 4 && memcmp(type, "none", 4) == 0)) {
@@ -163,7 +133,7 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const vlmi_gguf *gguf
                              "or none)", file, (int)(len > 32 ? 32 : len), type);
         }
     }
-    if ((st = get_positive(gguf, "gemma3.final_logit_softcapping", false, 1e6, 0.0,
+    if ((st = vlmi_gguf_meta_positive(gguf, "gemma3.final_logit_softcapping", false, 1e6, 0.0,
                            &t->final_logit_softcapping)) != VLM_OK)
         return st;
     t->rope_local_base_freq = GEMMA3_LOCAL_ROPE_BASE;
@@ -177,33 +147,19 @@ vlm_status vlmi_gemma3_gguf_config(vlmi_model_config *out, const vlmi_gguf *gguf
         t->layer_is_sliding[l] = (l + 1) % GEMMA3_SWA_PATTERN != 0;
 
     // the vocabulary: the embedding's rows, which the tokenizer must match
-    const vlmi_tensor_info *embd = vlmi_gguf_find_tensor(gguf, "token_embd.weight");
-    if (embd == NULL) {
-        st = vlmi_fail(VLM_ERR_FORMAT, "%s: tensor token_embd.weight: missing", file);
-    } else if (embd->n_dims != 2 || embd->shape[0] < 1 || embd->shape[0] > INT32_MAX) {
-        st = vlmi_fail(VLM_ERR_SHAPE, "%s: tensor token_embd.weight: %u dims, expected "
-                       "(n_vocab, %d)", file, (unsigned)embd->n_dims, (int)t->hidden_size);
-    } else {
-        t->vocab_size = (int32_t)embd->shape[0];
-        const vlmi_gguf_kv *tokens = vlmi_gguf_find_kv(gguf, "tokenizer.ggml.tokens");
-        int32_t stated;
-        if (tokens != NULL && tokens->value.type == VLMI_GGUF_ARRAY &&
-            tokens->value.n_elems != (uint64_t)t->vocab_size)
-            st = vlmi_fail(VLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %llu tokens but "
-                           "token_embd.weight has %d rows", file,
-                           (unsigned long long)tokens->value.n_elems, (int)t->vocab_size);
-        else if ((st = get_size_or(gguf, "gemma3.vocab_size", INT32_MAX, t->vocab_size,
-                                   &stated)) == VLM_OK && stated != t->vocab_size)
-            st = vlmi_fail(VLM_ERR_FORMAT, "%s: gemma3.vocab_size is %d but token_embd.weight "
-                           "has %d rows", file, (int)stated, (int)t->vocab_size);
-    }
+    int32_t stated;
+    if ((st = vlmi_gguf_meta_vocab_size(gguf, t->hidden_size, &t->vocab_size)) == VLM_OK &&
+        (st = get_size_or(gguf, "gemma3.vocab_size", INT32_MAX, t->vocab_size, &stated)) == VLM_OK &&
+        stated != t->vocab_size)
+        st = vlmi_fail(VLM_ERR_FORMAT, "%s: gemma3.vocab_size is %d but token_embd.weight "
+                       "has %d rows", file, (int)stated, (int)t->vocab_size);
     t->tie_word_embeddings = vlmi_gguf_find_tensor(gguf, "output.weight") == NULL;
 
     // special tokens: eos, and <end_of_turn> as llama.cpp ends generation at it
     int64_t eos = -1;
-    if (st == VLM_OK) st = get_token_id(gguf, "tokenizer.ggml.bos_token_id", t->vocab_size, &t->bos_token_id);
-    if (st == VLM_OK) st = get_token_id(gguf, "tokenizer.ggml.eos_token_id", t->vocab_size, &eos);
-    if (st == VLM_OK) st = get_token_id(gguf, "tokenizer.ggml.padding_token_id", t->vocab_size, &t->pad_token_id);
+    if (st == VLM_OK) st = vlmi_gguf_meta_token_id(gguf, "tokenizer.ggml.bos_token_id", t->vocab_size, &t->bos_token_id);
+    if (st == VLM_OK) st = vlmi_gguf_meta_token_id(gguf, "tokenizer.ggml.eos_token_id", t->vocab_size, &eos);
+    if (st == VLM_OK) st = vlmi_gguf_meta_token_id(gguf, "tokenizer.ggml.padding_token_id", t->vocab_size, &t->pad_token_id);
     if (st == VLM_OK) {
         if (eos >= 0) t->eos_token_ids[t->n_eos_token_ids++] = eos;
         int64_t end_of_turn = control_token(gguf, "<end_of_turn>");

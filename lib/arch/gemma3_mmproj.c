@@ -34,7 +34,8 @@
  * Shapes here are outermost first (the GGUF reader reverses ne[]). */
 #include "arch/gemma3.h"
 
-#include "io/gguf.h"
+#include "arch/clip_gguf.h"
+#include "arch/gguf_metadata.h"
 #include "kernels.h"
 #include "model/hub_config.h"
 
@@ -58,30 +59,7 @@
 // metadata
 
 static vlm_status get_size(const vlmi_gguf *g, const char *key, int64_t max, int32_t *out) {
-    int64_t v;
-    vlm_status st = vlmi_gguf_get_int(g, key, &v);
-    if (st != VLM_OK) return st;
-    if (v < 1 || v > max)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is %lld (1 .. %lld)", vlmi_gguf_path(g), key,
-                         (long long)v, (long long)max);
-    *out = (int32_t)v;
-    return VLM_OK;
-}
-
-/* Three floats (image_mean / image_std); std must be positive. */
-static vlm_status get_triple(const vlmi_gguf *g, const char *key, bool positive, double *out) {
-    const vlmi_gguf_kv *kv = vlmi_gguf_find_kv(g, key);
-    if (kv == NULL)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s missing", vlmi_gguf_path(g), key);
-    bool ok = kv->value.type == VLMI_GGUF_ARRAY && kv->value.n_elems == 3;
-    vlmi_gguf_value e;
-    for (uint64_t i = 0; ok && i < 3; i++)
-        ok = vlmi_gguf_array_get(&kv->value, i, &e) && vlmi_gguf_value_float(&e, &out[i]) &&
-             isfinite(out[i]) && (!positive || out[i] > 0.0);
-    if (!ok)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s is not an array of 3 %snumbers",
-                         vlmi_gguf_path(g), key, positive ? "positive " : "");
-    return VLM_OK;
+    return vlmi_gguf_meta_int32(g, key, true, 1, max, 0, out);
 }
 
 static vlm_status get_string_is(const vlmi_gguf *g, const char *key, const char *want) {
@@ -96,24 +74,6 @@ static vlm_status get_string_is(const vlmi_gguf *g, const char *key, const char 
     return VLM_OK;
 }
 
-/* The id of the token spelled text in the text GGUF's vocabulary, or -1. */
-static int64_t vocab_id(const vlmi_gguf *g, const char *text) {
-    const vlmi_gguf_kv *tokens = vlmi_gguf_find_kv(g, "tokenizer.ggml.tokens");
-    if (tokens == NULL || tokens->value.type != VLMI_GGUF_ARRAY ||
-        tokens->value.elem_type != VLMI_GGUF_STRING)
-        return -1;
-    size_t want = strlen(text);
-    vlmi_gguf_cursor cursor = {0};
-    vlmi_gguf_value e;
-    for (uint64_t i = 0; vlmi_gguf_array_next(&tokens->value, &cursor, &e); i++) {
-        const char *s;
-        size_t len;
-        if (vlmi_gguf_value_string(&e, &s, &len) && len == want && memcmp(s, text, len) == 0)
-            return (int64_t)i;
-    }
-    return -1;
-}
-
 // ----------------------------------------------------------------------------
 // tensors
 
@@ -124,38 +84,23 @@ static vlm_status bind_tower(vlmi_vit *vit, const vlmi_vit_hparams *hp, const vl
     size_t dim = hp->dim, ffn = hp->ffn_dim, ps = hp->patch_size;
     const size_t conv[4] = {dim, hp->n_channels, ps, ps};
     const size_t pos[2] = {vlmi_vit_n_patches(hp), dim};
-    const size_t square[2] = {dim, dim}, up[2] = {ffn, dim}, down[2] = {dim, ffn};
-    char name[64];
+    const size_t up[2] = {ffn, dim}, down[2] = {dim, ffn};
     st = vlmi_weights_gguf_matrix(&vit->patch_embedding, g, 4, conv, "v.patch_embd.weight");
     if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(vit->patch_bias, g, dim, "v.patch_embd.bias");
     if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&vit->position_embedding, g, 2, pos, "v.position_embd.weight");
     for (size_t l = 0; st == VLM_OK && l < hp->n_layers; l++) {
         vlmi_vit_layer *w = &vit->layers[l];
-#define NAME(s) (snprintf(name, sizeof name, "v.blk.%zu." s, l), name)
         /* clip.cpp is_ffn_swapped: the old converter named mlp.fc1 ffn_down */
-        const vlmi_tensor_info *d = vlmi_gguf_find_tensor(g, NAME("ffn_down.weight"));
-        bool swapped = d != NULL && d->n_dims == 2 && d->shape[1] == (int64_t)dim;
+        bool swapped = vlmi_clip_ffn_swapped(g, l, dim, ffn);
         const char *fc1 = swapped ? "ffn_down" : "ffn_up", *fc2 = swapped ? "ffn_up" : "ffn_down";
         char fc_name[64];
 #define FC(which, s) (snprintf(fc_name, sizeof fc_name, "v.blk.%zu.%s." s, l, which), fc_name)
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln1_weight, g, dim, NAME("ln1.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln1_bias, g, dim, NAME("ln1.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wq, g, 2, square, NAME("attn_q.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bq, g, dim, NAME("attn_q.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wk, g, 2, square, NAME("attn_k.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bk, g, dim, NAME("attn_k.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wv, g, 2, square, NAME("attn_v.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bv, g, dim, NAME("attn_v.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->wo, g, 2, square, NAME("attn_out.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->bo, g, dim, NAME("attn_out.bias"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln2_weight, g, dim, NAME("ln2.weight"));
-        if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->ln2_bias, g, dim, NAME("ln2.bias"));
+        if (st == VLM_OK) st = vlmi_clip_bind_block_attention(w, g, l, hp);
         if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->fc1, g, 2, up, FC(fc1, "weight"));
         if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->fc1_bias, g, ffn, FC(fc1, "bias"));
         if (st == VLM_OK) st = vlmi_weights_gguf_matrix(&w->fc2, g, 2, down, FC(fc2, "weight"));
         if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(w->fc2_bias, g, dim, FC(fc2, "bias"));
 #undef FC
-#undef NAME
     }
     if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(vit->post_norm_weight, g, dim, "v.post_ln.weight");
     if (st == VLM_OK) st = vlmi_weights_gguf_load_f32(vit->post_norm_bias, g, dim, "v.post_ln.bias");
@@ -226,18 +171,15 @@ vlm_status vlmi_gemma3_bind_mmproj(vlmi_gemma3 *model, struct vlmi_hub_config *c
         (st = get_size(g, "clip.vision.patch_size", MAX_IMAGE_SIZE, &v->patch_size)) != VLM_OK ||
         (st = get_size(g, "clip.vision.projection_dim", MAX_WIDTH, &projection_dim)) != VLM_OK)
         return st;
-    if (vlmi_gguf_find_kv(g, "clip.vision.attention.layer_norm_epsilon") != NULL &&
-        (st = vlmi_gguf_get_float(g, "clip.vision.attention.layer_norm_epsilon", &eps)) != VLM_OK)
+    if ((st = vlmi_gguf_meta_positive(g, "clip.vision.attention.layer_norm_epsilon", false, 1.0,
+                                      eps, &eps)) != VLM_OK)
         return st;
-    if (!(eps > 0.0 && eps < 1.0))
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: clip.vision.attention.layer_norm_epsilon is %g",
-                         file, eps);
     if (vlmi_gguf_find_kv(g, "clip.vision.projector.scale_factor") != NULL &&
         (st = get_size(g, "clip.vision.projector.scale_factor", MAX_IMAGE_SIZE, &kernel)) != VLM_OK)
         return st;
     double mean[3], std[3];
-    if ((st = get_triple(g, "clip.vision.image_mean", false, mean)) != VLM_OK ||
-        (st = get_triple(g, "clip.vision.image_std", true, std)) != VLM_OK)
+    if ((st = vlmi_gguf_meta_triple(g, "clip.vision.image_mean", false, mean)) != VLM_OK ||
+        (st = vlmi_gguf_meta_triple(g, "clip.vision.image_std", true, std)) != VLM_OK)
         return st;
     if (projection_dim != config->model.text.hidden_size)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: clip.vision.projection_dim is %d but the text "
@@ -259,8 +201,8 @@ vlm_status vlmi_gemma3_bind_mmproj(vlmi_gemma3 *model, struct vlmi_hub_config *c
     config->model.mm_tokens_per_image = tokens_side * tokens_side;
 
     // the image tokens of the text model's vocabulary
-    int64_t soft = vocab_id(text, "<image_soft_token>");
-    int64_t boi = vocab_id(text, "<start_of_image>"), eoi = vocab_id(text, "<end_of_image>");
+    int64_t soft = vlmi_gguf_meta_vocab_id(text, "<image_soft_token>");
+    int64_t boi = vlmi_gguf_meta_vocab_id(text, "<start_of_image>"), eoi = vlmi_gguf_meta_vocab_id(text, "<end_of_image>");
     if (soft < 0 || boi < 0 || eoi < 0)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: tokenizer.ggml.tokens has no %s (the image tokens "
                          "of Gemma 3 for %s)", vlmi_gguf_path(text),

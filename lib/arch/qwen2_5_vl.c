@@ -33,7 +33,7 @@ static const name_layout *find_layout(const vlmi_safetensors_set *set) {
 // ----------------------------------------------------------------------------
 // text model (Qwen2 with M-RoPE)
 
-static vlm_status decoder_hparams(vlmi_decoder_hparams *hp, const vlmi_text_config *t) {
+vlm_status vlmi_qwen2_5_vl_decoder_hparams(vlmi_decoder_hparams *hp, const vlmi_text_config *t) {
     if (strcmp(t->hidden_act, "silu") != 0)
         return vlmi_fail(VLM_ERR_UNSUPPORTED, "config.json: text_config.hidden_act '%s' "
                          "(only silu is supported)", t->hidden_act);
@@ -67,7 +67,7 @@ static vlm_status decoder_hparams(vlmi_decoder_hparams *hp, const vlmi_text_conf
 static vlm_status bind_decoder(vlmi_decoder *dec, const vlmi_text_config *t,
                                const name_layout *names, const vlmi_safetensors_set *set) {
     vlmi_decoder_hparams hp;
-    vlm_status st = decoder_hparams(&hp, t);
+    vlm_status st = vlmi_qwen2_5_vl_decoder_hparams(&hp, t);
     if (st == VLM_OK) st = vlmi_decoder_init(dec, &hp);
     if (st != VLM_OK) return st;
 
@@ -108,8 +108,8 @@ static vlm_status bind_decoder(vlmi_decoder *dec, const vlmi_text_config *t,
 // ----------------------------------------------------------------------------
 // vision model (windowed ViT with 2-D rotary)
 
-static vlm_status vit_hparams(vlmi_vit_hparams *hp, const vlmi_vision_config *v,
-                              uint8_t *full_attention) {
+vlm_status vlmi_qwen2_5_vl_vit_hparams(vlmi_vit_hparams *hp, const vlmi_vision_config *v,
+                                       uint8_t *full_attention) {
     if (!v->present)
         return vlmi_fail(VLM_ERR_FORMAT, "config.json: vision_config missing");
     if (strcmp(v->hidden_act, "silu") != 0)
@@ -155,7 +155,7 @@ static vlm_status bind_vit(vlmi_vit *vit, const vlmi_vision_config *v, const nam
     vlmi_vit_hparams hp;
     uint8_t *full_attention = vlmi_calloc((size_t)v->num_hidden_layers + 1, 1);
     if (full_attention == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    vlm_status st = vit_hparams(&hp, v, full_attention);
+    vlm_status st = vlmi_qwen2_5_vl_vit_hparams(&hp, v, full_attention);
     if (st == VLM_OK) st = vlmi_vit_init(vit, &hp);
     free(full_attention);
     if (st != VLM_OK) return st;
@@ -239,15 +239,18 @@ vlm_status vlmi_qwen2_5_vl_bind(vlmi_qwen2_5_vl *model, const vlmi_model_config 
     vlm_status st = bind_decoder(&model->text, &config->text, names, weights);
     if (st == VLM_OK) st = bind_vit(&model->vision, &config->vision, names, weights);
     if (st == VLM_OK) st = bind_merger(model, config, names, weights);
+    if (st == VLM_OK) st = vlmi_qwen2_5_vl_set_rope_params(model, config, "config.json");
+    if (st != VLM_OK) vlmi_qwen2_5_vl_free(model);
+    return st;
+}
+
+vlm_status vlmi_qwen2_5_vl_set_rope_params(vlmi_qwen2_5_vl *model,
+                                           const vlmi_model_config *config, const char *source) {
     int64_t vocab = config->text.vocab_size;
-    if (st == VLM_OK && (config->image_token_id < 0 || config->image_token_id >= vocab ||
-                         config->video_token_id < 0 || config->video_token_id >= vocab))
-        st = vlmi_fail(VLM_ERR_FORMAT, "config.json: image_token_id or video_token_id missing "
-                       "or outside the vocabulary");
-    if (st != VLM_OK) {
-        vlmi_qwen2_5_vl_free(model);
-        return st;
-    }
+    if (config->image_token_id < 0 || config->image_token_id >= vocab ||
+        config->video_token_id < 0 || config->video_token_id >= vocab)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: image_token_id or video_token_id missing or "
+                         "outside the vocabulary", source);
     model->rope = (vlmi_qwen2vl_rope_params){
         .image_token_id = (int32_t)config->image_token_id,
         .video_token_id = (int32_t)config->video_token_id,
@@ -262,6 +265,7 @@ void vlmi_qwen2_5_vl_free(vlmi_qwen2_5_vl *model) {
     vlmi_decoder_free(&model->text);
     vlmi_vit_free(&model->vision);
     free(model->merger_storage);
+    free(model->patch_storage);
     memset(model, 0, sizeof *model);
 }
 

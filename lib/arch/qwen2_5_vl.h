@@ -30,6 +30,10 @@ typedef struct vlmi_qwen2_5_vl {
     vlmi_matrix merger_fc2;     /* (text dim, vision dim * merge^2) merger.mlp.2 */
     float *merger_fc2_bias;     /* (text dim) owned */
     float *merger_storage;      /* the merger's f32 vectors above point into it */
+    float *patch_storage;       /* (vision dim, 3 * temporal * patch^2) f32 patch
+                                   kernel assembled from an mmproj GGUF's per-frame
+                                   halves, owned; NULL when vision.patch_embedding
+                                   points into the checkpoint */
     vlmi_qwen2vl_rope_params rope; /* placeholder ids, merge size, tokens_per_second */
 } vlmi_qwen2_5_vl;
 
@@ -44,6 +48,37 @@ vlm_status vlmi_qwen2_5_vl_bind(vlmi_qwen2_5_vl *model, const vlmi_model_config 
                                 const vlmi_safetensors_set *weights);
 /* Releases what bind allocated; NULL or empty is fine. */
 void vlmi_qwen2_5_vl_free(vlmi_qwen2_5_vl *model);
+
+/* The blocks' hyperparameters from the config (shared with the GGUF binders):
+ * an unsupported activation or rope type is VLM_ERR_UNSUPPORTED.
+ * full_attention (num_hidden_layers) receives fullatt_block_indexes as flags. */
+vlm_status vlmi_qwen2_5_vl_decoder_hparams(vlmi_decoder_hparams *hp, const vlmi_text_config *t);
+vlm_status vlmi_qwen2_5_vl_vit_hparams(vlmi_vit_hparams *hp, const vlmi_vision_config *v,
+                                       uint8_t *full_attention);
+/* model->rope from config once the blocks are bound: the placeholder ids must
+ * lie inside the vocabulary (VLM_ERR_FORMAT naming source otherwise). */
+vlm_status vlmi_qwen2_5_vl_set_rope_params(vlmi_qwen2_5_vl *model,
+                                           const vlmi_model_config *config, const char *source);
+
+/* ---- llama.cpp's GGUF files (qwen2_5_vl_gguf.c, qwen2_5_vl_mmproj.c) ---- */
+struct vlmi_gguf;
+struct vlmi_hub_config;
+
+/* config.json as a hub directory would state it, from a "qwen2vl" text
+ * GGUF's metadata (qwen2vl.*, tokenizer.ggml.* for the special ids). Errors
+ * name the file and key. On failure *out is empty. */
+vlm_status vlmi_qwen2_5_vl_gguf_config(vlmi_model_config *out, const struct vlmi_gguf *gguf);
+/* Binds the decoder (llama.cpp tensor names) checked against config; the
+ * vision side stays empty until vlmi_qwen2_5_vl_bind_mmproj. */
+vlm_status vlmi_qwen2_5_vl_bind_gguf(vlmi_qwen2_5_vl *model, const vlmi_model_config *config,
+                                     const struct vlmi_gguf *gguf);
+/* The vision tower and merger from llama.cpp's "qwen2.5vl_merger" mmproj GGUF:
+ * fills config->model.vision, the image processor settings and the placeholder
+ * ids (looked up in the text GGUF's vocabulary), binds them onto model. On
+ * failure the model and config are back to text only. */
+vlm_status vlmi_qwen2_5_vl_bind_mmproj(vlmi_qwen2_5_vl *model, struct vlmi_hub_config *config,
+                                       const struct vlmi_gguf *mmproj,
+                                       const struct vlmi_gguf *text);
 
 /* Buffers for encoding images or videos of up to max_patches pixel rows. */
 typedef struct vlmi_qwen2_5_vl_image_state {

@@ -40,6 +40,7 @@ vlm_status vlmi_arch_lookup(const char *architecture, vlmi_family *out) {
 /* GGUF general.architecture (llama.cpp's names) -> family. */
 static const arch_entry known_gguf_architectures[] = {
     {"gemma3", VLMI_FAMILY_GEMMA3},
+    {"qwen2vl", VLMI_FAMILY_QWEN2_5_VL}, /* Qwen2-VL's and Qwen2.5-VL's text model */
 };
 
 vlmi_family vlmi_arch_from_gguf(const char *gguf_architecture) {

@@ -22,6 +22,7 @@
  * Before the session the test sets those two from config.json, so that what
  * is compared is the mmproj path and not a metadata gap. */
 #include "gemma3/gemma3_vlm_fixture.h"
+#include "gguf/gguf_pair.h"
 #include "model.h"
 #include "vlm.h"
 
@@ -37,15 +38,9 @@
 #define FEATURES_TOLERANCE 2e-3f
 
 static void pair_path(char *buf, size_t size, const char *name) {
-    snprintf(buf, size, "%s/gemma3-gguf-pair/%s", getenv("VLM_TEST_DATA"), name);
+    gguf_pair_path(buf, size, "gemma3-gguf-pair", name);
 }
 
-static vlm_status load_pair(const char *text, const char *mmproj, vlm_model **out) {
-    vlm_model_params mp;
-    vlm_model_params_init(&mp, sizeof mp);
-    mp.mmproj_path = mmproj;
-    return vlm_model_load(text, &mp, out);
-}
 
 typedef struct collected {
     int32_t ids[64];
@@ -123,7 +118,7 @@ static void test_legacy_ffn_names(const vlm_model *m) {
     pair_path(text, sizeof text, "text.gguf");
     pair_path(legacy, sizeof legacy, "mmproj-legacy-ffn.gguf");
     vlm_model *old = NULL;
-    CHECK_OK(load_pair(text, legacy, &old));
+    CHECK_OK(gguf_load_pair(text, legacy, &old));
     if (old == NULL) return;
     uint8_t *rgb = vlm_image_rgb(vlm_image_sizes[0][0], vlm_image_sizes[0][1]);
     float *pixels = calloc(3 * 224 * 224, sizeof(float));
@@ -217,47 +212,15 @@ static void test_session(vlm_model *m) {
 // ----------------------------------------------------------------------------
 // bad input
 
-/* The first len bytes equal to needle in hay (n bytes), or NULL. */
-static unsigned char *find_bytes(unsigned char *hay, size_t n, const void *needle, size_t len) {
-    for (size_t i = 0; len > 0 && i + len <= n; i++)
-        if (memcmp(hay + i, needle, len) == 0) return hay + i;
-    return NULL;
-}
-
-/* The mmproj file with the first `from` (of the same length as `to`) after
- * `anchor` replaced, written to a temporary file (path in buf). */
+/* The mmproj file with the first `from` after `anchor` replaced (see
+ * gguf_patched_copy). */
 static bool patched_copy(char *buf, size_t size, const char *anchor, const void *from,
                          const void *to, size_t len, const char *tag) {
     char src[1024];
     pair_path(src, sizeof src, "mmproj.gguf");
-    size_t n = 0;
-    unsigned char *data = test_read_file(src, &n);
-    if (data == NULL) return false;
-    unsigned char *at = find_bytes(data, n, anchor, strlen(anchor));
-    unsigned char *hit = at ? find_bytes(at, n - (size_t)(at - data), from, len) : NULL;
-    CHECK_MSG(hit != NULL, "%s: no %s in the mmproj file", tag, anchor);
-    if (hit) memcpy(hit, to, len);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(buf, size, "%s/vlm_mmproj_%s_%d.gguf", tmp && tmp[0] ? tmp : "/tmp", tag,
-             (int)getpid());
-    FILE *f = fopen(buf, "wb");
-    bool ok = hit && f && fwrite(data, 1, n, f) == n;
-    if (f) fclose(f);
-    free(data);
-    return ok;
+    return gguf_patched_copy(buf, size, src, anchor, from, to, len, tag);
 }
 
-static void expect_failure(const char *text, const char *mmproj, vlm_status want,
-                           const char *needle) {
-    vlm_model *m = (vlm_model *)1;
-    vlm_status st = load_pair(text, mmproj, &m);
-    CHECK_MSG(st == want, "%s: %s, expected %s (%s)", needle, vlm_status_string(st),
-              vlm_status_string(want), vlm_last_error());
-    CHECK(m == NULL);
-    CHECK_MSG(strstr(vlm_last_error(), needle) != NULL, "message \"%s\" does not name %s",
-              vlm_last_error(), needle);
-    vlm_model_free(st == VLM_OK ? m : NULL);
-}
 
 static void test_bad_input(void) {
     char text[1024], mmproj[1024], hub[1024], bad[1024];
@@ -266,41 +229,36 @@ static void test_bad_input(void) {
     ref_data_path(hub, sizeof hub, "gemma3-vlm/");
 
     // an mmproj without a text model: as the model, and as both files
-    expect_failure(mmproj, mmproj, VLM_ERR_UNSUPPORTED, "'clip'");
+    gguf_expect_failure(mmproj, mmproj, VLM_ERR_UNSUPPORTED, "'clip'");
     vlm_model *alone = NULL;
     CHECK_OK(vlm_model_load(mmproj, NULL, &alone)); /* inspectable, but no session */
     vlm_session *s = (vlm_session *)1;
     if (alone != NULL) CHECK(vlm_session_create(alone, NULL, &s) != VLM_OK && s == NULL);
     vlm_model_free(alone);
     // the text model as the projector
-    expect_failure(text, text, VLM_ERR_UNSUPPORTED, "general.architecture");
+    gguf_expect_failure(text, text, VLM_ERR_UNSUPPORTED, "general.architecture");
     // mmproj_path with a hub directory
-    expect_failure(hub, mmproj, VLM_ERR_INVALID_ARGUMENT, "mmproj_path");
+    gguf_expect_failure(hub, mmproj, VLM_ERR_INVALID_ARGUMENT, "mmproj_path");
     // a missing projector file
     pair_path(bad, sizeof bad, "no-such-mmproj.gguf");
-    expect_failure(text, bad, VLM_ERR_IO, "no-such-mmproj.gguf");
+    gguf_expect_failure(text, bad, VLM_ERR_IO, "no-such-mmproj.gguf");
 
     // another projector type (same length: "llama4")
     if (patched_copy(bad, sizeof bad, "clip.projector_type", "gemma3", "llama4", 6, "type")) {
-        expect_failure(text, bad, VLM_ERR_UNSUPPORTED, "clip.projector_type is 'llama4'");
+        gguf_expect_failure(text, bad, VLM_ERR_UNSUPPORTED, "clip.projector_type is 'llama4'");
         remove(bad);
     }
     // another architecture
     if (patched_copy(bad, sizeof bad, "general.architecture", "clip", "clap", 4, "arch")) {
-        expect_failure(text, bad, VLM_ERR_UNSUPPORTED, "general.architecture is 'clap'");
+        gguf_expect_failure(text, bad, VLM_ERR_UNSUPPORTED, "general.architecture is 'clap'");
         remove(bad);
     }
     // a tensor of the wrong shape: v.blk.0.attn_q.weight's ne[0] 32 -> 16
-    uint32_t n_dims = 2;
-    uint64_t ne0 = 32;
     unsigned char from[12], to[12];
-    memcpy(from, &n_dims, 4);
-    memcpy(from + 4, &ne0, 8);
-    memcpy(to, from, 12);
-    ne0 = 16;
-    memcpy(to + 4, &ne0, 8);
+    gguf_dims_bytes(from, 2, 32);
+    gguf_dims_bytes(to, 2, 16);
     if (patched_copy(bad, sizeof bad, "v.blk.0.attn_q.weight", from, to, 12, "shape")) {
-        expect_failure(text, bad, VLM_ERR_SHAPE, "v.blk.0.attn_q.weight");
+        gguf_expect_failure(text, bad, VLM_ERR_SHAPE, "v.blk.0.attn_q.weight");
         remove(bad);
     }
     printf("bad input: %d checks so far\n", test_checks);
@@ -312,7 +270,7 @@ int main(void) {
     pair_path(text, sizeof text, "text.gguf");
     pair_path(mmproj, sizeof mmproj, "mmproj.gguf");
     vlm_model *m = NULL;
-    CHECK_OK(load_pair(text, mmproj, &m));
+    CHECK_OK(gguf_load_pair(text, mmproj, &m));
     if (m == NULL) return test_finish("gguf_gemma3_vision");
     test_bound(m);
     test_features(m);
