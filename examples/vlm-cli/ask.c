@@ -14,7 +14,7 @@
 #define MAX_STOPS 8
 
 typedef struct ask_options {
-    const char *model_path;
+    cli_model model;
     const char *image_paths[MAX_IMAGES];
     int n_images;
     const char *prompt;
@@ -120,15 +120,15 @@ static bool number_arg(const char *name, const char *value, double *out) {
 /* Returns 0 on success, 2 on a usage error. */
 static int parse_args(int argc, char **argv, ask_options *o) {
     memset(o, 0, sizeof *o);
-    o->model_path = getenv("VLM_MODEL");
+    cli_model_init(&o->model);
     vlm_session_params_init(&o->session, sizeof o->session);
     vlm_generate_params_init(&o->generate, sizeof o->generate);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0.0;
         bool takes_value = true;
-        if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && value) o->model_path = value;
-        else if (strcmp(a, "--image") == 0 && value) {
+        if (cli_model_option(&o->model, a, value)) {
+        } else if (strcmp(a, "--image") == 0 && value) {
             if (o->n_images == MAX_IMAGES) { fprintf(stderr, "vlm-cli: at most %d images\n", MAX_IMAGES); return 2; }
             o->image_paths[o->n_images++] = value;
         } else if ((strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) && value) o->prompt = value;
@@ -161,7 +161,7 @@ static int parse_args(int argc, char **argv, ask_options *o) {
         }
         if (takes_value) i++;
     }
-    if (o->model_path == NULL || (o->prompt == NULL && !o->chat)) {
+    if (o->model.path == NULL || (o->prompt == NULL && !o->chat)) {
         fprintf(stderr, "vlm-cli: need -m MODEL (or VLM_MODEL) and -p PROMPT (or --chat)\n");
         return 2;
     }
@@ -357,12 +357,10 @@ int cli_ask(int argc, char **argv) {
     int usage_rc = parse_args(argc, argv, &o);
     if (usage_rc != 0) return usage_rc;
 
-    vlm_model_params mp;
-    vlm_model_params_init(&mp, sizeof mp);
-    if (isatty(STDERR_FILENO) && !o.json) mp.progress = print_progress;
     vlm_model *model = NULL;
-    vlm_status st = vlm_model_load(o.model_path, &mp, &model);
-    if (st != VLM_OK) return cli_report(o.model_path, st);
+    vlm_status st = cli_model_load(&o.model, isatty(STDERR_FILENO) && !o.json ? print_progress : NULL,
+                                   &model);
+    if (st != VLM_OK) return cli_report(o.model.path, st);
 
     vlm_image *images[MAX_IMAGES] = {0};
     for (int i = 0; i < o.n_images; i++)
@@ -417,7 +415,7 @@ int cli_ask(int argc, char **argv) {
     int rc = 0;
     if (st != VLM_OK) {
         /* say how far the pipeline got */
-        fprintf(stderr, "vlm-cli: loaded %s (%s, %zu tensors)", o.model_path,
+        fprintf(stderr, "vlm-cli: loaded %s (%s, %zu tensors)", o.model.path,
                 vlm_model_architecture(model), vlm_model_n_tensors(model));
         for (int i = 0; i < o.n_images; i++)
             fprintf(stderr, "; image %ux%u", vlm_image_width(images[i]), vlm_image_height(images[i]));

@@ -4,6 +4,7 @@
 
 #include "vlm.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 int cli_inspect(int argc, char **argv);
@@ -12,6 +13,16 @@ int cli_ask(int argc, char **argv);
 int cli_parse_grounding(int argc, char **argv);
 int cli_safety(int argc, char **argv);
 int cli_detect(int argc, char **argv);
+
+/* The model options every subcommand takes (model_option.c). */
+typedef struct cli_model {
+    const char *path;    /* -m/--model, default $VLM_MODEL; NULL: none given */
+    const char *mmproj;  /* --mmproj: llama.cpp's vision projector GGUF */
+} cli_model;
+void cli_model_init(cli_model *m);
+/* True (and m updated) if arg is a model option; it always takes value. */
+bool cli_model_option(cli_model *m, const char *arg, const char *value);
+vlm_status cli_model_load(const cli_model *m, vlm_progress_fn progress, vlm_model **out);
 
 /* The JSON name of a vlm_grounding_reason ("no_coordinates" ...). */
 const char *cli_grounding_reason(int32_t reason);

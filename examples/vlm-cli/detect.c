@@ -157,7 +157,7 @@ static bool check_writable(const char *path) {
 /* ---- options -------------------------------------------------------------- */
 
 typedef struct detect_options {
-    const char *model_path;
+    cli_model model;
     const char *image_path;
     const char *phrase;
     const char *draw_path;
@@ -190,7 +190,7 @@ static bool is_blank(const char *s) {
 /* Returns 0 on success, 2 on a usage error. */
 static int parse_args(int argc, char **argv, detect_options *o) {
     memset(o, 0, sizeof *o);
-    o->model_path = getenv("VLM_MODEL");
+    cli_model_init(&o->model);
     vlm_session_params_init(&o->session, sizeof o->session);
     vlm_generate_params_init(&o->generate, sizeof o->generate);
     o->generate.max_tokens = DETECT_MAX_TOKENS;
@@ -205,8 +205,8 @@ static int parse_args(int argc, char **argv, detect_options *o) {
             /* the phrase may be anything but a following option */
             ok = value != NULL && strncmp(value, "--", 2) != 0;
             if (ok) { o->phrase = value; have_detect = true; }
-        } else if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && ok) o->model_path = value;
-        else if (strcmp(a, "--image") == 0 && ok) o->image_path = value;
+        } else if (cli_model_option(&o->model, a, value)) {
+        } else if (strcmp(a, "--image") == 0 && ok) o->image_path = value;
         else if (strcmp(a, "--draw") == 0 && ok) o->draw_path = value;
         else if (strcmp(a, "--answer") == 0 && ok) o->answer = value;
         else if (strcmp(a, "--answer-file") == 0 && ok) o->answer_file = value;
@@ -234,7 +234,7 @@ static int parse_args(int argc, char **argv, detect_options *o) {
         fprintf(stderr, "vlm-cli: --detect needs a non-empty object phrase, such as --detect \"car\"\n");
         return 2;
     }
-    if (o->model_path == NULL || o->image_path == NULL) {
+    if (o->model.path == NULL || o->image_path == NULL) {
         fprintf(stderr, "vlm-cli: --detect needs -m MODEL (or VLM_MODEL) and --image PATH\n");
         return 2;
     }
@@ -439,8 +439,8 @@ int cli_detect(int argc, char **argv) {
     vlm_status st = prompt != NULL ? vlm_image_load_file(o.image_path, NULL, &image)
                                    : VLM_ERR_OUT_OF_MEMORY;
     if (st == VLM_OK) {
-        stage = o.model_path;
-        st = vlm_model_load(o.model_path, NULL, &model);
+        stage = o.model.path;
+        st = cli_model_load(&o.model, NULL, &model);
     }
     if (st == VLM_OK) {
         if (!answers_like_qwen2_5_vl(vlm_model_architecture(model)))

@@ -28,7 +28,9 @@ static void usage(FILE *out) {
             "               [--max-tokens N] [--answer TEXT|--answer-file FILE] [--ctx N]\n"
             "               [--min-pixels N] [--max-pixels N]\n"
             "       vlm-cli parse-grounding --width W --height H --resized-width RW --resized-height RH\n"
-            "       vlm-cli --version\n");
+            "       vlm-cli --version\n"
+            "MODEL_DIR is a hub directory or a GGUF file; a llama.cpp text GGUF takes its\n"
+            "vision projector with --mmproj FILE (ask, --safety, --detect).\n");
 }
 
 int cli_report(const char *what, vlm_status status) {

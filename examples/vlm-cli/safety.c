@@ -21,7 +21,9 @@ static const struct {
 #define N_BUILTIN (sizeof builtin / sizeof builtin[0])
 
 int cli_safety(int argc, char **argv) {
-    const char *model_path = getenv("VLM_MODEL"), *image_path = NULL, *which = "all";
+    const char *image_path = NULL, *which = "all";
+    cli_model model_option;
+    cli_model_init(&model_option);
     const char *custom = NULL;
     bool json = false;
     vlm_session_params sp;
@@ -29,7 +31,7 @@ int cli_safety(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         bool value_is_option = value == NULL || value[0] == '-';
-        if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && value) { model_path = value; i++; }
+        if (cli_model_option(&model_option, a, value)) i++;
         else if (strcmp(a, "--image") == 0 && value) { image_path = value; i++; }
         else if (strcmp(a, "--policy") == 0 && value) { custom = value; i++; }
         else if (strcmp(a, "--safety") == 0) { if (!value_is_option) { which = value; i++; } }
@@ -42,7 +44,7 @@ int cli_safety(int argc, char **argv) {
     }
     bool all = strcmp(which, "all") == 0, known = all;
     for (size_t i = 0; i < N_BUILTIN; i++) known |= strcmp(which, builtin[i].name) == 0;
-    if (model_path == NULL || image_path == NULL || !known) {
+    if (model_option.path == NULL || image_path == NULL || !known) {
         fprintf(stderr, "vlm-cli: --safety needs -m MODEL, --image PATH and a policy "
                         "(dangerous, sexual, violence or all)\n");
         return 2;
@@ -51,8 +53,8 @@ int cli_safety(int argc, char **argv) {
     vlm_model *model = NULL;
     vlm_image *image = NULL;
     vlm_session *session = NULL;
-    vlm_status st = vlm_model_load(model_path, NULL, &model);
-    if (st != VLM_OK) return cli_report(model_path, st);
+    vlm_status st = cli_model_load(&model_option, NULL, &model);
+    if (st != VLM_OK) return cli_report(model_option.path, st);
     const char *stage = image_path;
     if ((st = vlm_image_load_file(image_path, NULL, &image)) == VLM_OK) {
         stage = "cannot open a session";
