@@ -395,8 +395,9 @@ typedef struct vlm_session_params {
      * -1 = off. Other families ignore it. */
     int32_t pan_and_scan;
     /* Since 0.1: the pixel budget of Qwen2-VL-style dynamic resolution (an
-     * image is resized so that its area lies within it; the token count
-     * follows): 0 = the processor config's min_pixels / max_pixels. Other
+     * image, or each frame of a video, is resized so that its area lies
+     * within it; the token count follows): 0 = the processor config's
+     * min_pixels / max_pixels (the video processor's for videos). Other
      * families ignore them. */
     int64_t min_image_pixels;
     int64_t max_image_pixels;
@@ -473,13 +474,19 @@ VLM_API void vlm_generate_params_init(vlm_generate_params *params,
 VLM_API vlm_status vlm_session_generate(vlm_session *session,
                                         const vlm_generate_params *params);
 
-/* Appends a turn about a video (SmolVLM2): n_frames frames the caller
- * decoded, at timestamps_s[i] seconds from the start of a video lasting
- * duration_s seconds (< 0: unknown; the last timestamp stands for it), then
- * text. Each frame becomes one frame for the vision encoder; the prompt
- * reads as SmolVLM2's processor writes it (frame count in words, a
- * "Frame from MM:SS:" line per frame). Frames and timestamps are borrowed
- * for the call only. Since 0.1. */
+/* Appends a turn about a video (SmolVLM2, Qwen2.5-VL): n_frames frames the
+ * caller decoded, at timestamps_s[i] seconds from the start of a video
+ * lasting duration_s seconds (< 0: unknown; the last timestamp stands for
+ * it), then text. SmolVLM2: each frame becomes one frame for the vision
+ * encoder; the prompt reads as SmolVLM2's processor writes it (frame count
+ * in words, a "Frame from MM:SS:" line per frame). Qwen2.5-VL: the frames,
+ * which must share one size, are encoded together as one video (pairs of
+ * frames per temporal patch, the last frame repeated when the count is odd),
+ * each within the session's pixel budget; its frame rate, which spaces the
+ * video in rotary time, is n_frames / duration_s, or with no duration the
+ * rate the timestamps show (24 fps for one frame), as transformers derives
+ * it from the video's metadata. Frames and timestamps are borrowed for the
+ * call only. Since 0.1. */
 VLM_API vlm_status vlm_session_add_video_turn(vlm_session *session, vlm_role role,
                                               const char *text, vlm_image *const *frames,
                                               const double *timestamps_s, size_t n_frames,

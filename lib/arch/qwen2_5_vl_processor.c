@@ -3,6 +3,7 @@
  * the Python reference, so they agree to the pixel. */
 #include "arch/qwen2_5_vl_processor.h"
 #include "image/image.h"
+#include "image/resize_torch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,7 +116,54 @@ vlm_status vlmi_qwen2vl_plan_frames(vlmi_qwen2vl_plan *plan, const vlmi_processo
     return VLM_OK;
 }
 
+vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
+                                   uint32_t width, uint32_t height, uint32_t n_frames,
+                                   int64_t min_pixels, int64_t max_pixels) {
+    if (!vlmi_resize_torch_supported(config->resample))
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "Qwen2-VL video processor: resample %d (bilinear, "
+                         "bicubic or lanczos)", (int)config->resample);
+    vlm_status st = vlmi_qwen2vl_plan_frames(plan, config, width, height, n_frames, min_pixels,
+                                             max_pixels);
+    plan->video = st == VLM_OK;
+    return st;
+}
+
 // ---- pixels ----
+
+/* One 8-bit sample of channel ch -> its pixel value, per lut[ch][v]. */
+static void value_table(float lut[3][256], const vlmi_processor_config *config, bool video) {
+    for (int ch = 0; ch < 3; ch++) {
+        float mean = (float)(config->do_normalize ? config->image_mean[ch] : 0.0);
+        float std = (float)(config->do_normalize ? config->image_std[ch] : 1.0);
+        /* the video processor (torch, all float32): rescale and normalize
+         * fused into one normalize by mean / factor and std / factor */
+        bool fused = video && config->do_rescale && config->do_normalize;
+        if (fused) {
+            float inv = (float)(1.0 / config->rescale_factor);
+            mean *= inv;
+            std *= inv;
+        }
+        for (int v = 0; v < 256; v++) {
+            float x = (float)v;
+            /* the image processor rescales in f64 and rounds to f32; the
+             * video processor's unfused rescale is an f32 product */
+            if (config->do_rescale && !fused)
+                x = video ? x * (float)config->rescale_factor
+                          : (float)((double)v * config->rescale_factor);
+            lut[ch][v] = config->do_normalize ? (x - mean) / std : x;
+        }
+    }
+}
+
+static vlm_status resize_frame(const vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
+                               const uint8_t *src, uint8_t *dst) {
+    uint32_t w = plan->width, h = plan->height, rw = plan->resized_width, rh = plan->resized_height;
+    if (plan->video)
+        return vlmi_resize_torch_u8(src, w, h, (size_t)w * 3, dst, rw, rh, (size_t)rw * 3, 3,
+                                    config->resample);
+    return vlmi_resize_u8(src, w, h, (size_t)w * 3, dst, rw, rh, (size_t)rw * 3, 3,
+                          config->resample);
+}
 
 vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
                                      const vlmi_processor_config *config,
@@ -134,18 +182,8 @@ vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
         resized = vlmi_malloc(plan->work_bytes);
         if (resized == NULL) return VLM_ERR_OUT_OF_MEMORY;
     }
-    /* per 8-bit value and channel: the reference's rescale (f64 product
-     * rounded to f32), then normalize in f32 */
     float lut[3][256];
-    for (int ch = 0; ch < 3; ch++) {
-        float mean = (float)(config->do_normalize ? config->image_mean[ch] : 0.0);
-        float std = (float)(config->do_normalize ? config->image_std[ch] : 1.0);
-        for (int v = 0; v < 256; v++) {
-            float x = config->do_rescale ? (float)((double)v * config->rescale_factor) : (float)v;
-            lut[ch][v] = config->do_normalize ? (x - mean) / std : x;
-        }
-    }
-    const int filter = config->resample;
+    value_table(lut, config, plan->video);
     const size_t row_stride = (size_t)rw * 3;
     const uint32_t blocks_h = plan->grid_h / M, blocks_w = plan->grid_w / M;
     float *row = out;
@@ -156,7 +194,7 @@ vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
             uint32_t index = gt * T + t;
             if (index >= plan->n_frames) index = plan->n_frames - 1;
             if (same_size) {
-                pair[t] = frames[index]; /* Pillow returns a copy: nothing to resample */
+                pair[t] = frames[index]; /* Pillow and torch return a copy: nothing to resample */
                 continue;
             }
             if (t > 0 && gt * T + t - 1 >= plan->n_frames - 1) {
@@ -164,9 +202,7 @@ vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
                 continue;
             }
             uint8_t *dst = resized + (size_t)t * frame_bytes;
-            vlm_status st = vlmi_resize_u8(frames[index], plan->width, plan->height,
-                                           (size_t)plan->width * 3, dst, rw, rh, row_stride, 3,
-                                           filter);
+            vlm_status st = resize_frame(plan, config, frames[index], dst);
             if (st != VLM_OK) {
                 free(resized);
                 return vlmi_fail_prefix(st, "Qwen2-VL pixel values");
