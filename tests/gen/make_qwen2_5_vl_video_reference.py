@@ -26,6 +26,10 @@ qwen2_5_vl-video/ (raw little-endian; shapes and values in reference.json):
   {case}_logits.f32   (vocab) logits of the last prompt position
   {case}_greedy.i32   (16) greedy continuation, each step recomputed whole
   cases: video4 (4 frames, grid_t 2), video3 (3 frames: the last one repeated)
+  mixed_ids.i32 / mixed_logits.f32 / mixed_greedy.i32: a conversation with
+                      video3, an answer, then the 150 x 100 pattern image
+  reference.json "video_processor_configs": min / max pixels and resample that
+                      Qwen2VLVideoProcessor takes from a few config texts
 qwen2_5_vl-swa/: the same model with use_sliding_window true, sliding_window 8
   and max_window_layers 1 (layers 1 and 2 slide), a complete model directory,
   and image_* files (ids, last logits, greedy) for the 150 x 100 pattern image
@@ -43,7 +47,11 @@ sys.path.insert(0, os.environ["TORCHVISION_PATH"])
 import numpy as np
 import torch
 import transformers
-from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+from PIL import Image
+from transformers import (AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
+                          Qwen2_5_VLProcessor)
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 from transformers.video_utils import VideoMetadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -103,6 +111,59 @@ def video_case(model, processor, name, out, ref):
                  "video_grid_thw": [int(x) for x in inputs["video_grid_thw"][0]],
                  "second_per_grid_ts": [float(x) for x in inputs["second_per_grid_ts"]],
                  "rope_delta": int(delta[0, 0]), "n_tokens": int(inputs["input_ids"].shape[1])}
+
+
+def mixed_case(model, model_dir, processor, out, ref):
+    """A conversation with a video (video3), an answer, then an image (the
+    150 x 100 pattern): videos and images in one prompt. The image's pixel
+    values come from Qwen2VLImageProcessorPil, which libvlm matches for
+    images (the processor loaded here would use torchvision's)."""
+    pre = json.loads((model_dir / "preprocessor_config.json").read_text())
+    pil = Qwen2VLImageProcessorPil(**{k: pre[k] for k in (
+        "min_pixels", "max_pixels", "patch_size", "temporal_patch_size", "merge_size",
+        "image_mean", "image_std")})
+    mixed = Qwen2_5_VLProcessor(image_processor=pil, tokenizer=processor.tokenizer,
+                                video_processor=processor.video_processor)
+    total, fps, indices = CASES["video3"]
+    frames = np.stack([pattern(WIDTH, HEIGHT, k) for k in range(len(indices))])
+    messages = [
+        {"role": "user", "content": [{"type": "video"},
+                                     {"type": "text", "text": "Describe the video."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A red square."}]},
+        {"role": "user", "content": [{"type": "image"},
+                                     {"type": "text", "text": "Describe this image."}]},
+    ]
+    prompt = processor.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                     tokenize=False)
+    metadata = VideoMetadata(total_num_frames=total, fps=fps, frames_indices=indices)
+    inputs = mixed(text=[prompt], images=[Image.fromarray(pattern(150, 100))], videos=[frames],
+                   video_metadata=[metadata], do_sample_frames=False, return_tensors="pt")
+    inputs.pop("attention_mask", None)
+    with torch.no_grad():
+        model.model.rope_deltas = None
+        logits = model(**inputs).logits[0, -1]
+        tokens = greedy(model, dict(inputs), N_GREEDY)
+    save(out, "mixed_ids.i32", inputs["input_ids"][0].numpy(), np.int32, ref)
+    save(out, "mixed_logits.f32", logits.numpy(), np.float32, ref)
+    save(out, "mixed_greedy.i32", tokens, np.int32, ref)
+    ref["mixed"] = {"prompt": prompt, "video": "video3", "image_size": [150, 100],
+                    "n_tokens": int(inputs["input_ids"].shape[1])}
+
+
+def video_processor_defaults(ref):
+    """What Qwen2VLVideoProcessor makes of a few video_preprocessor_config.json
+    texts: min / max pixels (size shortest_edge / longest_edge) and resample."""
+    configs = [{"video_processor_type": "Qwen2VLVideoProcessor"},
+               {"video_processor_type": "Qwen2VLVideoProcessor", "max_pixels": 200704},
+               {"video_processor_type": "Qwen2VLVideoProcessor",
+                "size": {"shortest_edge": 6272, "longest_edge": 401408}, "resample": 2}]
+    ref["video_processor_configs"] = []
+    for config in configs:
+        kwargs = {k: v for k, v in config.items() if k != "video_processor_type"}
+        vp = Qwen2VLVideoProcessor(**kwargs)
+        ref["video_processor_configs"].append({
+            "json": config, "min_pixels": vp.size["shortest_edge"],
+            "max_pixels": vp.size["longest_edge"], "resample": int(vp.resample)})
 
 
 def image_inputs(model_dir):
@@ -168,6 +229,8 @@ def main():
     model = load_model(model_dir)
     for name in CASES:
         video_case(model, processor, name, out, ref)
+    mixed_case(model, model_dir, processor, out, ref)
+    video_processor_defaults(ref)
     (out / "reference.json").write_text(json.dumps(ref, indent=2) + "\n")
 
     out = data / "qwen2_5_vl-swa"

@@ -9,12 +9,15 @@
  *     prompt ids, the last prompt logits and 16 greedy tokens;
  *   - the features cache keyed by the whole video (the same frames hit, the
  *     frames in another order do not);
+ *   - a conversation with a video, an answer and an image;
+ *   - the video processor settings of video_preprocessor_config.json texts;
  *   - the tiny model with use_sliding_window (window 8, layers 1 and 2) on
  *     the 48-token image question: last logits and 16 greedy tokens, which
  *     the generator checked differ from full attention. */
 #include "arch/family.h"
 #include "arch/qwen2_5_vl_processor.h"
 #include "model.h"
+#include "model/processor_config.h"
 #include "test.h"
 #include "vlm.h"
 
@@ -259,6 +262,49 @@ static void test_video_cache(vlm_model *model, const cJSON *ref) {
     free_case(&v);
 }
 
+/* A video, an answer, then an image: both kinds of placeholders in one
+ * prompt, their rotary positions in prompt order. */
+static void test_mixed(vlm_model *model, const cJSON *ref) {
+    video_case v;
+    if (!load_case(&v, ref, "video3", false)) return;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(ref, "mixed");
+    vlm_image *image = pattern_frame(150, 100, 0);
+    vlm_session *s = NULL;
+    CHECK_OK(vlm_session_create(model, NULL, &s));
+    CHECK_OK(vlm_session_add_video_turn(s, VLM_ROLE_USER, "Describe the video.", v.frames,
+                                        v.timestamps, v.n_frames, v.duration_s));
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_ASSISTANT, "A red square.", NULL, 0));
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
+    check_answer(s, "qwen2_5_vl-video", "mixed", (size_t)number(c, "n_tokens"),
+                 "video then image");
+    vlm_session_free(s);
+    vlm_image_free(image);
+    free_case(&v);
+}
+
+/* What the video processor's settings become from video_preprocessor_config.json
+ * texts: Qwen2VLVideoProcessor's class defaults and overrides. */
+static void test_video_processor_configs(const cJSON *ref) {
+    const cJSON *configs = cJSON_GetObjectItemCaseSensitive(ref, "video_processor_configs");
+    CHECK(cJSON_GetArraySize(configs) > 0);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, configs) {
+        char *json = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "json"));
+        vlmi_processor_config config;
+        CHECK_OK(vlmi_processor_config_parse(json, strlen(json), "video_preprocessor_config.json",
+                                             &config));
+        CHECK_MSG(config.min_pixels == (int64_t)number(c, "min_pixels") &&
+                  config.max_pixels == (int64_t)number(c, "max_pixels") &&
+                  config.resample == (int32_t)number(c, "resample") &&
+                  config.temporal_patch_size == 2 && config.patch_size == 14 &&
+                  config.merge_size == 2,
+                  "%s: min_pixels %lld, max_pixels %lld, resample %d", json,
+                  (long long)config.min_pixels, (long long)config.max_pixels,
+                  (int)config.resample);
+        free(json);
+    }
+}
+
 /* use_sliding_window: the 48-token image question with a window of 8. */
 static void test_sliding_window(void) {
     char path[1024];
@@ -298,6 +344,8 @@ int main(void) {
         test_video(model, ref, "video4", true, 2);
         test_video(model, ref, "video3", false, 1);
         test_video_cache(model, ref);
+        test_mixed(model, ref);
+        test_video_processor_configs(ref);
     }
     cJSON_Delete(ref);
     vlm_model_free(model);
