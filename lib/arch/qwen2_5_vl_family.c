@@ -20,20 +20,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-static vlm_status check_session(const vlm_model *m) {
-    const vlmi_processor_config *pc = &m->config.processor;
+/* A processor config (the image or the video one) agrees with the encoder. */
+static vlm_status check_processor(const vlm_model *m, const vlmi_processor_config *pc,
+                                  const char *file) {
     const vlmi_vit_hparams *vp = &m->qwen2_5_vl.vision.hp;
+    if ((size_t)pc->patch_size != vp->patch_size)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s patch_size %d differs from the vision "
+                         "encoder's %zu", m->path, file, (int)pc->patch_size, vp->patch_size);
+    if ((size_t)pc->temporal_patch_size != vp->temporal_patch_size)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s temporal_patch_size %d differs from the vision "
+                         "encoder's %zu", m->path, file, (int)pc->temporal_patch_size,
+                         vp->temporal_patch_size);
+    if ((uint32_t)pc->merge_size != m->qwen2_5_vl.rope.spatial_merge_size)
+        return vlmi_fail(VLM_ERR_FORMAT, "%s: %s merge_size %d differs from the vision "
+                         "config's spatial_merge_size %u", m->path, file, (int)pc->merge_size,
+                         m->qwen2_5_vl.rope.spatial_merge_size);
+    return VLM_OK;
+}
+
+static vlm_status check_session(const vlm_model *m) {
     if (!m->config.has_processor)
         return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
                          "model's image processor settings)", m->path);
-    if ((size_t)pc->patch_size != vp->patch_size)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor patch_size %d differs from the "
-                         "vision encoder's %zu", m->path, (int)pc->patch_size, vp->patch_size);
-    if ((uint32_t)pc->merge_size != m->qwen2_5_vl.rope.spatial_merge_size)
-        return vlmi_fail(VLM_ERR_FORMAT, "%s: preprocessor merge_size %d differs from the "
-                         "vision config's spatial_merge_size %u", m->path, (int)pc->merge_size,
-                         m->qwen2_5_vl.rope.spatial_merge_size);
-    return VLM_OK;
+    vlm_status st = check_processor(m, &m->config.processor, "preprocessor_config.json");
+    if (st == VLM_OK && m->config.has_video_processor)
+        st = check_processor(m, &m->config.video_processor, "video_preprocessor_config.json");
+    return st;
 }
 
 static const vlmi_decoder *decoder(const vlm_model *m) { return &m->qwen2_5_vl.text; }

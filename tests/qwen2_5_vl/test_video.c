@@ -10,7 +10,9 @@
  *   - the features cache keyed by the whole video (the same frames hit, the
  *     frames in another order do not);
  *   - a conversation with a video, an answer and an image;
- *   - the video processor settings of video_preprocessor_config.json texts;
+ *   - the video processor settings of video_preprocessor_config.json texts,
+ *     and such a file in a model directory (its budget used for videos, a
+ *     patch size the encoder does not have refused);
  *   - the tiny model with use_sliding_window (window 8, layers 1 and 2) on
  *     the 48-token image question: last logits and 16 greedy tokens, which
  *     the generator checked differ from full attention. */
@@ -24,6 +26,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #define VOCAB 400
 #define N_GREEDY 16
@@ -305,6 +308,84 @@ static void test_video_processor_configs(const cJSON *ref) {
     }
 }
 
+/* The model directory of qwen2_5_vl-model linked into scratch, plus a
+ * video_preprocessor_config.json of json; loaded (NULL on failure). */
+static const char *const MODEL_FILES[] = {"config.json", "model.safetensors",
+    "preprocessor_config.json", "generation_config.json", "tokenizer.json",
+    "tokenizer_config.json"};
+#define N_MODEL_FILES (sizeof MODEL_FILES / sizeof MODEL_FILES[0])
+
+static vlm_model *load_with_video_config(const char *scratch, const char *json) {
+    char from[2048], to[2048];
+    for (size_t i = 0; i < N_MODEL_FILES; i++) {
+        snprintf(from, sizeof from, "%s/qwen2_5_vl-model/%s", getenv("VLM_TEST_DATA"),
+                 MODEL_FILES[i]);
+        snprintf(to, sizeof to, "%s/%s", scratch, MODEL_FILES[i]);
+        unlink(to);
+        CHECK(symlink(from, to) == 0);
+    }
+    snprintf(to, sizeof to, "%s/video_preprocessor_config.json", scratch);
+    FILE *f = fopen(to, "w");
+    CHECK(f != NULL);
+    if (f != NULL) { fputs(json, f); fclose(f); }
+    vlm_model *model = NULL;
+    CHECK_OK(vlm_model_load(scratch, NULL, &model));
+    return model;
+}
+
+/* A model's video_preprocessor_config.json: its pixel budget sets the video's
+ * tokens (not the images'), and one that disagrees with the encoder is
+ * refused when a session starts. */
+static void test_video_preprocessor_file(const cJSON *ref) {
+    char scratch[1024];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/vlm-qwen-video-test-XXXXXX", tmp != NULL ? tmp : ".");
+    CHECK(mkdtemp(scratch) != NULL);
+    vlm_model *model = load_with_video_config(scratch, "{\"video_processor_type\": "
+        "\"Qwen2VLVideoProcessor\", \"min_pixels\": 3136, \"max_pixels\": 3136}");
+    video_case v;
+    if (model != NULL && load_case(&v, ref, "video4", false)) {
+        uint32_t h = 0, w = 0;
+        CHECK_OK(vlmi_qwen2vl_smart_resize(&h, &w, HEIGHT, WIDTH, 28, 3136, 3136));
+        int32_t want_tokens = (int32_t)(2 * (h / 28) * (w / 28)); /* 2 temporal patches */
+        vlm_session *s = NULL;
+        CHECK_OK(vlm_session_create(model, NULL, &s));
+        vlm_image_plan plan = {.struct_size = sizeof plan};
+        CHECK_OK(vlm_session_plan_image(s, 150, 100, &plan));
+        CHECK_MSG(plan.n_image_tokens == 20, "the image budget changed: %u tokens",
+                  plan.n_image_tokens);
+        CHECK_OK(vlm_session_add_video_turn(s, VLM_ROLE_USER, "Describe the video.", v.frames,
+                                            v.timestamps, v.n_frames, v.duration_s));
+        vlm_generate_params gp;
+        vlm_generate_params_init(&gp, sizeof gp);
+        gp.max_tokens = 1;
+        CHECK_OK(vlm_session_generate(s, &gp));
+        vlm_timings t = {.struct_size = sizeof t};
+        CHECK_OK(vlm_session_timings(s, &t));
+        CHECK_MSG(t.n_image_tokens == want_tokens, "video of %ux%u frames: %d tokens, want %d",
+                  w, h, t.n_image_tokens, want_tokens);
+        vlm_session_free(s);
+        free_case(&v);
+    }
+    vlm_model_free(model);
+
+    model = load_with_video_config(scratch, "{\"video_processor_type\": "
+                                            "\"Qwen2VLVideoProcessor\", \"patch_size\": 16}");
+    vlm_session *s = NULL;
+    if (model != NULL) CHECK_STATUS(VLM_ERR_FORMAT, vlm_session_create(model, NULL, &s));
+    CHECK_MSG(s == NULL && strstr(vlm_last_error(), "video_preprocessor_config.json") != NULL,
+              "%s", vlm_last_error());
+    vlm_model_free(model);
+
+    char path[2048];
+    for (size_t i = 0; i <= N_MODEL_FILES; i++) {
+        snprintf(path, sizeof path, "%s/%s", scratch,
+                 i < N_MODEL_FILES ? MODEL_FILES[i] : "video_preprocessor_config.json");
+        unlink(path);
+    }
+    rmdir(scratch);
+}
+
 /* use_sliding_window: the 48-token image question with a window of 8. */
 static void test_sliding_window(void) {
     char path[1024];
@@ -346,6 +427,7 @@ int main(void) {
         test_video_cache(model, ref);
         test_mixed(model, ref);
         test_video_processor_configs(ref);
+        test_video_preprocessor_file(ref);
     }
     cJSON_Delete(ref);
     vlm_model_free(model);
