@@ -83,6 +83,18 @@ static bool collect(int32_t token, const char *piece, size_t len, void *user_dat
     return true;
 }
 
+/* Appends each piece to the NUL-terminated text in user_data (256 bytes). */
+static bool append_text(int32_t token, const char *piece, size_t len, void *user_data) {
+    (void)token;
+    char *text = user_data;
+    size_t at = strlen(text);
+    if (at + len < 256) {
+        memcpy(text + at, piece, len);
+        text[at + len] = '\0';
+    }
+    return true;
+}
+
 static float max_diff(const float *a, const float *b, size_t n) {
     float worst = 0.0f;
     for (size_t i = 0; i < n; i++) {
@@ -401,13 +413,50 @@ static void test_sliding_window(void) {
     CHECK_OK(vlm_session_create(model, NULL, &s));
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
     check_answer(s, "qwen2_5_vl-swa", "image", n_ids, "sliding window 8");
-    /* a follow-up rewinds only as far as the rings allow, and still runs */
-    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "More?", NULL, 0));
+    vlm_session_free(s);
+
+    /* a follow-up rewinds the cache only as far as the rings allow: its
+     * logits are those of the whole conversation prefilled afresh */
     vlm_generate_params gp;
     vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = 2;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    vlm_session_free(s);
+    gp.max_tokens = 4;
+    gp.on_token = append_text;
+    char answer[256] = "";
+    gp.user_data = answer;
+    float logits[2][VOCAB];
+    int32_t ids[2][128];
+    size_t n_ids2[2] = {0, 0};
+    for (int fresh = 0; fresh < 2; fresh++) {
+        CHECK_OK(vlm_session_create(model, NULL, &s));
+        CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
+        if (!fresh) {
+            CHECK_OK(vlm_session_generate(s, &gp));
+        } else {
+            /* the answer as the session keeps it: no leading whitespace */
+            const char *text = answer;
+            while (*text == ' ' || *text == '\n') text++;
+            CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_ASSISTANT, text, NULL, 0));
+        }
+        CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "More?", NULL, 0));
+        gp.on_token = NULL;
+        CHECK_OK(vlm_session_generate(s, &gp));
+        vlm_timings t = {.struct_size = sizeof t};
+        CHECK_OK(vlm_session_timings(s, &t));
+        if (!fresh)
+            CHECK_MSG(t.n_prefill_tokens < t.n_prompt_tokens, "follow-up prefilled %d of %d",
+                      t.n_prefill_tokens, t.n_prompt_tokens);
+        size_t n_logits = 0;
+        CHECK_OK(vlm_session_prompt_logits(s, logits[fresh], VOCAB, &n_logits));
+        CHECK_OK(vlm_session_prompt_tokens(s, ids[fresh], 128, &n_ids2[fresh]));
+        vlm_session_free(s);
+    }
+    CHECK_MSG(n_ids2[0] == n_ids2[1] && memcmp(ids[0], ids[1], n_ids2[0] * sizeof(int32_t)) == 0,
+              "the follow-up prompts differ (%zu and %zu ids; answer \"%s\")", n_ids2[0],
+              n_ids2[1], answer);
+    float worst = max_diff(logits[0], logits[1], VOCAB);
+    CHECK_MSG(worst <= 1e-4f, "follow-up logits differ from a fresh prefill by %g", worst);
+    printf("sliding window 8, follow-up on the cache: logits within %g of a fresh prefill\n",
+           worst);
     vlm_image_free(image);
     cJSON_Delete(ref);
     vlm_model_free(model);
