@@ -493,10 +493,13 @@ VLM_API vlm_status vlm_session_add_video_turn(vlm_session *session, vlm_role rol
                                               double duration_s);
 
 /* Which of a video's total_frames frames (at video_fps frames per second)
- * to decode for vlm_session_add_video_turn, chosen as SmolVLM2's processor
- * chooses them: fps frames per second (0: the model's video_sampling.fps,
- * else 1), at most max_frames (0: the model's, else 64), evenly spaced,
- * skipping a second at each end of long videos. Writes increasing indices;
+ * to decode for vlm_session_add_video_turn, chosen as the model's video
+ * processor chooses them. SmolVLM2: fps frames per second (0: the model's
+ * video_sampling.fps, else 1), at most max_frames (0: the model's, else 64),
+ * evenly spaced, skipping a second at each end of long videos. Qwen2.5-VL:
+ * Qwen2VLVideoProcessor.sample_frames with fps (0: 2, qwen-vl-utils' rate),
+ * at least 4 and at most max_frames (0: 768) frames, an even count (pairs of
+ * frames make its temporal patches). Writes increasing indices;
  * *n_indices receives their count (more than capacity:
  * VLM_ERR_BUFFER_TOO_SMALL, nothing written). Since 0.1. */
 VLM_API vlm_status vlm_session_video_frames(const vlm_session *session, uint32_t total_frames,

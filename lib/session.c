@@ -616,12 +616,22 @@ vlm_status vlm_session_video_frames(const vlm_session *s, uint32_t total_frames,
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_video_frames: %u frames at %g fps, "
                          "sampled at %g fps", total_frames, video_fps, fps);
     const vlmi_video_sampling *vs = &s->video_processor.video_sampling;
-    if (fps == 0.0) fps = vs->present && vs->fps > 0 ? vs->fps : 1.0;
-    if (max_frames == 0) max_frames = vs->present && vs->max_frames > 0 ? (uint32_t)vs->max_frames : 64;
-    uint32_t *all = vlmi_calloc(max_frames, sizeof *all);
-    if (all == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    size_t n = vlmi_smolvlm_sample_frames(all, total_frames, video_fps, total_frames / video_fps,
-                                          fps, max_frames);
+    uint32_t *all;
+    size_t n;
+    if (s->ops->sample_frames != NULL) {
+        size_t most = s->ops->sample_frames(NULL, s->model, &s->video_processor, total_frames,
+                                            video_fps, fps, max_frames);
+        if ((all = vlmi_calloc(most, sizeof *all)) == NULL) return VLM_ERR_OUT_OF_MEMORY;
+        n = s->ops->sample_frames(all, s->model, &s->video_processor, total_frames, video_fps, fps,
+                                  max_frames);
+    } else {
+        if (fps == 0.0) fps = vs->present && vs->fps > 0 ? vs->fps : 1.0;
+        if (max_frames == 0)
+            max_frames = vs->present && vs->max_frames > 0 ? (uint32_t)vs->max_frames : 64;
+        if ((all = vlmi_calloc(max_frames, sizeof *all)) == NULL) return VLM_ERR_OUT_OF_MEMORY;
+        n = vlmi_smolvlm_sample_frames(all, total_frames, video_fps, total_frames / video_fps,
+                                       fps, max_frames);
+    }
     *n_indices = n;
     vlm_status st = VLM_OK;
     if (capacity < n)

@@ -88,6 +88,15 @@ typedef struct vlmi_family_ops {
                            size_t n_frames, double duration_s);
     /* The processor settings for video frames; NULL when no video. */
     void (*video_config)(vlmi_processor_config *out, const vlm_model *model);
+    /* Which frames of a video vlm_session_video_frames picks, as the
+     * family's video processor samples them: of total_frames at video_fps,
+     * fps per second (0: the family's default), at most max_frames (0: the
+     * default) -> increasing indices, their count; with indices NULL, the
+     * most it can write (a size query). NULL: SmolVLM2's sampling with
+     * video_config's video_sampling. */
+    size_t (*sample_frames)(uint32_t *indices, const vlm_model *model,
+                            const vlmi_processor_config *video_config, uint32_t total_frames,
+                            double video_fps, double fps, uint32_t max_frames);
     /* Whole-video encoding (Qwen2-VL): the n_frames frames of a video, all
      * width x height, make one plan, one placeholder expansion (expand_video
      * gets this plan) and one encoder pass -> plan->n_rows rows, as

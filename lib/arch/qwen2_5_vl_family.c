@@ -72,6 +72,24 @@ static void video_config(vlmi_processor_config *out, const vlm_model *m) {
     *out = hub->has_video_processor ? hub->video_processor : hub->processor;
 }
 
+/* Frame sampling defaults: qwen-vl-utils' 2 frames per second (transformers
+ * has none: it samples only when asked), Qwen2VLVideoProcessor's min_frames
+ * 4 and max_frames 768. */
+#define DEFAULT_SAMPLE_FPS 2.0
+#define MIN_SAMPLED_FRAMES 4
+#define MAX_SAMPLED_FRAMES 768
+
+static size_t sample_frames(uint32_t *indices, const vlm_model *m,
+                            const vlmi_processor_config *config, uint32_t total_frames,
+                            double video_fps, double fps, uint32_t max_frames) {
+    (void)m;
+    if (max_frames == 0) max_frames = MAX_SAMPLED_FRAMES;
+    if (indices == NULL) return max_frames < total_frames ? max_frames + 1 : total_frames + 1;
+    return vlmi_qwen2vl_sample_frames(indices, total_frames, video_fps,
+                                      fps > 0.0 ? fps : DEFAULT_SAMPLE_FPS, MIN_SAMPLED_FRAMES,
+                                      max_frames, (uint32_t)config->temporal_patch_size);
+}
+
 /* The session's plan of a Qwen plan: one encoder pass. */
 static void wrap_plan(vlmi_image_plan *out, const vlmi_qwen2vl_plan *plan,
                       const vlmi_image_request *req) {
@@ -256,6 +274,7 @@ const vlmi_family_ops vlmi_qwen2_5_vl_ops = {
     .expand_image = expand_image,
     .expand_video = expand_video,
     .video_config = video_config,
+    .sample_frames = sample_frames,
     .plan_video = plan_video,
     .encode_video = encode_video,
     .plan_image = plan_image,

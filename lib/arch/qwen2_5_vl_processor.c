@@ -128,6 +128,38 @@ vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor
     return st;
 }
 
+// ---- frame sampling ----
+
+size_t vlmi_qwen2vl_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
+                                  double fps, uint32_t min_frames, uint32_t max_frames,
+                                  uint32_t temporal_patch_size) {
+    if (total_frames == 0 || !(video_fps > 0.0) || !(fps > 0.0) || temporal_patch_size == 0)
+        return 0;
+    double t = temporal_patch_size;
+    uint32_t cap = max_frames < total_frames ? max_frames : total_frames;
+    double most = floor((double)cap / t) * t;
+    double n = (double)total_frames / video_fps * fps;
+    if (n < (double)min_frames) n = min_frames;
+    if (n > most) n = most;
+    if (n > (double)total_frames) n = total_frames;
+    n = floor(n / t) * t;
+    if (n < 1.0) {
+        indices[0] = 0;
+        return 1;
+    }
+    /* torch.arange(0, total, step): ceil(total / step) values i * step,
+     * computed in double and stored as float32, then .int() */
+    double step = (double)total_frames / n;
+    size_t count = (size_t)ceil((double)total_frames / step), written = 0;
+    for (size_t i = 0; i < count; i++) {
+        float value = (float)((double)i * step);
+        uint32_t index = (uint32_t)value;
+        if (index >= total_frames) break;
+        if (written == 0 || index > indices[written - 1]) indices[written++] = index;
+    }
+    return written;
+}
+
 // ---- pixels ----
 
 /* One 8-bit sample of channel ch -> its pixel value, per lut[ch][v]. */

@@ -74,6 +74,18 @@ vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor
                                    uint32_t width, uint32_t height, uint32_t n_frames,
                                    int64_t min_pixels, int64_t max_pixels);
 
+/* Qwen2VLVideoProcessor.sample_frames with fps: which of a video's
+ * total_frames frames (at video_fps) to take for fps frames per second, at
+ * least min_frames, at most max_frames and total_frames, a multiple of
+ * temporal_patch_size: num_frames evenly spaced as torch.arange(0, total,
+ * total / num_frames) in float32, truncated. Where the reference would
+ * divide by zero (a video shorter than one temporal patch), frame 0.
+ * Writes increasing indices (at most min(max_frames, total_frames), and 1);
+ * returns their count, 0 for invalid arguments. */
+size_t vlmi_qwen2vl_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
+                                  double fps, uint32_t min_frames, uint32_t max_frames,
+                                  uint32_t temporal_patch_size);
+
 /* Steps 2 to 5 on the plan's frames, each RGB8 (height, width, 3) tightly
  * packed. -> out (n_patches, patch_dim), plan->n_values floats. Allocates
  * two resized frames of scratch (VLM_ERR_OUT_OF_MEMORY). Thread-safe. */

@@ -29,7 +29,8 @@ qwen2_5_vl-video/ (raw little-endian; shapes and values in reference.json):
   mixed_ids.i32 / mixed_logits.f32 / mixed_greedy.i32: a conversation with
                       video3, an answer, then the 150 x 100 pattern image
   reference.json "video_processor_configs": min / max pixels and resample that
-                      Qwen2VLVideoProcessor takes from a few config texts
+                      Qwen2VLVideoProcessor takes from a few config texts;
+                      "sample_frames": the frames its sample_frames picks
 qwen2_5_vl-swa/: the same model with use_sliding_window true, sliding_window 8
   and max_window_layers 1 (layers 1 and 2 slide), a complete model directory,
   and image_* files (ids, last logits, greedy) for the 150 x 100 pattern image
@@ -166,6 +167,27 @@ def video_processor_defaults(ref):
             "max_pixels": vp.size["longest_edge"], "resample": int(vp.resample)})
 
 
+# (total_num_frames, video fps, fps asked (0: the default, 2), max_frames (0: 768))
+SAMPLING = [(4, 1.0, 0, 0), (10, 4.0, 2, 0), (37, 30.0, 2, 0), (300, 30.0, 2, 0),
+            (7, 3.0, 1, 0), (100, 25.0, 0.5, 0), (1000, 24.0, 0, 0), (3, 30.0, 2, 0),
+            (5000, 29.97, 0, 0), (5000, 29.97, 3, 40), (90, 30.0, 4.5, 7)]
+
+
+def sampling_cases(processor, ref):
+    """Qwen2VLVideoProcessor.sample_frames with fps (qwen-vl-utils' 2 when not
+    asked): the frames vlm_session_video_frames must pick."""
+    vp = processor.video_processor
+    ref["sample_frames"] = []
+    for total, video_fps, fps, max_frames in SAMPLING:
+        kwargs = {"fps": fps or 2.0}
+        if max_frames:
+            kwargs["max_frames"] = max_frames
+        indices = vp.sample_frames(VideoMetadata(total_num_frames=total, fps=video_fps), **kwargs)
+        ref["sample_frames"].append({"total_frames": total, "video_fps": video_fps, "fps": fps,
+                                     "max_frames": max_frames,
+                                     "indices": [int(i) for i in indices]})
+
+
 def image_inputs(model_dir):
     """The image question of make_qwen2_5_vl_reference.py, from its fixtures
     (pixel values from the PIL image processor, which libvlm matches for
@@ -231,6 +253,7 @@ def main():
         video_case(model, processor, name, out, ref)
     mixed_case(model, model_dir, processor, out, ref)
     video_processor_defaults(ref)
+    sampling_cases(processor, ref)
     (out / "reference.json").write_text(json.dumps(ref, indent=2) + "\n")
 
     out = data / "qwen2_5_vl-swa"

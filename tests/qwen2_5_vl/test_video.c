@@ -10,6 +10,7 @@
  *   - the features cache keyed by the whole video (the same frames hit, the
  *     frames in another order do not);
  *   - a conversation with a video, an answer and an image;
+ *   - the frames vlm_session_video_frames picks (sample_frames with fps);
  *   - the video processor settings of video_preprocessor_config.json texts,
  *     and such a file in a model directory (its budget used for videos, a
  *     patch size the encoder does not have refused);
@@ -320,6 +321,36 @@ static void test_video_processor_configs(const cJSON *ref) {
     }
 }
 
+/* vlm_session_video_frames picks the frames Qwen2VLVideoProcessor.sample_frames
+ * picks (fps 0: qwen-vl-utils' 2 per second). */
+static void test_sample_frames(vlm_model *model, const cJSON *ref) {
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(ref, "sample_frames");
+    CHECK(cJSON_GetArraySize(cases) > 0);
+    vlm_session *s = NULL;
+    CHECK_OK(vlm_session_create(model, NULL, &s));
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "indices");
+        uint32_t total = (uint32_t)number(c, "total_frames");
+        uint32_t got[1024];
+        size_t n = 0;
+        CHECK_OK(vlm_session_video_frames(s, total, number(c, "video_fps"), number(c, "fps"),
+                                          (uint32_t)number(c, "max_frames"), got, 1024, &n));
+        bool same = n == (size_t)cJSON_GetArraySize(want);
+        for (size_t i = 0; same && i < n; i++)
+            same = got[i] == (uint32_t)cJSON_GetArrayItem(want, (int)i)->valueint;
+        CHECK_MSG(same, "%u frames at %g fps, sampled at %g (max %g): %zu indices, want %d",
+                  total, number(c, "video_fps"), number(c, "fps"), number(c, "max_frames"), n,
+                  cJSON_GetArraySize(want));
+    }
+    /* a video shorter than a temporal patch (the reference divides by zero) */
+    uint32_t one[2];
+    size_t n = 0;
+    CHECK_OK(vlm_session_video_frames(s, 1, 30.0, 0.0, 0, one, 2, &n));
+    CHECK(n == 1 && one[0] == 0);
+    vlm_session_free(s);
+}
+
 /* The model directory of qwen2_5_vl-model linked into scratch, plus a
  * video_preprocessor_config.json of json; loaded (NULL on failure). */
 static const char *const MODEL_FILES[] = {"config.json", "model.safetensors",
@@ -476,6 +507,7 @@ int main(void) {
         test_video_cache(model, ref);
         test_mixed(model, ref);
         test_video_processor_configs(ref);
+        test_sample_frames(model, ref);
         test_video_preprocessor_file(ref);
     }
     cJSON_Delete(ref);
