@@ -12,23 +12,15 @@ import struct
 import subprocess
 import sys
 import tempfile
-import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_cli_detect import write_png  # noqa: E402  (a PNG without Pillow)
 
 DATA = os.environ.get("VLM_TEST_DATA",
                       os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
 MODEL = os.path.join(DATA, "qwen2_5_vl-model")
 REF = os.path.join(DATA, "qwen2_5_vl-video")
 WIDTH, HEIGHT = 100, 70
-
-
-def write_png(path, width, height, rgb):
-    def chunk(tag, data):
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xffffffff))
-    raw = b"".join(b"\0" + rgb[y * width * 3:(y + 1) * width * 3] for y in range(height))
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def frame(k):
