@@ -122,6 +122,24 @@ vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor
     if (!vlmi_resize_torch_supported(config->resample))
         return vlmi_fail(VLM_ERR_UNSUPPORTED, "Qwen2-VL video processor: resample %d (bilinear, "
                          "bicubic or lanczos)", (int)config->resample);
+    if (config->cap_pixels_per_frame && config->patch_size > 0 && config->merge_size > 0 &&
+        config->temporal_patch_size > 0 && n_frames > 0) {
+        /* Qwen2VLVideoProcessor.resize: max_pixels = max(min(max_pixels,
+         * int(max_video_tokens * factor^2 * 0.9) * temporal // frames),
+         * int(min_pixels * 1.05)) */
+        if (min_pixels <= 0) min_pixels = config->min_pixels > 0 ? config->min_pixels
+                                                                 : VLMI_QWEN2VL_DEFAULT_MIN_PIXELS;
+        if (max_pixels <= 0) max_pixels = config->max_pixels > 0 ? config->max_pixels
+                                                                 : VLMI_QWEN2VL_DEFAULT_MAX_PIXELS;
+        double factor = (double)config->patch_size * config->merge_size;
+        double total = (double)config->max_video_tokens * factor * factor * 0.9;
+        int64_t floor_pixels = (int64_t)((double)min_pixels * 1.05);
+        if (total < 1e15) { /* larger budgets bound nothing */
+            int64_t share = (int64_t)total * config->temporal_patch_size / n_frames;
+            if (share < max_pixels) max_pixels = share;
+        }
+        if (max_pixels < floor_pixels) max_pixels = floor_pixels;
+    }
     vlm_status st = vlmi_qwen2vl_plan_frames(plan, config, width, height, n_frames, min_pixels,
                                              max_pixels);
     plan->video = st == VLM_OK;

@@ -68,8 +68,10 @@ vlm_status vlmi_qwen2vl_plan_frames(vlmi_qwen2vl_plan *plan, const vlmi_processo
  * makes them (config: its settings): step 2 is torchvision's resize of the
  * uint8 frames (antialiased, config->resample mapped to torch's mode,
  * image/resize_torch.h) and step 3 one float32 normalize with mean and std
- * divided by the rescale factor, as its fused rescale_and_normalize. Its
- * cap_pixels_per_frame is not applied (transformers 5.24's default). */
+ * divided by the rescale factor, as its fused rescale_and_normalize. With
+ * config->cap_pixels_per_frame (off by default in transformers 5.24) each
+ * frame's max_pixels is also bounded by its share of max_video_tokens, as
+ * its resize does. */
 vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
                                    uint32_t width, uint32_t height, uint32_t n_frames,
                                    int64_t min_pixels, int64_t max_pixels);

@@ -68,6 +68,8 @@ void vlmi_processor_config_init(vlmi_processor_config *c, const char *type) {
             c->min_pixels = c->size.shortest_edge = 128 * 28 * 28;
             c->max_pixels = c->size.longest_edge = 28 * 28 * 768;
         }
+        /* cap_pixels_per_frame None means off (transformers 5.24) */
+        c->max_video_tokens = 128000;
     } else if (is_class(type, "Gemma3ImageProcessor")) {
         /* transformers Gemma3ImageProcessor.__init__; None-valued pan & scan
          * settings resolve to these in its preprocess(); image_seq_length:
@@ -238,6 +240,11 @@ static vlm_status parse_root(const cJSON *root, const char *file, vlmi_processor
     TRY(get_positive_i32(root, "patch_size", file, "", &c->patch_size));
     TRY(get_positive_i32(root, "temporal_patch_size", file, "", &c->temporal_patch_size));
     TRY(get_positive_i32(root, "merge_size", file, "", &c->merge_size));
+    const cJSON *cap = vlmi_json_find(root, "cap_pixels_per_frame");
+    if (cap != NULL && !cJSON_IsNull(cap))
+        TRY(vlmi_json_get_bool(root, "cap_pixels_per_frame", file, "", &c->cap_pixels_per_frame,
+                               false));
+    TRY(get_positive_i32(root, "max_video_tokens", file, "", &c->max_video_tokens));
 
     TRY(vlmi_json_get_bool(root, "do_pan_and_scan", file, "", &c->do_pan_and_scan, false));
     TRY(get_positive_i32(root, "pan_and_scan_min_crop_size", file, "",

@@ -31,6 +31,7 @@ qwen2_5_vl-video/ (raw little-endian; shapes and values in reference.json):
   reference.json "video_processor_configs": min / max pixels and resample that
                       Qwen2VLVideoProcessor takes from a few config texts;
                       "sample_frames": the frames its sample_frames picks
+  capped_pixels.f32   video4's frames with cap_pixels_per_frame, max_video_tokens 10
 qwen2_5_vl-swa/: the same model with use_sliding_window true, sliding_window 8
   and max_window_layers 1 (layers 1 and 2 slide), a complete model directory,
   and image_* files (ids, last logits, greedy) for the 150 x 100 pattern image
@@ -157,14 +158,32 @@ def video_processor_defaults(ref):
     configs = [{"video_processor_type": "Qwen2VLVideoProcessor"},
                {"video_processor_type": "Qwen2VLVideoProcessor", "max_pixels": 200704},
                {"video_processor_type": "Qwen2VLVideoProcessor",
-                "size": {"shortest_edge": 6272, "longest_edge": 401408}, "resample": 2}]
+                "size": {"shortest_edge": 6272, "longest_edge": 401408}, "resample": 2},
+               {"video_processor_type": "Qwen2VLVideoProcessor", "cap_pixels_per_frame": True,
+                "max_video_tokens": 10}]
     ref["video_processor_configs"] = []
     for config in configs:
         kwargs = {k: v for k, v in config.items() if k != "video_processor_type"}
         vp = Qwen2VLVideoProcessor(**kwargs)
         ref["video_processor_configs"].append({
             "json": config, "min_pixels": vp.size["shortest_edge"],
-            "max_pixels": vp.size["longest_edge"], "resample": int(vp.resample)})
+            "max_pixels": vp.size["longest_edge"], "resample": int(vp.resample),
+            "cap_pixels_per_frame": bool(vp.cap_pixels_per_frame),
+            "max_video_tokens": vp.max_video_tokens})
+
+
+def capped_case(processor, out, ref):
+    """video4's frames with cap_pixels_per_frame and a budget of 10 tokens
+    over the model's video processor settings: each frame bounded by its share
+    (smaller than the 112 x 56 the plain budget gives)."""
+    size = processor.video_processor.size
+    vp = Qwen2VLVideoProcessor(min_pixels=size["shortest_edge"], max_pixels=size["longest_edge"],
+                               cap_pixels_per_frame=True, max_video_tokens=10)
+    frames = np.stack([pattern(WIDTH, HEIGHT, k) for k in range(4)])
+    capped = vp(videos=[frames], do_sample_frames=False, return_tensors="pt")
+    save(out, "capped_pixels.f32", capped["pixel_values_videos"].numpy(), np.float32, ref)
+    ref["capped"] = {"frames": 4, "max_video_tokens": 10,
+                     "video_grid_thw": [int(x) for x in capped["video_grid_thw"][0]]}
 
 
 # (total_num_frames, video fps, fps asked (0: the default, 2), max_frames (0: 768))
@@ -254,6 +273,7 @@ def main():
     mixed_case(model, model_dir, processor, out, ref)
     video_processor_defaults(ref)
     sampling_cases(processor, ref)
+    capped_case(processor, out, ref)
     (out / "reference.json").write_text(json.dumps(ref, indent=2) + "\n")
 
     out = data / "qwen2_5_vl-swa"

@@ -11,6 +11,7 @@
  *     frames in another order do not);
  *   - a conversation with a video, an answer and an image;
  *   - the frames vlm_session_video_frames picks (sample_frames with fps);
+ *   - cap_pixels_per_frame (each frame within a share of max_video_tokens);
  *   - the video processor settings of video_preprocessor_config.json texts,
  *     and such a file in a model directory (its budget used for videos, a
  *     patch size the encoder does not have refused);
@@ -313,12 +314,51 @@ static void test_video_processor_configs(const cJSON *ref) {
                   config.max_pixels == (int64_t)number(c, "max_pixels") &&
                   config.resample == (int32_t)number(c, "resample") &&
                   config.temporal_patch_size == 2 && config.patch_size == 14 &&
-                  config.merge_size == 2,
+                  config.merge_size == 2 &&
+                  config.cap_pixels_per_frame ==
+                      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "cap_pixels_per_frame")) &&
+                  config.max_video_tokens == (int32_t)number(c, "max_video_tokens"),
                   "%s: min_pixels %lld, max_pixels %lld, resample %d", json,
                   (long long)config.min_pixels, (long long)config.max_pixels,
                   (int)config.resample);
         free(json);
     }
+}
+
+/* cap_pixels_per_frame: video4's frames within their share of 10 tokens. */
+static void test_capped(vlm_model *model, const cJSON *ref) {
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(ref, "capped");
+    const cJSON *grid = cJSON_GetObjectItemCaseSensitive(c, "video_grid_thw");
+    const vlmi_family_ops *ops = &vlmi_qwen2_5_vl_ops;
+    vlmi_processor_config config;
+    ops->video_config(&config, model);
+    config.cap_pixels_per_frame = true;
+    config.max_video_tokens = (int32_t)number(c, "max_video_tokens");
+    vlmi_image_request req = {.video_frame = true};
+    vlmi_image_plan plan;
+    CHECK_OK(ops->plan_video(&plan, model, &config, &req, WIDTH, HEIGHT, 4));
+    const vlmi_qwen2vl_plan *p = &plan.u.qwen2vl;
+    CHECK_MSG(cJSON_GetArraySize(grid) == 3 &&
+              p->grid_t == (uint32_t)cJSON_GetArrayItem(grid, 0)->valueint &&
+              p->grid_h == (uint32_t)cJSON_GetArrayItem(grid, 1)->valueint &&
+              p->grid_w == (uint32_t)cJSON_GetArrayItem(grid, 2)->valueint,
+              "capped: grid %ux%ux%u", p->grid_t, p->grid_h, p->grid_w);
+    float *want = read_data("qwen2_5_vl-video", "capped_pixels.f32", plan.n_values, 4);
+    float *got = malloc(plan.n_values * sizeof *got);
+    vlm_image *frames[4];
+    const uint8_t *rgb[4];
+    for (uint32_t k = 0; k < 4; k++) {
+        frames[k] = pattern_frame(WIDTH, HEIGHT, k);
+        rgb[k] = vlm_image_pixels(frames[k]);
+    }
+    CHECK_OK(vlmi_qwen2vl_pixel_values(got, p, &config, rgb));
+    float worst = want != NULL ? max_diff(got, want, plan.n_values) : INFINITY;
+    CHECK_MSG(worst <= 1e-5f, "capped: pixel values differ by %g", worst);
+    printf("capped: %ux%u frames, pixel values within %g\n", p->resized_width, p->resized_height,
+           worst);
+    for (uint32_t k = 0; k < 4; k++) vlm_image_free(frames[k]);
+    free(want);
+    free(got);
 }
 
 /* vlm_session_video_frames picks the frames Qwen2VLVideoProcessor.sample_frames
@@ -508,6 +548,7 @@ int main(void) {
         test_mixed(model, ref);
         test_video_processor_configs(ref);
         test_sample_frames(model, ref);
+        test_capped(model, ref);
         test_video_preprocessor_file(ref);
     }
     cJSON_Delete(ref);
