@@ -395,8 +395,9 @@ typedef struct vlm_session_params {
      * -1 = off. Other families ignore it. */
     int32_t pan_and_scan;
     /* Since 0.1: the pixel budget of Qwen2-VL-style dynamic resolution (an
-     * image is resized so that its area lies within it; the token count
-     * follows): 0 = the processor config's min_pixels / max_pixels. Other
+     * image, or each frame of a video, is resized so that its area lies
+     * within it; the token count follows): 0 = the processor config's
+     * min_pixels / max_pixels (the video processor's for videos). Other
      * families ignore them. */
     int64_t min_image_pixels;
     int64_t max_image_pixels;
@@ -473,23 +474,32 @@ VLM_API void vlm_generate_params_init(vlm_generate_params *params,
 VLM_API vlm_status vlm_session_generate(vlm_session *session,
                                         const vlm_generate_params *params);
 
-/* Appends a turn about a video (SmolVLM2): n_frames frames the caller
- * decoded, at timestamps_s[i] seconds from the start of a video lasting
- * duration_s seconds (< 0: unknown; the last timestamp stands for it), then
- * text. Each frame becomes one frame for the vision encoder; the prompt
- * reads as SmolVLM2's processor writes it (frame count in words, a
- * "Frame from MM:SS:" line per frame). Frames and timestamps are borrowed
- * for the call only. Since 0.1. */
+/* Appends a turn about a video (SmolVLM2, Qwen2.5-VL): n_frames frames the
+ * caller decoded, at timestamps_s[i] seconds from the start of a video
+ * lasting duration_s seconds (< 0: unknown; the last timestamp stands for
+ * it), then text. SmolVLM2: each frame becomes one frame for the vision
+ * encoder; the prompt reads as SmolVLM2's processor writes it (frame count
+ * in words, a "Frame from MM:SS:" line per frame). Qwen2.5-VL: the frames,
+ * which must share one size, are encoded together as one video (pairs of
+ * frames per temporal patch, the last frame repeated when the count is odd),
+ * each within the session's pixel budget; its frame rate, which spaces the
+ * video in rotary time, is n_frames / duration_s, or with no duration the
+ * rate the timestamps show (24 fps for one frame), as transformers derives
+ * it from the video's metadata. Frames and timestamps are borrowed for the
+ * call only. Since 0.1. */
 VLM_API vlm_status vlm_session_add_video_turn(vlm_session *session, vlm_role role,
                                               const char *text, vlm_image *const *frames,
                                               const double *timestamps_s, size_t n_frames,
                                               double duration_s);
 
 /* Which of a video's total_frames frames (at video_fps frames per second)
- * to decode for vlm_session_add_video_turn, chosen as SmolVLM2's processor
- * chooses them: fps frames per second (0: the model's video_sampling.fps,
- * else 1), at most max_frames (0: the model's, else 64), evenly spaced,
- * skipping a second at each end of long videos. Writes increasing indices;
+ * to decode for vlm_session_add_video_turn, chosen as the model's video
+ * processor chooses them. SmolVLM2: fps frames per second (0: the model's
+ * video_sampling.fps, else 1), at most max_frames (0: the model's, else 64),
+ * evenly spaced, skipping a second at each end of long videos. Qwen2.5-VL:
+ * Qwen2VLVideoProcessor.sample_frames with fps (0: 2, qwen-vl-utils' rate),
+ * at least 4 and at most max_frames (0: 768) frames, an even count (pairs of
+ * frames make its temporal patches). Writes increasing indices;
  * *n_indices receives their count (more than capacity:
  * VLM_ERR_BUFFER_TOO_SMALL, nothing written). Since 0.1. */
 VLM_API vlm_status vlm_session_video_frames(const vlm_session *session, uint32_t total_frames,

@@ -57,6 +57,19 @@ void vlmi_image_key_make(vlmi_image_key *key, const uint8_t *rgb, uint32_t width
     key->request = *request;
 }
 
+void vlmi_image_key_make_frames(vlmi_image_key *key, const uint8_t *const *frames,
+                                size_t n_frames, uint32_t width, uint32_t height,
+                                const vlmi_image_request *request) {
+    vlmi_image_key_make(key, frames[0], width, height, request);
+    for (size_t i = 1; i < n_frames; i++) {
+        vlmi_image_key frame;
+        vlmi_image_key_make(&frame, frames[i], width, height, request);
+        /* chained through the mixer, so the order of the frames counts */
+        key->hash[0] = mix64(key->hash[0] ^ rotl64(frame.hash[0], 23) ^ i);
+        key->hash[1] = mix64(key->hash[1] + frame.hash[1] * 0x9E3779B97F4A7C15ULL + i);
+    }
+}
+
 static bool same_key(const vlmi_image_key *a, const vlmi_image_key *b) {
     return a->hash[0] == b->hash[0] && a->hash[1] == b->hash[1] && a->width == b->width &&
            a->height == b->height && a->request.max_tiles == b->request.max_tiles &&

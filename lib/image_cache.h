@@ -25,6 +25,12 @@ typedef struct vlmi_image_key {
 void vlmi_image_key_make(vlmi_image_key *key, const uint8_t *rgb, uint32_t width,
                          uint32_t height, const vlmi_image_request *request);
 
+/* The key of a video encoded whole: n_frames (>= 1) RGB frames of width x
+ * height, in order (another order or count is another key). */
+void vlmi_image_key_make_frames(vlmi_image_key *key, const uint8_t *const *frames,
+                                size_t n_frames, uint32_t width, uint32_t height,
+                                const vlmi_image_request *request);
+
 /* A cache of capacity bytes; capacity 0 makes a cache that holds nothing
  * (lookups miss, inserts are dropped). */
 vlm_status vlmi_image_cache_create(uint64_t capacity, vlmi_image_cache **out);

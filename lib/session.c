@@ -35,13 +35,14 @@ typedef struct session_turn {
 
 typedef struct session_image {
     vlmi_image_plan plan;
-    bool video_frame;      /* one frame of a video, not an image of its own */
+    bool video_frame;      /* a video or one frame of it, not an image of its own */
     size_t first_row;      /* its first row in vlm_session.features */
     size_t n_rows;         /* feature rows (= its image tokens) */
 } session_image;
 
 typedef struct session_video {
-    size_t first_image;    /* its first frame in vlm_session.images */
+    size_t first_image;    /* its first frame in vlm_session.images, or the whole
+                              video when the family encodes videos whole */
     double *timestamps;    /* (n_frames) seconds, owned */
     size_t n_frames;
     double duration_s;     /* < 0: unknown */
@@ -52,6 +53,8 @@ struct vlm_session {
     const vlmi_family_ops *ops;    /* the model's family */
     const vlmi_decoder *text;      /* the model's bound language model */
     int32_t image_token;           /* stands for one feature row in the prompt */
+    int32_t video_token;           /* the same for a video (image_token unless
+                                      the family has its own) */
     const vlmi_processor_config *processor;
     size_t n_ctx;
     vlmi_image_request image_request;  /* the session's image settings */
@@ -165,6 +168,7 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     s->ops = vlmi_family_ops_of(model->family);
     s->text = s->ops->decoder(model);
     s->image_token = s->ops->image_token(model);
+    s->video_token = s->ops->video_token != NULL ? s->ops->video_token(model) : s->image_token;
     if (model->tokenizer == NULL)
         return vlmi_fail(VLM_ERR_IO, "%s: no tokenizer.json (a session needs the model's "
                          "tokenizer)", model->path);
@@ -297,6 +301,15 @@ static vlm_status plan_image(const vlm_session *s, const vlmi_processor_config *
     return s->ops->plan_image(plan, s->model, config, &req, width, height);
 }
 
+/* The plan of a whole video (the family's plan_video), its frames width x
+ * height. */
+static vlm_status plan_video(const vlm_session *s, uint32_t width, uint32_t height,
+                             size_t n_frames, vlmi_image_plan *plan) {
+    vlmi_image_request req = s->image_request;
+    req.video_frame = true;
+    return s->ops->plan_video(plan, s->model, &s->video_processor, &req, width, height, n_frames);
+}
+
 vlm_status vlm_session_plan_image(const vlm_session *s, uint32_t width, uint32_t height,
                                   vlm_image_plan *out) {
     vlmi_clear_error();
@@ -359,19 +372,22 @@ static vlm_status frame_done(void *user_data) {
     return report_progress(s);
 }
 
-/* Preprocesses and encodes image into the next feature rows, or takes them
- * from the model's image cache. */
-static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *config,
-                               const vlm_image *image, session_image *out) {
+/* Preprocesses and encodes one image (or video frame), or when whole_video
+ * the n_frames frames of a video (all width x height) in one pass, into the
+ * next feature rows, or takes them from the model's image cache. */
+static vlm_status encode_media(vlm_session *s, const vlmi_processor_config *config,
+                               bool whole_video, const uint8_t *const *frames, size_t n_frames,
+                               uint32_t width, uint32_t height, session_image *out) {
     size_t dim = s->text->hp.dim;
     bool video_frame = config != s->processor;
     vlmi_image_plan plan;
-    vlm_status st = plan_image(s, config, video_frame, image->width, image->height, &plan);
+    vlm_status st = whole_video ? plan_video(s, width, height, n_frames, &plan)
+                                : plan_image(s, config, video_frame, width, height, &plan);
     if (st != VLM_OK) return st;
     if ((st = reserve_features(s, plan.n_rows)) != VLM_OK) return st;
     float *rows = s->features + s->n_feature_rows * dim;
     vlmi_image_key key;
-    vlmi_image_key_make(&key, image->pixels, image->width, image->height, &plan.request);
+    vlmi_image_key_make_frames(&key, frames, n_frames, width, height, &plan.request);
     if (vlmi_image_cache_get(s->model->image_cache, &key, rows, plan.n_rows * dim, &plan)) {
         *out = (session_image){plan, video_frame, s->n_feature_rows, plan.n_rows};
         s->n_feature_rows += plan.n_rows;
@@ -384,9 +400,13 @@ static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *conf
         (st = s->ops->vision_state_create(s->model, &s->vision_state)) != VLM_OK)
         return st;
     double preprocess_ms = 0.0, encode_ms = 0.0;
-    st = s->ops->encode_image(rows, s->vision_state, s->model, config, &plan, image->pixels,
-                              image->width, image->height, s->pool, frame_done, s,
-                              &preprocess_ms, &encode_ms);
+    if (whole_video)
+        st = s->ops->encode_video(rows, s->vision_state, s->model, config, &plan, frames, width,
+                                  height, s->pool, frame_done, s, &preprocess_ms, &encode_ms);
+    else
+        st = s->ops->encode_image(rows, s->vision_state, s->model, config, &plan, frames[0],
+                                  width, height, s->pool, frame_done, s, &preprocess_ms,
+                                  &encode_ms);
     if (st != VLM_OK) return st;
     vlmi_image_cache_put(s->model->image_cache, &key, rows, plan.n_rows * dim, &plan);
     *out = (session_image){plan, video_frame, s->n_feature_rows, plan.n_rows};
@@ -394,6 +414,24 @@ static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *conf
     s->pending_preprocess_ms += preprocess_ms;
     s->pending_encode_ms += encode_ms;
     return VLM_OK;
+}
+
+static vlm_status encode_image(vlm_session *s, const vlmi_processor_config *config,
+                               const vlm_image *image, session_image *out) {
+    const uint8_t *frames[1] = {image->pixels};
+    return encode_media(s, config, false, frames, 1, image->width, image->height, out);
+}
+
+/* A video the family encodes whole (plan_video): one entry of s->images. */
+static vlm_status encode_whole_video(vlm_session *s, vlm_image *const *frames, size_t n_frames,
+                                     session_image *out) {
+    const uint8_t **rgb = vlmi_calloc(n_frames, sizeof *rgb);
+    if (rgb == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < n_frames; i++) rgb[i] = frames[i]->pixels;
+    vlm_status st = encode_media(s, &s->video_processor, true, rgb, n_frames, frames[0]->width,
+                                 frames[0]->height, out);
+    free(rgb);
+    return st;
 }
 
 // ----------------------------------------------------------------------------
@@ -449,12 +487,23 @@ static vlm_status check_turn(vlm_session *s, vlm_role role, const char *text,
 }
 
 /* Encodes video_frames (then images) and appends the turn; on failure the
- * conversation is as it was. */
+ * conversation is as it was. A family with plan_video encodes the frames as
+ * one video (one entry of s->images), others frame by frame. */
 static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
                            vlm_image *const *video_frames, size_t n_video_frames, bool has_video,
                            vlm_image *const *images, size_t n_images) {
-    vlm_status st = reserve_images(s, n_video_frames + n_images);
+    bool whole_video = n_video_frames > 0 && s->ops->plan_video != NULL;
+    size_t n_video_entries = whole_video ? 1 : n_video_frames;
+    vlm_status st = reserve_images(s, n_video_entries + n_images);
     if (st != VLM_OK) return st;
+    if (whole_video)
+        for (size_t i = 1; i < n_video_frames; i++)
+            if (video_frames[i]->width != video_frames[0]->width ||
+                video_frames[i]->height != video_frames[0]->height)
+                return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "video frame %zu is %ux%u, frame 0 "
+                                 "%ux%u (a video's frames share one size)", i,
+                                 video_frames[i]->width, video_frames[i]->height,
+                                 video_frames[0]->width, video_frames[0]->height);
     size_t rows_before = s->n_feature_rows;
     double preprocess_before = s->pending_preprocess_ms, encode_before = s->pending_encode_ms;
     int32_t cached_before = s->pending_cached_images;
@@ -462,9 +511,14 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
     /* progress counts the call's frames */
     s->progress_done = s->progress_total = 0;
     size_t n_rows = 0;
-    for (size_t i = 0; i < n_video_frames + n_images; i++) {
+    vlmi_image_plan plan;
+    if (whole_video && plan_video(s, video_frames[0]->width, video_frames[0]->height,
+                                  n_video_frames, &plan) == VLM_OK) {
+        s->progress_total += plan.n_frames;
+        n_rows += plan.n_rows;
+    }
+    for (size_t i = whole_video ? n_video_frames : 0; i < n_video_frames + n_images; i++) {
         const vlm_image *im = i < n_video_frames ? video_frames[i] : images[i - n_video_frames];
-        vlmi_image_plan plan;
         bool video_frame = i < n_video_frames;
         if (plan_image(s, video_frame ? &s->video_processor : s->processor, video_frame,
                        im->width, im->height, &plan) == VLM_OK) {
@@ -479,7 +533,11 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
                          "conversation); the context holds %zu", n_rows, s->n_feature_rows,
                          s->n_ctx);
     if (n_video_frames + n_images > 0) st = report_progress(s);
-    for (size_t i = 0; i < n_video_frames && st == VLM_OK; i++) {
+    if (whole_video && st == VLM_OK) {
+        st = encode_whole_video(s, video_frames, n_video_frames, next++);
+        if (st != VLM_OK) vlmi_fail_prefix(st, "video");
+    }
+    for (size_t i = 0; !whole_video && i < n_video_frames && st == VLM_OK; i++) {
         st = encode_image(s, &s->video_processor, video_frames[i], next++);
         if (st != VLM_OK) vlmi_fail_prefix(st, "video frame");
     }
@@ -495,7 +553,7 @@ static vlm_status add_turn(vlm_session *s, vlm_role role, const char *text,
         s->pending_cached_images = cached_before;
         return st;
     }
-    s->n_images += n_video_frames + n_images;
+    s->n_images += n_video_entries + n_images;
     return VLM_OK;
 }
 
@@ -536,12 +594,13 @@ vlm_status vlm_session_add_video_turn(vlm_session *s, vlm_role role, const char 
     double *timestamps = vlmi_calloc(n_frames, sizeof *timestamps);
     if (timestamps == NULL) return vlmi_fail_prefix(VLM_ERR_OUT_OF_MEMORY, what);
     memcpy(timestamps, timestamps_s, n_frames * sizeof *timestamps);
+    size_t first_image = s->n_images;
     st = add_turn(s, role, text, frames, n_frames, true, NULL, 0);
     if (st != VLM_OK) {
         free(timestamps);
         return vlmi_fail_prefix(st, what);
     }
-    s->videos[s->n_videos++] = (session_video){s->n_images - n_frames, timestamps, n_frames,
+    s->videos[s->n_videos++] = (session_video){first_image, timestamps, n_frames,
                                                duration_s < 0 ? -1.0 : duration_s};
     return VLM_OK;
 }
@@ -557,12 +616,22 @@ vlm_status vlm_session_video_frames(const vlm_session *s, uint32_t total_frames,
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_video_frames: %u frames at %g fps, "
                          "sampled at %g fps", total_frames, video_fps, fps);
     const vlmi_video_sampling *vs = &s->video_processor.video_sampling;
-    if (fps == 0.0) fps = vs->present && vs->fps > 0 ? vs->fps : 1.0;
-    if (max_frames == 0) max_frames = vs->present && vs->max_frames > 0 ? (uint32_t)vs->max_frames : 64;
-    uint32_t *all = vlmi_calloc(max_frames, sizeof *all);
-    if (all == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    size_t n = vlmi_smolvlm_sample_frames(all, total_frames, video_fps, total_frames / video_fps,
-                                          fps, max_frames);
+    uint32_t *all;
+    size_t n;
+    if (s->ops->sample_frames != NULL) {
+        size_t most = s->ops->sample_frames(NULL, s->model, &s->video_processor, total_frames,
+                                            video_fps, fps, max_frames);
+        if ((all = vlmi_calloc(most, sizeof *all)) == NULL) return VLM_ERR_OUT_OF_MEMORY;
+        n = s->ops->sample_frames(all, s->model, &s->video_processor, total_frames, video_fps, fps,
+                                  max_frames);
+    } else {
+        if (fps == 0.0) fps = vs->present && vs->fps > 0 ? vs->fps : 1.0;
+        if (max_frames == 0)
+            max_frames = vs->present && vs->max_frames > 0 ? (uint32_t)vs->max_frames : 64;
+        if ((all = vlmi_calloc(max_frames, sizeof *all)) == NULL) return VLM_ERR_OUT_OF_MEMORY;
+        n = vlmi_smolvlm_sample_frames(all, total_frames, video_fps, total_frames / video_fps,
+                                       fps, max_frames);
+    }
     *n_indices = n;
     vlm_status st = VLM_OK;
     if (capacity < n)
@@ -681,6 +750,11 @@ static vlm_status tokenize_prompt(vlm_session *s) {
     return st;
 }
 
+/* True for the tokens that stand for a feature row (image or video). */
+static bool is_feature_token(const vlm_session *s, int32_t id) {
+    return id == s->image_token || id == s->video_token;
+}
+
 /* Where the prefill chunk starting at start ends: n_batch rows on, or
  * earlier so that a run of image tokens attending bidirectionally is never
  * split between two forward calls (the session's n_batch holds the longest). */
@@ -701,7 +775,7 @@ static vlm_status prefill(vlm_session *s, size_t from) {
     size_t n = s->n_prompt_ids, dim = s->text->hp.dim;
     bool blocks = s->ops->image_block_rows(s->model) > 0;
     size_t image_row = 0;
-    for (size_t i = 0; i < from; i++) image_row += s->prompt_ids[i] == s->image_token;
+    for (size_t i = 0; i < from; i++) image_row += is_feature_token(s, s->prompt_ids[i]);
     /* from 0 the sliding-window rings start afresh too */
     if (from == 0) vlmi_decoder_state_reset(s->decoder);
     else s->decoder->n_past = from;
@@ -711,7 +785,7 @@ static vlm_status prefill(vlm_session *s, size_t from) {
     for (size_t start = from, end; st == VLM_OK && start < n; start = end) {
         end = chunk_end(s, start);
         size_t count = end - start, rows = 0;
-        for (size_t i = start; i < end; i++) rows += s->prompt_ids[i] == s->image_token;
+        for (size_t i = start; i < end; i++) rows += is_feature_token(s, s->prompt_ids[i]);
         if (image_row + rows > s->n_feature_rows)
             return vlmi_fail(VLM_ERR_INTERNAL, "prompt has more image tokens than image rows");
         st = s->ops->embed(s->embeddings, s->bidirectional, s->model, s->prompt_ids + start,
@@ -815,23 +889,31 @@ static vlm_status check_prompt(const vlm_session *s) {
         return vlmi_fail(VLM_ERR_LIMIT, "the prompt takes %zu tokens; the context holds %zu "
                          "(with room for one answer token)", n_prompt, s->n_ctx);
     size_t n_image_tokens = 0;
-    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += s->prompt_ids[i] == s->image_token;
+    for (size_t i = 0; i < n_prompt; i++) n_image_tokens += is_feature_token(s, s->prompt_ids[i]);
     if (n_image_tokens != s->n_feature_rows)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "the prompt has %zu image tokens but the "
                          "images give %zu feature rows", n_image_tokens, s->n_feature_rows);
     return VLM_OK;
 }
 
-/* The M-RoPE positions of prompt_ids, from the images of the conversation
- * (or of the safety prompt) in order. */
+/* The M-RoPE positions of prompt_ids, from the images and videos of the
+ * conversation (or the image of the safety prompt) in order. */
 static vlm_status compute_positions(vlm_session *s) {
-    size_t n_images = s->n_images > 0 ? s->n_images : s->n_feature_rows > 0;
-    const vlmi_image_plan **plans = vlmi_calloc(n_images > 0 ? n_images : 1, sizeof *plans);
-    if (plans == NULL) return VLM_ERR_OUT_OF_MEMORY;
-    for (size_t i = 0; i < n_images; i++) plans[i] = &s->images[i].plan;
+    size_t n_media = s->n_images > 0 ? s->n_images : s->n_feature_rows > 0;
+    vlmi_prompt_media *media = vlmi_calloc(n_media > 0 ? n_media : 1, sizeof *media);
+    if (media == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0, v = 0; i < n_media; i++) {
+        media[i] = (vlmi_prompt_media){&s->images[i].plan, NULL, 1, -1.0};
+        while (v < s->n_videos && s->videos[v].first_image < i) v++;
+        if (v < s->n_videos && s->videos[v].first_image == i) {
+            media[i].timestamps = s->videos[v].timestamps;
+            media[i].n_frames = s->videos[v].n_frames;
+            media[i].duration_s = s->videos[v].duration_s;
+        }
+    }
     vlm_status st = s->ops->rope_positions(s->positions, &s->rope_delta, s->model, s->prompt_ids,
-                                           s->n_prompt_ids, plans, n_images);
-    free(plans);
+                                           s->n_prompt_ids, media, n_media);
+    free(media);
     return st;
 }
 

@@ -43,6 +43,16 @@ typedef struct vlmi_image_plan {
     } u;                    /* the family's own plan */
 } vlmi_image_plan;
 
+/* An image or a video of the prompt, in prompt order, as rope_positions
+ * sees it. */
+typedef struct vlmi_prompt_media {
+    const vlmi_image_plan *plan;  /* an image's, or a whole video's (plan_video) */
+    const double *timestamps;     /* (n_frames) seconds from the video's start;
+                                     NULL for an image */
+    size_t n_frames;
+    double duration_s;            /* the video's length; < 0: unknown */
+} vlmi_prompt_media;
+
 /* Called by encode_image after each frame; a status other than VLM_OK
  * (the caller cancelled) stops encoding with that status. */
 typedef vlm_status (*vlmi_frame_done_fn)(void *user_data);
@@ -53,8 +63,11 @@ typedef struct vlmi_family_ops {
      * messages name the model's path. */
     vlm_status (*check_session)(const vlm_model *model);
     const vlmi_decoder *(*decoder)(const vlm_model *model);
-    /* The token that stands for one feature row in the prompt. */
+    /* The token that stands for one feature row of an image in the prompt,
+     * and of a video (NULL: image_token, as for families whose video
+     * frames are images). */
     int32_t (*image_token)(const vlm_model *model);
+    int32_t (*video_token)(const vlm_model *model);
     /* Rows the decoder must see in one forward call: the longest run of
      * image tokens attending bidirectionally (0: none, causal everywhere). */
     size_t (*image_block_rows)(const vlm_model *model);
@@ -75,6 +88,28 @@ typedef struct vlmi_family_ops {
                            size_t n_frames, double duration_s);
     /* The processor settings for video frames; NULL when no video. */
     void (*video_config)(vlmi_processor_config *out, const vlm_model *model);
+    /* Which frames of a video vlm_session_video_frames picks, as the
+     * family's video processor samples them: of total_frames at video_fps,
+     * fps per second (0: the family's default), at most max_frames (0: the
+     * default) -> increasing indices, their count; with indices NULL, the
+     * most it can write (a size query). NULL: SmolVLM2's sampling with
+     * video_config's video_sampling. */
+    size_t (*sample_frames)(uint32_t *indices, const vlm_model *model,
+                            const vlmi_processor_config *video_config, uint32_t total_frames,
+                            double video_fps, double fps, uint32_t max_frames);
+    /* Whole-video encoding (Qwen2-VL): the n_frames frames of a video, all
+     * width x height, make one plan, one placeholder expansion (expand_video
+     * gets this plan) and one encoder pass -> plan->n_rows rows, as
+     * encode_image. NULL: the session plans and encodes each frame as an
+     * image of the video processor settings (Idefics3). */
+    vlm_status (*plan_video)(vlmi_image_plan *plan, const vlm_model *model,
+                             const vlmi_processor_config *config, const vlmi_image_request *req,
+                             uint32_t width, uint32_t height, size_t n_frames);
+    vlm_status (*encode_video)(float *rows, void *state, const vlm_model *model,
+                               const vlmi_processor_config *config, const vlmi_image_plan *plan,
+                               const uint8_t *const *frames, uint32_t width, uint32_t height,
+                               vlmi_threadpool *pool, vlmi_frame_done_fn frame_done,
+                               void *user_data, double *preprocess_ms, double *encode_ms);
 
     vlm_status (*plan_image)(vlmi_image_plan *plan, const vlm_model *model,
                              const vlmi_processor_config *config, const vlmi_image_request *req,
@@ -106,12 +141,12 @@ typedef struct vlmi_family_ops {
 
     /* Multimodal RoPE (Qwen2-VL): the rotary positions of prompt ids (n of
      * them; axis a of token i at positions[a * n + i], 3 axes) given the
-     * prompt's images in order, and the offset of the tokens after it (their
-     * position is their cache row + *delta on every axis). NULL: positions
-     * are the cache rows. */
+     * prompt's images and videos in order, and the offset of the tokens after
+     * it (their position is their cache row + *delta on every axis). NULL:
+     * positions are the cache rows. */
     vlm_status (*rope_positions)(int32_t *positions, int64_t *delta, const vlm_model *model,
-                                 const int32_t *ids, size_t n,
-                                 const vlmi_image_plan *const *plans, size_t n_images);
+                                 const int32_t *ids, size_t n, const vlmi_prompt_media *media,
+                                 size_t n_media);
 
     /* Image-safety classifiers (ShieldGemma 2): true with the ids of the
      * "Yes" and "No" tokens whose logits make the score; false for other

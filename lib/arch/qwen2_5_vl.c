@@ -44,9 +44,6 @@ vlm_status vlmi_qwen2_5_vl_decoder_hparams(vlmi_decoder_hparams *hp, const vlmi_
     if (t->rope.n_mrope_section != 0 && t->rope.n_mrope_section != VLMI_DECODER_MROPE_AXES)
         return vlmi_fail(VLM_ERR_UNSUPPORTED, "config.json: mrope_section has %d entries "
                          "(3: temporal, height, width)", (int)t->rope.n_mrope_section);
-    if (t->sliding_window > 0)
-        return vlmi_fail(VLM_ERR_UNSUPPORTED, "config.json: use_sliding_window is not "
-                         "supported for Qwen2.5-VL");
     *hp = (vlmi_decoder_hparams){
         .n_vocab = (size_t)t->vocab_size,
         .dim = (size_t)t->hidden_size,
@@ -58,6 +55,11 @@ vlm_status vlmi_qwen2_5_vl_decoder_hparams(vlmi_decoder_hparams *hp, const vlmi_
         .norm_eps = (float)t->rms_norm_eps,
         .rope_theta = (float)t->rope.theta,
         .qkv_bias = true,
+        /* use_sliding_window: the layers from max_window_layers on (or as
+         * layer_types says) see the last sliding_window tokens, at the
+         * global rope_theta (the config parser resolves which) */
+        .sliding_window = t->sliding_window > 0 ? (size_t)t->sliding_window : 0,
+        .layer_is_sliding = t->sliding_window > 0 ? t->layer_is_sliding : NULL,
     };
     for (int32_t a = 0; a < t->rope.n_mrope_section; a++)
         hp->mrope_section[a] = (size_t)t->rope.mrope_section[a];

@@ -3,6 +3,7 @@
  * the Python reference, so they agree to the pixel. */
 #include "arch/qwen2_5_vl_processor.h"
 #include "image/image.h"
+#include "image/resize_torch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,7 +116,104 @@ vlm_status vlmi_qwen2vl_plan_frames(vlmi_qwen2vl_plan *plan, const vlmi_processo
     return VLM_OK;
 }
 
+vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
+                                   uint32_t width, uint32_t height, uint32_t n_frames,
+                                   int64_t min_pixels, int64_t max_pixels) {
+    if (!vlmi_resize_torch_supported(config->resample))
+        return vlmi_fail(VLM_ERR_UNSUPPORTED, "Qwen2-VL video processor: resample %d (bilinear, "
+                         "bicubic or lanczos)", (int)config->resample);
+    if (config->cap_pixels_per_frame && config->patch_size > 0 && config->merge_size > 0 &&
+        config->temporal_patch_size > 0 && n_frames > 0) {
+        /* Qwen2VLVideoProcessor.resize: max_pixels = max(min(max_pixels,
+         * int(max_video_tokens * factor^2 * 0.9) * temporal // frames),
+         * int(min_pixels * 1.05)) */
+        if (min_pixels <= 0) min_pixels = config->min_pixels > 0 ? config->min_pixels
+                                                                 : VLMI_QWEN2VL_DEFAULT_MIN_PIXELS;
+        if (max_pixels <= 0) max_pixels = config->max_pixels > 0 ? config->max_pixels
+                                                                 : VLMI_QWEN2VL_DEFAULT_MAX_PIXELS;
+        double factor = (double)config->patch_size * config->merge_size;
+        double total = (double)config->max_video_tokens * factor * factor * 0.9;
+        int64_t floor_pixels = (int64_t)((double)min_pixels * 1.05);
+        if (total < 1e15) { /* larger budgets bound nothing */
+            int64_t share = (int64_t)total * config->temporal_patch_size / n_frames;
+            if (share < max_pixels) max_pixels = share;
+        }
+        if (max_pixels < floor_pixels) max_pixels = floor_pixels;
+    }
+    vlm_status st = vlmi_qwen2vl_plan_frames(plan, config, width, height, n_frames, min_pixels,
+                                             max_pixels);
+    plan->video = st == VLM_OK;
+    return st;
+}
+
+// ---- frame sampling ----
+
+size_t vlmi_qwen2vl_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
+                                  double fps, uint32_t min_frames, uint32_t max_frames,
+                                  uint32_t temporal_patch_size) {
+    if (total_frames == 0 || !(video_fps > 0.0) || !(fps > 0.0) || temporal_patch_size == 0)
+        return 0;
+    double t = temporal_patch_size;
+    uint32_t cap = max_frames < total_frames ? max_frames : total_frames;
+    double most = floor((double)cap / t) * t;
+    double n = (double)total_frames / video_fps * fps;
+    if (n < (double)min_frames) n = min_frames;
+    if (n > most) n = most;
+    if (n > (double)total_frames) n = total_frames;
+    n = floor(n / t) * t;
+    if (n < 1.0) {
+        indices[0] = 0;
+        return 1;
+    }
+    /* torch.arange(0, total, step): ceil(total / step) values i * step,
+     * computed in double and stored as float32, then .int() */
+    double step = (double)total_frames / n;
+    size_t count = (size_t)ceil((double)total_frames / step), written = 0;
+    for (size_t i = 0; i < count; i++) {
+        float value = (float)((double)i * step);
+        uint32_t index = (uint32_t)value;
+        if (index >= total_frames) break;
+        if (written == 0 || index > indices[written - 1]) indices[written++] = index;
+    }
+    return written;
+}
+
 // ---- pixels ----
+
+/* One 8-bit sample of channel ch -> its pixel value, per lut[ch][v]. */
+static void value_table(float lut[3][256], const vlmi_processor_config *config, bool video) {
+    for (int ch = 0; ch < 3; ch++) {
+        float mean = (float)(config->do_normalize ? config->image_mean[ch] : 0.0);
+        float std = (float)(config->do_normalize ? config->image_std[ch] : 1.0);
+        /* the video processor (torch, all float32): rescale and normalize
+         * fused into one normalize by mean / factor and std / factor */
+        bool fused = video && config->do_rescale && config->do_normalize;
+        if (fused) {
+            float inv = (float)(1.0 / config->rescale_factor);
+            mean *= inv;
+            std *= inv;
+        }
+        for (int v = 0; v < 256; v++) {
+            float x = (float)v;
+            /* the image processor rescales in f64 and rounds to f32; the
+             * video processor's unfused rescale is an f32 product */
+            if (config->do_rescale && !fused)
+                x = video ? x * (float)config->rescale_factor
+                          : (float)((double)v * config->rescale_factor);
+            lut[ch][v] = config->do_normalize ? (x - mean) / std : x;
+        }
+    }
+}
+
+static vlm_status resize_frame(const vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
+                               const uint8_t *src, uint8_t *dst) {
+    uint32_t w = plan->width, h = plan->height, rw = plan->resized_width, rh = plan->resized_height;
+    if (plan->video)
+        return vlmi_resize_torch_u8(src, w, h, (size_t)w * 3, dst, rw, rh, (size_t)rw * 3, 3,
+                                    config->resample);
+    return vlmi_resize_u8(src, w, h, (size_t)w * 3, dst, rw, rh, (size_t)rw * 3, 3,
+                          config->resample);
+}
 
 vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
                                      const vlmi_processor_config *config,
@@ -134,18 +232,8 @@ vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
         resized = vlmi_malloc(plan->work_bytes);
         if (resized == NULL) return VLM_ERR_OUT_OF_MEMORY;
     }
-    /* per 8-bit value and channel: the reference's rescale (f64 product
-     * rounded to f32), then normalize in f32 */
     float lut[3][256];
-    for (int ch = 0; ch < 3; ch++) {
-        float mean = (float)(config->do_normalize ? config->image_mean[ch] : 0.0);
-        float std = (float)(config->do_normalize ? config->image_std[ch] : 1.0);
-        for (int v = 0; v < 256; v++) {
-            float x = config->do_rescale ? (float)((double)v * config->rescale_factor) : (float)v;
-            lut[ch][v] = config->do_normalize ? (x - mean) / std : x;
-        }
-    }
-    const int filter = config->resample;
+    value_table(lut, config, plan->video);
     const size_t row_stride = (size_t)rw * 3;
     const uint32_t blocks_h = plan->grid_h / M, blocks_w = plan->grid_w / M;
     float *row = out;
@@ -156,7 +244,7 @@ vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
             uint32_t index = gt * T + t;
             if (index >= plan->n_frames) index = plan->n_frames - 1;
             if (same_size) {
-                pair[t] = frames[index]; /* Pillow returns a copy: nothing to resample */
+                pair[t] = frames[index]; /* Pillow and torch return a copy: nothing to resample */
                 continue;
             }
             if (t > 0 && gt * T + t - 1 >= plan->n_frames - 1) {
@@ -164,9 +252,7 @@ vlm_status vlmi_qwen2vl_pixel_values(float *out, const vlmi_qwen2vl_plan *plan,
                 continue;
             }
             uint8_t *dst = resized + (size_t)t * frame_bytes;
-            vlm_status st = vlmi_resize_u8(frames[index], plan->width, plan->height,
-                                           (size_t)plan->width * 3, dst, rw, rh, row_stride, 3,
-                                           filter);
+            vlm_status st = resize_frame(plan, config, frames[index], dst);
             if (st != VLM_OK) {
                 free(resized);
                 return vlmi_fail_prefix(st, "Qwen2-VL pixel values");

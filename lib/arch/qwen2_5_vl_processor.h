@@ -52,6 +52,7 @@ typedef struct vlmi_qwen2vl_plan {
     size_t n_tokens;       /* placeholder tokens: n_patches / merge_size^2 */
     size_t n_values;       /* n_patches * patch_dim floats of pixel_values */
     size_t work_bytes;     /* scratch while making them: the resized frames */
+    bool video;            /* the video processor's arithmetic (plan_video) */
 } vlmi_qwen2vl_plan;
 
 /* Plans n_frames (>= 1) frames. min_pixels / max_pixels > 0 override the
@@ -62,6 +63,30 @@ typedef struct vlmi_qwen2vl_plan {
 vlm_status vlmi_qwen2vl_plan_frames(vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
                                     uint32_t width, uint32_t height, uint32_t n_frames,
                                     int64_t min_pixels, int64_t max_pixels);
+
+/* The same for the frames of a video as transformers' Qwen2VLVideoProcessor
+ * makes them (config: its settings): step 2 is torchvision's resize of the
+ * uint8 frames (antialiased, config->resample mapped to torch's mode,
+ * image/resize_torch.h) and step 3 one float32 normalize with mean and std
+ * divided by the rescale factor, as its fused rescale_and_normalize. With
+ * config->cap_pixels_per_frame (off by default in transformers 5.24) each
+ * frame's max_pixels is also bounded by its share of max_video_tokens, as
+ * its resize does. */
+vlm_status vlmi_qwen2vl_plan_video(vlmi_qwen2vl_plan *plan, const vlmi_processor_config *config,
+                                   uint32_t width, uint32_t height, uint32_t n_frames,
+                                   int64_t min_pixels, int64_t max_pixels);
+
+/* Qwen2VLVideoProcessor.sample_frames with fps: which of a video's
+ * total_frames frames (at video_fps) to take for fps frames per second, at
+ * least min_frames, at most max_frames and total_frames, a multiple of
+ * temporal_patch_size: num_frames evenly spaced as torch.arange(0, total,
+ * total / num_frames) in float32, truncated. Where the reference would
+ * divide by zero (a video shorter than one temporal patch), frame 0.
+ * Writes increasing indices (at most min(max_frames, total_frames), and 1);
+ * returns their count, 0 for invalid arguments. */
+size_t vlmi_qwen2vl_sample_frames(uint32_t *indices, uint32_t total_frames, double video_fps,
+                                  double fps, uint32_t min_frames, uint32_t max_frames,
+                                  uint32_t temporal_patch_size);
 
 /* Steps 2 to 5 on the plan's frames, each RGB8 (height, width, 3) tightly
  * packed. -> out (n_patches, patch_dim), plan->n_values floats. Allocates

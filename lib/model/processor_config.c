@@ -47,7 +47,8 @@ void vlmi_processor_config_init(vlmi_processor_config *c, const char *type) {
         set_channels(c, 0.5, 0.5);   /* IMAGENET_STANDARD_MEAN / _STD */
         c->image_seq_len = 169;
     } else if (is_class(type, "Qwen2VLImageProcessor") ||
-               is_class(type, "Qwen2_5_VLImageProcessor")) {
+               is_class(type, "Qwen2_5_VLImageProcessor") ||
+               is_class(type, "Qwen2VLVideoProcessor")) {
         /* transformers Qwen2VLImageProcessor.__init__: size defaults to
          * {shortest_edge: 56*56, longest_edge: 28*28*1280} (pixel counts) */
         c->do_convert_rgb = c->do_resize = c->do_rescale = c->do_normalize = true;
@@ -62,6 +63,13 @@ void vlmi_processor_config_init(vlmi_processor_config *c, const char *type) {
         const double mean[3] = {0.48145466, 0.4578275, 0.40821073};
         const double std[3] = {0.26862954, 0.26130258, 0.27577711};
         for (int i = 0; i < 3; i++) { c->image_mean[i] = mean[i]; c->image_std[i] = std[i]; }
+        if (is_class(type, "Qwen2VLVideoProcessor")) {
+            /* its class size: {shortest_edge: 128*28*28, longest_edge: 28*28*768} */
+            c->min_pixels = c->size.shortest_edge = 128 * 28 * 28;
+            c->max_pixels = c->size.longest_edge = 28 * 28 * 768;
+        }
+        /* cap_pixels_per_frame None means off (transformers 5.24) */
+        c->max_video_tokens = 128000;
     } else if (is_class(type, "Gemma3ImageProcessor")) {
         /* transformers Gemma3ImageProcessor.__init__; None-valued pan & scan
          * settings resolve to these in its preprocess(); image_seq_length:
@@ -232,6 +240,11 @@ static vlm_status parse_root(const cJSON *root, const char *file, vlmi_processor
     TRY(get_positive_i32(root, "patch_size", file, "", &c->patch_size));
     TRY(get_positive_i32(root, "temporal_patch_size", file, "", &c->temporal_patch_size));
     TRY(get_positive_i32(root, "merge_size", file, "", &c->merge_size));
+    const cJSON *cap = vlmi_json_find(root, "cap_pixels_per_frame");
+    if (cap != NULL && !cJSON_IsNull(cap))
+        TRY(vlmi_json_get_bool(root, "cap_pixels_per_frame", file, "", &c->cap_pixels_per_frame,
+                               false));
+    TRY(get_positive_i32(root, "max_video_tokens", file, "", &c->max_video_tokens));
 
     TRY(vlmi_json_get_bool(root, "do_pan_and_scan", file, "", &c->do_pan_and_scan, false));
     TRY(get_positive_i32(root, "pan_and_scan_min_crop_size", file, "",

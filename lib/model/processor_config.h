@@ -64,6 +64,9 @@ typedef struct vlmi_processor_config {
     int32_t temporal_patch_size;   /* frames per patch; 0 if n/a */
     int32_t merge_size;            /* merger side; resized sides are multiples of
                                       patch_size * merge_size */
+    bool cap_pixels_per_frame;     /* Qwen2-VL video: each frame's max_pixels also
+                                      bounded by a share of max_video_tokens */
+    int32_t max_video_tokens;      /* its total budget in tokens; 0 if n/a */
     /* Gemma 3 pan and scan */
     bool do_pan_and_scan;
     int32_t pan_and_scan_min_crop_size;  /* pixels */

@@ -127,15 +127,21 @@ static void test_budget(vlm_model *model) {
     CHECK_MSG(plan.n_image_tokens <= 4 && plan.frame_width % 28 == 0 && plan.frame_height % 28 == 0,
               "budget of 4 tokens: %u tokens, %ux%u", plan.n_image_tokens, plan.frame_width,
               plan.frame_height);
-    /* the placeholder text is refused in a turn; video is not supported yet */
+    /* placeholder text is refused in a turn; a video's frames share one size
+     * (they are patched together in time) */
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
                  vlm_session_add_turn(s, VLM_ROLE_USER, "<|vision_start|><|image_pad|><|vision_end|>",
                                       NULL, 0));
-    vlm_image *frame = pattern_image(56, 56);
-    double ts = 0.0;
-    CHECK_STATUS(VLM_ERR_UNSUPPORTED,
-                 vlm_session_add_video_turn(s, VLM_ROLE_USER, "x", &frame, &ts, 1, -1.0));
-    vlm_image_free(frame);
+    vlm_image *frames[2] = {pattern_image(56, 56), pattern_image(84, 56)};
+    double ts[2] = {0.0, 0.5};
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_add_video_turn(s, VLM_ROLE_USER, "<|vision_start|><|video_pad|>"
+                                            "<|vision_end|>", frames, ts, 1, -1.0));
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
+                 vlm_session_add_video_turn(s, VLM_ROLE_USER, "x", frames, ts, 2, -1.0));
+    CHECK_MSG(strstr(vlm_last_error(), "frame 1 is 84x56") != NULL, "%s", vlm_last_error());
+    vlm_image_free(frames[0]);
+    vlm_image_free(frames[1]);
     vlm_session_free(s);
 }
 
