@@ -13,8 +13,10 @@
  *     1-D tensors (norms, biases) are stored F32; convolution kernels
  *     (3-D and up), position embeddings and other 2-D tensors F16, as
  *     llama.cpp keeps them; integer tensors as they are. A matrix whose row
- *     length is not a multiple of its type's block (32, 256 for q4_k) is
- *     stored F16 instead, and the summary says so.
+ *     length is not a multiple of its type's block falls back as
+ *     llama-quantize does (tensor_type_fallback): q4_k (256) to Q5_0 (32),
+ *     then any type to F16; the summary lists each fallback. SmolVLM's
+ *     width 576 is one such: its q4_k attention matrices are Q5_0.
  *   - GGUF holds at most 4 dimensions: a tensor with more is stored with its
  *     outer dimensions merged (same bytes) and its real shape in
  *     libvlm.shape.<name> (INT64 array, outermost first).
@@ -98,7 +100,8 @@ static const quant_type *quant_type_named(const char *name) {
 /* ggml type ids of the dtypes written (ggml.h enum ggml_type). */
 static bool ggml_type_of(vlm_dtype dtype, uint32_t *out) {
     static const struct { vlm_dtype dtype; uint32_t ggml; } table[] = {
-        {VLM_DTYPE_F32, 0},  {VLM_DTYPE_F16, 1},  {VLM_DTYPE_Q4_0, 2}, {VLM_DTYPE_Q8_0, 8},
+        {VLM_DTYPE_F32, 0},  {VLM_DTYPE_F16, 1},  {VLM_DTYPE_Q4_0, 2}, {VLM_DTYPE_Q5_0, 6},
+        {VLM_DTYPE_Q8_0, 8},
         {VLM_DTYPE_Q4_K, 12}, {VLM_DTYPE_I8, 24}, {VLM_DTYPE_I16, 25}, {VLM_DTYPE_I32, 26},
         {VLM_DTYPE_I64, 27}, {VLM_DTYPE_F64, 28}, {VLM_DTYPE_BF16, 30},
     };
@@ -117,7 +120,8 @@ typedef struct tensor_plan {
     const vlmi_tensor_info *src;
     vlm_dtype dtype;          /* as stored */
     const char *role;         /* "text matrix", "vision matrix", "norm/bias", ... */
-    bool fallback;            /* a matrix stored F16: its rows do not fill blocks */
+    vlm_dtype wanted;         /* the type its role asked for */
+    bool fallback;            /* stored in another type: its rows do not fill blocks */
     uint64_t n_bytes;
 } tensor_plan;
 
@@ -160,13 +164,13 @@ static vlm_status plan_tensor(tensor_plan *p, const vlmi_tensor_info *t, vlm_dty
         p->role = "other 2-D";
     } else {
         bool vision = is_vision(t->name);
-        p->dtype = vision ? vision_type : text_type;
+        p->dtype = p->wanted = vision ? vision_type : text_type;
         p->role = vision ? "vision matrix" : "text matrix";
-        uint64_t row_bytes;
-        if (!vlmi_dtype_row_bytes(p->dtype, (uint64_t)t->shape[t->n_dims - 1], &row_bytes)) {
-            p->dtype = VLM_DTYPE_F16;
-            p->fallback = true;
-        }
+        uint64_t row_bytes, row_len = (uint64_t)t->shape[t->n_dims - 1];
+        if (p->dtype == VLM_DTYPE_Q4_K && !vlmi_dtype_row_bytes(p->dtype, row_len, &row_bytes))
+            p->dtype = VLM_DTYPE_Q5_0;
+        if (!vlmi_dtype_row_bytes(p->dtype, row_len, &row_bytes)) p->dtype = VLM_DTYPE_F16;
+        p->fallback = p->dtype != p->wanted;
     }
     uint64_t n_rows = t->n_dims > 0 ? t->n_elements / (uint64_t)t->shape[t->n_dims - 1] : 1;
     uint64_t row_len = t->n_dims > 0 ? (uint64_t)t->shape[t->n_dims - 1] : 1;
@@ -336,7 +340,7 @@ static void print_summary(const options *o, const tensor_plan *plans, size_t n,
         cJSON_AddNumberToObject(root, "input_tensor_bytes", (double)in_bytes);
         cJSON_AddNumberToObject(root, "file_bytes", (double)file_bytes);
         cJSON_AddNumberToObject(root, "n_tensors", (double)n);
-        cJSON_AddNumberToObject(root, "n_fallback_f16", (double)n_fallback);
+        cJSON_AddNumberToObject(root, "n_fallback", (double)n_fallback);
         cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
         for (size_t i = 0; i < n; i++) {
             const vlmi_tensor_info *t = plans[i].src;
@@ -349,7 +353,8 @@ static void print_summary(const options *o, const tensor_plan *plans, size_t n,
             cJSON_AddStringToObject(e, "to", vlmi_dtype_name(plans[i].dtype));
             cJSON_AddStringToObject(e, "role", plans[i].role);
             cJSON_AddNumberToObject(e, "bytes", (double)plans[i].n_bytes);
-            if (plans[i].fallback) cJSON_AddBoolToObject(e, "fallback_f16", true);
+            if (plans[i].fallback)
+                cJSON_AddStringToObject(e, "fallback_from", vlmi_dtype_name(plans[i].wanted));
             cJSON_AddItemToArray(tensors, e);
         }
         char *text = cJSON_Print(root);
@@ -363,12 +368,12 @@ static void print_summary(const options *o, const tensor_plan *plans, size_t n,
         if (!plans[i].fallback) continue;
         char shape[128];
         format_shape(shape, sizeof shape, plans[i].src);
-        printf("%s %s: rows of %lld do not fill %s blocks: stored F16\n", plans[i].src->name,
+        printf("%s %s: rows of %lld do not fill %s blocks: stored %s\n", plans[i].src->name,
                shape, (long long)plans[i].src->shape[plans[i].src->n_dims - 1],
-               plans[i].role[0] == 'v' ? o->vision_type->name : o->type->name);
+               vlmi_dtype_name(plans[i].wanted), vlmi_dtype_name(plans[i].dtype));
     }
     static const vlm_dtype stored[] = {VLM_DTYPE_F32, VLM_DTYPE_F16, VLM_DTYPE_Q8_0,
-                                       VLM_DTYPE_Q4_0, VLM_DTYPE_Q4_K};
+                                       VLM_DTYPE_Q5_0, VLM_DTYPE_Q4_0, VLM_DTYPE_Q4_K};
     for (size_t k = 0; k < sizeof stored / sizeof stored[0]; k++) {
         size_t count = 0;
         uint64_t bytes = 0;
@@ -378,8 +383,8 @@ static void print_summary(const options *o, const tensor_plan *plans, size_t n,
             printf("%-5s %5zu tensors %10.2f MiB\n", vlmi_dtype_name(stored[k]), count,
                    (double)bytes / (1 << 20));
     }
-    printf("%s: %zu tensors, %.1f MiB -> %.1f MiB (%s, vision %s), %zu stored F16 as their "
-           "rows do not fill blocks\n", o->out_path, n, (double)in_bytes / (1 << 20),
+    printf("%s: %zu tensors, %.1f MiB -> %.1f MiB (%s, vision %s), %zu in a fallback type as "
+           "their rows do not fill blocks\n", o->out_path, n, (double)in_bytes / (1 << 20),
            (double)file_bytes / (1 << 20), o->type->name, o->vision_type->name, n_fallback);
 }
 

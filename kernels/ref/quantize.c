@@ -76,6 +76,32 @@ void vlmi_quantize_q4_0(void *y, const float *x, size_t n) {
     }
 }
 
+// ---- Q5_0: d[2], qh[4], qs[16]: Q4_0's nibble layout, bit 4 of element j in bit j of qh ----
+
+void vlmi_quantize_q5_0(void *y, const float *x, size_t n) {
+    uint8_t *block = y;
+    for (size_t b = 0; b < n / QK; b++, block += VLMI_Q5_0_BLOCK_BYTES, x += QK) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        float d = max / -16.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        store_f16(block, d);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int lo = clamp_int((int8_t)(x[j] * id + 16.5f), 0, 31);
+            int hi = clamp_int((int8_t)(x[QK / 2 + j] * id + 16.5f), 0, 31);
+            block[6 + j] = (uint8_t)((lo & 0xf) | (hi & 0xf) << 4);
+            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + QK / 2);
+        }
+        for (int i = 0; i < 4; i++) block[2 + i] = (uint8_t)(qh >> (8 * i));
+    }
+}
+
 // ---- Q4_K: d[2], dmin[2], scales[12], qs[128] ----
 
 /* make_qkx2_quants: levels L (0..nmax) and a scale (returned) and min
@@ -224,6 +250,7 @@ vlmi_quantize_fn vlmi_quantize_fn_for(vlm_dtype dtype) {
     case VLM_DTYPE_F16: return quantize_f16;
     case VLM_DTYPE_Q8_0: return vlmi_quantize_q8_0;
     case VLM_DTYPE_Q4_0: return vlmi_quantize_q4_0;
+    case VLM_DTYPE_Q5_0: return vlmi_quantize_q5_0;
     case VLM_DTYPE_Q4_K: return vlmi_quantize_q4_k;
     default: return NULL;
     }

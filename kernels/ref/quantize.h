@@ -19,12 +19,15 @@ void vlmi_quantize_q8_0(void *y, const float *x, size_t n);
 /* x (n), n % 32 == 0 -> y (n/32 blocks of 18 bytes): d = -max/8 where max is
  * the signed value of largest magnitude, q = min(15, trunc(x/d + 8.5)) */
 void vlmi_quantize_q4_0(void *y, const float *x, size_t n);
+/* x (n), n % 32 == 0 -> y (n/32 blocks of 22 bytes): as Q4_0 with 32
+ * levels, d = -max/16, q = min(31, trunc(x/d + 16.5)); the fifth bits in qh */
+void vlmi_quantize_q5_0(void *y, const float *x, size_t n);
 /* x (n), n % 256 == 0 -> y (n/256 blocks of 144 bytes): per 32-element
  * group a weighted least-squares scale and min (make_qkx2_quants), then
  * both quantized to 6 bits against the super-block's d and dmin */
 void vlmi_quantize_q4_k(void *y, const float *x, size_t n);
 
-/* The quantizer of dtype (F16, Q8_0, Q4_0, Q4_K; F32 copies), or NULL. */
+/* The quantizer of dtype (F16, Q8_0, Q4_0, Q5_0, Q4_K; F32 copies), or NULL. */
 typedef void (*vlmi_quantize_fn)(void *y, const float *x, size_t n);
 vlmi_quantize_fn vlmi_quantize_fn_for(vlm_dtype dtype);
 

@@ -8,7 +8,8 @@ input.f32 holds ROWS x COLS float32 values (little-endian) drawn from several
 distributions, with edge rows (all zero, constant, one outlier, tiny values,
 exact .5 ties after scaling). The expected blocks of each row:
 
-  q8_0.bin, q4_0.bin  gguf.quants.quantize (gguf-py, numpy, independent of
+  q8_0.bin, q4_0.bin, q5_0.bin
+                      gguf.quants.quantize (gguf-py, numpy, independent of
                       the C code; it states bit-exactness with ggml's ref)
   q4_k.bin            ggml's own quantize_row_q4_K_ref through
                       ggml_quantize_chunk (gguf-py has no Q4_K quantizer),
@@ -84,7 +85,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     x = make_input()
     (OUT / "input.f32").write_bytes(x.astype("<f4").tobytes())
-    for name, qtype in (("q8_0", QT.Q8_0), ("q4_0", QT.Q4_0)):
+    for name, qtype in (("q8_0", QT.Q8_0), ("q4_0", QT.Q4_0), ("q5_0", QT.Q5_0)):
         (OUT / f"{name}.bin").write_bytes(gguf.quants.quantize(x, qtype).tobytes())
     (OUT / "q4_k.bin").write_bytes(ggml_q4_k(x, lib_path))
     print(f"wrote {OUT} ({ROWS}x{COLS})")

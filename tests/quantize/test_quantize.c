@@ -1,5 +1,5 @@
 /* The weight quantizers (kernels/ref/quantize.c): blocks bit-identical to
- * independent references (gguf-py for Q8_0 and Q4_0, ggml's own
+ * independent references (gguf-py for Q8_0, Q4_0 and Q5_0, ggml's own
  * quantize_row_q4_K_ref for Q4_K; tests/gen/make_quantize_reference.py), and
  * quantize -> dequantize round trips within each type's error bound. */
 #include "io/dtype.h"
@@ -96,6 +96,7 @@ int main(void) {
 
     check_identical(VLM_DTYPE_Q8_0, "q8_0.bin", VLMI_QK, VLMI_Q8_0_BLOCK_BYTES);
     check_identical(VLM_DTYPE_Q4_0, "q4_0.bin", VLMI_QK, VLMI_Q4_0_BLOCK_BYTES);
+    check_identical(VLM_DTYPE_Q5_0, "q5_0.bin", VLMI_QK, VLMI_Q5_0_BLOCK_BYTES);
     check_identical(VLM_DTYPE_Q4_K, "q4_k.bin", VLMI_QK_K, VLMI_Q4_K_BLOCK_BYTES);
 
     /* F16: relative rounding 2^-11; half the subnormal spacing 2^-24 below
@@ -103,8 +104,11 @@ int main(void) {
     check_round_trip(VLM_DTYPE_F16, 1, 1.0 / 2048, 0x1p-25, 0, 1.0 / 2048);
     /* Q8_0: half a step of amax/127, plus the f16 rounding of d over 127 steps */
     check_round_trip(VLM_DTYPE_Q8_0, VLMI_QK, 1.0 / 254 + 1.0 / 2048 + 1e-6, 0, 127 * 0x1p-14, 0.003);
-    /* Q4_0: the extreme opposite the max clamps from 8 to 7, one step of amax/8 */
-    check_round_trip(VLM_DTYPE_Q4_0, VLMI_QK, 1.0 / 8 * (1 + 1.0 / 1024), 0, 8 * 0x1p-14, 0.02);
+    /* Q4_0: the extreme opposite the max clamps from 8 to 7, one step of amax/8,
+     * plus the f16 rounding of d over 8 steps */
+    check_round_trip(VLM_DTYPE_Q4_0, VLMI_QK, 1.0 / 8 + 1.0 / 2048, 0, 8 * 0x1p-14, 0.02);
+    /* Q5_0: as Q4_0 with steps of amax/16 */
+    check_round_trip(VLM_DTYPE_Q5_0, VLMI_QK, 1.0 / 16 + 1.0 / 2048, 0, 16 * 0x1p-14, 0.01);
     /* Q4_K: 16 levels over each group's range (at most 2 amax of the 256),
      * half a level plus the 6-bit scale and min rounding */
     check_round_trip(VLM_DTYPE_Q4_K, VLMI_QK_K, 2.0 / 15, 0, 63 * 15 * 0x1p-14, 0.015);

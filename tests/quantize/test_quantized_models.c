@@ -1,5 +1,5 @@
 /* vlm-quantize end to end: each family's tiny fixture (tests/data/
- * tiny-smolvlm, gemma3-vlm, qwen2_5_vl-model) quantized to F16 and Q8_0 by
+ * tiny-smolvlm, gemma3-vlm, qwen2_5_vl-model) quantized to F16, Q8_0 and Q4_K by
  * the tool, loaded with vlm_model_load and asked about tests/data/sample.jpg
  * through the public session API, against the same query on the hub
  * directory: identical prompt ids, prompt logits within a per-type
@@ -125,8 +125,9 @@ static int dtype_of(const vlm_model *m, const char *name) {
 
 /* Every tensor of the GGUF file against the directory's, element by
  * element: F32 exact, F16 within 2^-11 relative (+ 2^-25 below f16's
- * normal range), Q8_0 within amax/254 + the f16 scale's rounding (amax of
- * the 32-element block); the same names, shapes and count. */
+ * normal range), Q8_0 within amax/254 and Q5_0 within amax/16, each plus
+ * the f16 scale's rounding (amax of the 32-element block; a Q5_0 extreme
+ * opposite the max clamps one step); the same names, shapes and count. */
 static void check_tensors(const char *dir, const char *gguf_path) {
     vlmi_safetensors_set *want = NULL, *got = NULL;
     vlmi_gguf *g = NULL;
@@ -151,14 +152,15 @@ static void check_tensors(const char *dir, const char *gguf_path) {
         }
         vlmi_dequant_fn_for(w->dtype)(a, w->data, n);
         vlmi_dequant_fn_for(t->dtype)(b, t->data, n);
-        size_t block = t->dtype == VLM_DTYPE_Q8_0 ? 32 : 1;
+        size_t block = t->dtype == VLM_DTYPE_Q8_0 || t->dtype == VLM_DTYPE_Q5_0 ? 32 : 1;
         for (size_t j = 0; j < n; j++) {
             float amax = 0;
             for (size_t l = j / block * block; l < j / block * block + block; l++)
                 amax = fmaxf(amax, fabsf(a[l]));
             double bound = t->dtype == VLM_DTYPE_F32   ? 0
                            : t->dtype == VLM_DTYPE_F16 ? amax / 2048.0 + 0x1p-25
-                           : amax * (1.0 / 254 + 1.0 / 2048) + 127 * 0x1p-25;
+                           : t->dtype == VLM_DTYPE_Q5_0 ? amax * (1.0 / 16 + 1.0 / 2048) + 16 * 0x1p-25
+                                                        : amax * (1.0 / 254 + 1.0 / 2048) + 127 * 0x1p-25;
             if (fabs((double)a[j] - b[j]) > bound && bad++ == 0)
                 fprintf(stderr, "%s: %s[%zu]: %g stored as %s %g\n", gguf_path, w->name, j,
                         a[j], vlmi_dtype_name(t->dtype), b[j]);
@@ -181,8 +183,10 @@ typedef struct family {
     const char *norm;
     /* max |logit difference| / max |directory logit|. Q8_0's is wide: the
      * matmuls quantize the activations to 8 bits too, and these random
-     * weights are as hard to round as any */
-    float tol_f16, tol_q8_0;
+     * weights are as hard to round as any; q4_k's (Q5_0 here) only catches
+     * gross errors, the per-tensor bounds of check_tensors hold it to its
+     * format */
+    float tol_f16, tol_q8_0, tol_q4_k;
 } family;
 
 static void check_family(const family *f) {
@@ -201,8 +205,8 @@ static void check_family(const family *f) {
         else if (want.logits[i] > top2) top2 = want.logits[i];
     }
 
-    static const char *const types[] = {"f16", "q8_0"};
-    for (size_t k = 0; k < 2; k++) {
+    static const char *const types[] = {"f16", "q8_0", "q4_k"};
+    for (size_t k = 0; k < 3; k++) {
         char out[1024];
         snprintf(out, sizeof out, "%s/%s-%s.gguf", work_dir, f->dir, types[k]);
         if (!quantize(dir, out, types[k])) continue;
@@ -220,7 +224,7 @@ static void check_family(const family *f) {
         CHECK(got.n_vocab == want.n_vocab);
         for (size_t i = 0; i < want.n_vocab && got.n_vocab == want.n_vocab; i++)
             worst = fmaxf(worst, fabsf(got.logits[i] - want.logits[i]));
-        float tol = k == 0 ? f->tol_f16 : f->tol_q8_0;
+        float tol = k == 0 ? f->tol_f16 : k == 1 ? f->tol_q8_0 : f->tol_q4_k;
         printf("%s %s: logits differ by %.3g of the largest (%.3g); first-token margin %.3g\n",
                f->dir, types[k], worst / max_logit, max_logit, top1 - top2);
         CHECK_MSG(worst <= tol * max_logit, "%s: logits differ by %g, tolerance %g", out, worst,
@@ -236,12 +240,15 @@ static void check_family(const family *f) {
                           memcmp(got.greedy, want.greedy, want.n_greedy * sizeof(int32_t)) == 0,
                       "%s: greedy tokens differ", out);
 
-        vlm_dtype matrix_type = k == 0 ? VLM_DTYPE_F16 : VLM_DTYPE_Q8_0;
+        /* q4_k: no row here fills 256-blocks, so Q5_0 as llama-quantize
+         * falls back; the vision tower F16 (the 4-bit types' default) */
+        static const vlm_dtype matrix_types[] = {VLM_DTYPE_F16, VLM_DTYPE_Q8_0, VLM_DTYPE_Q5_0};
+        static const vlm_dtype vision_types[] = {VLM_DTYPE_F16, VLM_DTYPE_Q8_0, VLM_DTYPE_F16};
         CHECK_MSG(dtype_of(m, f->matrix) ==
-                      (int)(f->matrix_fills_blocks ? matrix_type : VLM_DTYPE_F16),
+                      (int)(f->matrix_fills_blocks ? matrix_types[k] : VLM_DTYPE_F16),
                   "%s: %s stored as %d", out, f->matrix, dtype_of(m, f->matrix));
-        CHECK_MSG(dtype_of(m, f->vision_matrix) == (int)matrix_type, "%s: %s stored as %d", out,
-                  f->vision_matrix, dtype_of(m, f->vision_matrix));
+        CHECK_MSG(dtype_of(m, f->vision_matrix) == (int)vision_types[k], "%s: %s stored as %d",
+                  out, f->vision_matrix, dtype_of(m, f->vision_matrix));
         CHECK_MSG(dtype_of(m, f->norm) == VLM_DTYPE_F32, "%s: %s stored as %d", out, f->norm,
                   dtype_of(m, f->norm));
         CHECK(vlm_model_n_tensors(m) == vlm_model_n_tensors(reference_model));
@@ -363,13 +370,13 @@ int main(int argc, char **argv) {
         /* hidden size 16: the text matrices' rows do not fill 32-blocks */
         {"tiny-smolvlm", "model.text_model.layers.0.self_attn.q_proj.weight", false,
          "model.vision_model.encoder.layers.0.mlp.fc2.weight",
-         "model.text_model.layers.0.input_layernorm.weight", 1e-3f, 5e-3f},
+         "model.text_model.layers.0.input_layernorm.weight", 1e-3f, 5e-3f, 2e-2f},
         {"gemma3-vlm", "language_model.model.layers.0.self_attn.q_proj.weight", true,
          "vision_tower.encoder.layers.0.mlp.fc1.weight",
-         "language_model.model.layers.0.input_layernorm.weight", 4e-3f, 6e-2f},
+         "language_model.model.layers.0.input_layernorm.weight", 4e-3f, 6e-2f, 0.5f},
         {"qwen2_5_vl-model", "model.layers.0.self_attn.q_proj.weight", true,
          "visual.blocks.0.mlp.gate_proj.weight", "model.layers.0.input_layernorm.weight",
-         2e-3f, 4e-2f},
+         2e-3f, 4e-2f, 0.2f},
     };
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) check_family(&families[i]);
     check_bad_files();
