@@ -40,6 +40,7 @@
 #include "ref/quantize.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,8 +271,16 @@ static vlm_status write_tensor(FILE *f, const tensor_plan *p, float *row_f32, vo
         vlmi_dtype_row_bytes(p->dtype, row_len, &out_row_bytes);
         vlmi_dequant_fn to_f32 = vlmi_dequant_fn_for(t->dtype);
         vlmi_quantize_fn quantize = vlmi_quantize_fn_for(p->dtype);
+        /* the quantizers need finite values; F16 holds magnitudes to 65504 */
+        float limit = p->dtype == VLM_DTYPE_F32 ? INFINITY : 65504.0f;
         for (uint64_t r = 0; ok && r < n_rows; r++) {
             to_f32(row_f32, (const uint8_t *)t->data + r * in_row_bytes, (size_t)row_len);
+            for (uint64_t j = 0; j < row_len; j++)
+                if (!(fabsf(row_f32[j]) <= limit))
+                    return vlmi_fail(VLM_ERR_LIMIT, "tensor %s: element %llu is %g, which %s "
+                                     "cannot hold", t->name,
+                                     (unsigned long long)(r * row_len + j), row_f32[j],
+                                     vlmi_dtype_name(p->dtype));
             quantize(row_out, row_f32, (size_t)row_len);
             ok = fwrite(row_out, 1, (size_t)out_row_bytes, f) == out_row_bytes;
         }
