@@ -53,53 +53,50 @@ void vlmi_quantize_q8_0(void *y, const float *x, size_t n) {
     }
 }
 
-// ---- Q4_0: d[2], qs[16]: element j in the low nibble of qs[j], j + 16 in the high ----
-
-void vlmi_quantize_q4_0(void *y, const float *x, size_t n) {
-    uint8_t *block = y;
-    for (size_t b = 0; b < n / QK; b++, block += VLMI_Q4_0_BLOCK_BYTES, x += QK) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
+/* The value of largest magnitude of a 32-element block, with its sign (the
+ * first of equal magnitudes). */
+static float signed_absmax(const float *x) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < QK; j++) {
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
         }
-        float d = max / -8.0f;
+    }
+    return max;
+}
+
+/* Q4_0 (levels 16: d[2], qs[16]) and Q5_0 (levels 32: d[2], qh[4], qs[16]):
+ * d = -max / (levels/2), q = min(levels-1, trunc(x/d + levels/2 + 0.5)) (x/d
+ * lies in [-levels/2, levels/2], so truncation rounds half up); element j
+ * in the low nibble of qs[j], j + 16 in the high; Q5_0's fifth bit of
+ * element j in bit j of qh. */
+static void quantize_signed_blocks(uint8_t *block, const float *x, size_t n, int levels,
+                                   size_t block_bytes) {
+    float half = (float)(levels / 2), offset = half + 0.5f;
+    for (size_t b = 0; b < n / QK; b++, block += block_bytes, x += QK) {
+        float d = signed_absmax(x) / -half;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         store_f16(block, d);
+        uint8_t *qs = block + block_bytes - QK / 2;
+        uint32_t qh = 0;
         for (int j = 0; j < QK / 2; j++) {
-            /* x/d lies in [-8, 8]; +8.5 then truncation rounds half up */
-            int lo = (int8_t)(x[j] * id + 8.5f), hi = (int8_t)(x[QK / 2 + j] * id + 8.5f);
-            block[2 + j] = (uint8_t)(clamp_int(lo, 0, 15) | clamp_int(hi, 0, 15) << 4);
+            int lo = clamp_int((int8_t)(x[j] * id + offset), 0, levels - 1);
+            int hi = clamp_int((int8_t)(x[QK / 2 + j] * id + offset), 0, levels - 1);
+            qs[j] = (uint8_t)((lo & 0xf) | (hi & 0xf) << 4);
+            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + QK / 2);
         }
+        if (levels == 32)
+            for (int i = 0; i < 4; i++) block[2 + i] = (uint8_t)(qh >> (8 * i));
     }
 }
 
-// ---- Q5_0: d[2], qh[4], qs[16]: Q4_0's nibble layout, bit 4 of element j in bit j of qh ----
+void vlmi_quantize_q4_0(void *y, const float *x, size_t n) {
+    quantize_signed_blocks(y, x, n, 16, VLMI_Q4_0_BLOCK_BYTES);
+}
 
 void vlmi_quantize_q5_0(void *y, const float *x, size_t n) {
-    uint8_t *block = y;
-    for (size_t b = 0; b < n / QK; b++, block += VLMI_Q5_0_BLOCK_BYTES, x += QK) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
-        float d = max / -16.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        store_f16(block, d);
-        uint32_t qh = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            int lo = clamp_int((int8_t)(x[j] * id + 16.5f), 0, 31);
-            int hi = clamp_int((int8_t)(x[QK / 2 + j] * id + 16.5f), 0, 31);
-            block[6 + j] = (uint8_t)((lo & 0xf) | (hi & 0xf) << 4);
-            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + QK / 2);
-        }
-        for (int i = 0; i < 4; i++) block[2 + i] = (uint8_t)(qh >> (8 * i));
-    }
+    quantize_signed_blocks(y, x, n, 32, VLMI_Q5_0_BLOCK_BYTES);
 }
 
 // ---- Q4_K: d[2], dmin[2], scales[12], qs[128] ----
