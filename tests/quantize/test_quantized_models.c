@@ -311,6 +311,14 @@ static void check_bad_files(void) {
     unsigned char *bad = good != NULL ? malloc(size) : NULL;
     if (bad == NULL) { free(good); return; }
 
+    /* a projector file beside a file that holds the vision tower already */
+    vlm_model_params mp;
+    vlm_model_params_init(&mp, sizeof mp);
+    mp.mmproj_path = path;
+    vlm_model *m = NULL;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_model_load(path, &mp, &m));
+    CHECK(m == NULL);
+
     /* cut short: the data section runs past the end (the GGUF reader) */
     check_refused("truncated.gguf", good, size - 100, VLM_ERR_FORMAT, "truncated.gguf");
 
