@@ -79,7 +79,7 @@ static vlm_status restore_shape(const vlmi_gguf *g, vlmi_tensor_info *t) {
     const vlmi_gguf_value *dims;
     vlm_status st = vlmi_gguf_get_array(g, key, VLMI_GGUF_INT64, &dims);
     if (st != VLM_OK) return st;
-    if (dims->n_elems == 0 || dims->n_elems > VLM_MAX_DIMS)
+    if (dims->n_elems > VLM_MAX_DIMS)
         return vlmi_fail(VLM_ERR_FORMAT, "%s: %s has %llu dimensions", vlmi_gguf_path(g), key,
                          (unsigned long long)dims->n_elems);
     int64_t shape[VLM_MAX_DIMS];
@@ -93,8 +93,10 @@ static vlm_status restore_shape(const vlmi_gguf *g, vlmi_tensor_info *t) {
                              key, (unsigned long long)i);
         shape[i] = d;
     }
+    /* the row length is the last dimension of both (a scalar's: 1) */
     int64_t row = t->n_dims > 0 ? t->shape[t->n_dims - 1] : 1;
-    if (product != t->n_elements || shape[dims->n_elems - 1] != row)
+    int64_t real_row = dims->n_elems > 0 ? shape[dims->n_elems - 1] : 1;
+    if (product != t->n_elements || real_row != row)
         return vlmi_fail(VLM_ERR_SHAPE, "%s: %s does not describe the %llu elements (rows of "
                          "%lld) of tensor %s", vlmi_gguf_path(g), key,
                          (unsigned long long)t->n_elements, (long long)row, t->name);

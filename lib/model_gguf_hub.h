@@ -9,8 +9,9 @@
  *                          generation_config.json, chat_template.json,
  *                          chat_template.jinja when the directory had them)
  *   libvlm.shape.<tensor>  INT64 array: the real shape, outermost first, of
- *                          a tensor of more than GGUF's 4 dimensions, stored
- *                          with its outer dimensions merged
+ *                          a tensor of more than GGUF's 4 dimensions (stored
+ *                          with its outer dimensions merged) or of none (a
+ *                          scalar, stored as [1])
  *   tensors                the checkpoint's, under their Hugging Face names
  *
  * vlm_model_load reads it through the same path as the directory (model.c):

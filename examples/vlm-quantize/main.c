@@ -17,9 +17,9 @@
  *     llama-quantize does (tensor_type_fallback): q4_k (256) to Q5_0 (32),
  *     then any type to F16; the summary lists each fallback. SmolVLM's
  *     width 576 is one such: its q4_k attention matrices are Q5_0.
- *   - GGUF holds at most 4 dimensions: a tensor with more is stored with its
- *     outer dimensions merged (same bytes) and its real shape in
- *     libvlm.shape.<name> (INT64 array, outermost first).
+ *   - GGUF holds 1 to 4 dimensions: a tensor with more is stored with its
+ *     outer dimensions merged (same bytes), a scalar as [1], and the real
+ *     shape goes in libvlm.shape.<name> (INT64 array, outermost first).
  *   - the hub's configuration files, verbatim, as string metadata
  *     libvlm.file.<file name> (config.json, tokenizer.json, ...: see
  *     embedded_files below); config.json is required.
@@ -173,10 +173,9 @@ static vlm_status plan_tensor(tensor_plan *p, const vlmi_tensor_info *t, vlm_dty
         if (!vlmi_dtype_row_bytes(p->dtype, row_len, &row_bytes)) p->dtype = VLM_DTYPE_F16;
         p->fallback = p->dtype != p->wanted;
     }
-    uint64_t n_rows = t->n_dims > 0 ? t->n_elements / (uint64_t)t->shape[t->n_dims - 1] : 1;
+    if (t->n_elements == 0) return VLM_OK;  /* an empty tensor: no bytes */
     uint64_t row_len = t->n_dims > 0 ? (uint64_t)t->shape[t->n_dims - 1] : 1;
-    uint64_t row_bytes;
-    if (t->n_elements == 0) { p->n_bytes = 0; return VLM_OK; }
+    uint64_t n_rows = t->n_elements / row_len, row_bytes;
     if (!vlmi_dtype_row_bytes(p->dtype, row_len, &row_bytes))
         return vlmi_fail(VLM_ERR_INTERNAL, "tensor %s: no row size", t->name);
     p->n_bytes = n_rows * row_bytes;
@@ -235,7 +234,7 @@ static vlm_status add_metadata(gguf_writer *w, const options *o, const tensor_pl
 
     for (size_t i = 0; st == VLM_OK && i < n; i++) {
         const vlmi_tensor_info *t = plans[i].src;
-        if (t->n_dims <= GGUF_MAX_DIMS) continue;
+        if (t->n_dims >= 1 && t->n_dims <= GGUF_MAX_DIMS) continue;
         char key[512];
         if (snprintf(key, sizeof key, "libvlm.shape.%s", t->name) >= (int)sizeof key)
             return vlmi_fail(VLM_ERR_LIMIT, "tensor %s: name too long", t->name);

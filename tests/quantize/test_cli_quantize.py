@@ -57,9 +57,9 @@ def check(tool, model_dir, out, qtype, vision_type):
         assert t.tensor_type.name == entry["to"], (entry, t.tensor_type.name)
         assert int(t.n_bytes) == entry["bytes"], (entry, t.n_bytes)
         shape = entry["shape"]
-        if len(shape) <= 4:
+        if 1 <= len(shape) <= 4:
             assert list(reversed(t.shape.tolist())) == shape, (entry["name"], t.shape)
-        else:  # outer dimensions merged, the real shape in libvlm.shape.<name>
+        else:  # outer dimensions merged (or a scalar), the real shape in libvlm.shape.<name>
             field = reader.fields["libvlm.shape." + entry["name"]]
             assert [int(field.parts[i][0]) for i in field.data] == shape
         want = vision_type if "vision" in entry["role"] else qtype
