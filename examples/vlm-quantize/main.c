@@ -51,6 +51,7 @@
 /* The largest configuration file copied in (tokenizer.json is a few MB). */
 #define EMBEDDED_FILE_MAX (64u << 20)
 #define GGUF_MAX_DIMS 4
+#define TYPE_NAMES "f16, q8_0, q4_0, q4_k"
 
 /* The hub files libvlm reads besides the weights (lib/model/hub_config.c,
  * tokenizer.json). */
@@ -309,7 +310,8 @@ static vlm_status write_file(const options *o, const tensor_plan *plans, size_t 
     }
     if (st == VLM_OK && (st = gguf_writer_write_header(w, f)) != VLM_OK)
         st = vlmi_fail(VLM_ERR_IO, "%s: writing the header failed", part);
-    for (size_t i = 0; st == VLM_OK && i < n; i++) st = write_tensor(f, &plans[i], row_f32, row_out);
+    for (size_t i = 0; st == VLM_OK && i < n; i++)
+        st = write_tensor(f, &plans[i], row_f32, row_out);
     if (f != NULL) {
         long end = ftell(f);
         if (st == VLM_OK) *file_bytes = end > 0 ? (uint64_t)end : 0;
@@ -410,7 +412,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--type") == 0 && has_value) {
             if ((o->type = quant_type_named(argv[++i])) == NULL) {
-                fprintf(stderr, "vlm-quantize: --type %s: not one of f16, q8_0, q4_0, q4_k\n", argv[i]);
+                fprintf(stderr, "vlm-quantize: --type %s: not one of %s\n", argv[i], TYPE_NAMES);
                 return 2;
             }
         } else if (strcmp(a, "--vision-type") == 0 && has_value) vision = argv[++i];
@@ -426,7 +428,7 @@ static int parse_args(int argc, char **argv, options *o) {
     if (positional != 2) { usage(stderr); return 2; }
     if (vision != NULL) {
         if ((o->vision_type = quant_type_named(vision)) == NULL) {
-            fprintf(stderr, "vlm-quantize: --vision-type %s: not one of f16, q8_0, q4_0, q4_k\n", vision);
+            fprintf(stderr, "vlm-quantize: --vision-type %s: not one of %s\n", vision, TYPE_NAMES);
             return 2;
         }
     } else {

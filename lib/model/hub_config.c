@@ -48,7 +48,8 @@ static vlm_status read_from_directory(void *ctx, const char *name, bool required
     if (path == NULL) return VLM_ERR_OUT_OF_MEMORY;
     snprintf(display, display_size, "%s", path);
     vlm_status st = VLM_OK;
-    if (required || vlmi_is_regular_file(path)) st = vlmi_file_read(path, VLMI_JSON_MAX_FILE_SIZE, text, size);
+    if (required || vlmi_is_regular_file(path))
+        st = vlmi_file_read(path, VLMI_JSON_MAX_FILE_SIZE, text, size);
     free(path);
     return st;
 }
@@ -70,40 +71,40 @@ static vlm_status read_one(const file_source *src, const char *name, bool requir
     return st;
 }
 
-static vlm_status load(const file_source *dir, vlmi_hub_config *hub) {
+static vlm_status load(const file_source *src, vlmi_hub_config *hub) {
     vlm_status st;
     bool found;
-    if ((st = read_one(dir, "config.json", true, parse_model, &hub->model, NULL)) != VLM_OK)
+    if ((st = read_one(src, "config.json", true, parse_model, &hub->model, NULL)) != VLM_OK)
         return st;
 
-    if ((st = read_one(dir, "preprocessor_config.json", false, parse_processor, &hub->processor,
+    if ((st = read_one(src, "preprocessor_config.json", false, parse_processor, &hub->processor,
                        &found)) != VLM_OK)
         return st;
     hub->has_processor = found;
-    if ((st = read_one(dir, "processor_config.json", false, apply_processor, &hub->processor,
+    if ((st = read_one(src, "processor_config.json", false, apply_processor, &hub->processor,
                        &found)) != VLM_OK)
         return st;
     hub->has_processor = hub->has_processor || found;
-    if ((st = read_one(dir, "video_preprocessor_config.json", false, parse_processor,
+    if ((st = read_one(src, "video_preprocessor_config.json", false, parse_processor,
                        &hub->video_processor, &found)) != VLM_OK)
         return st;
     hub->has_video_processor = found;
 
-    if ((st = read_one(dir, "generation_config.json", false, parse_generation, &hub->generation,
+    if ((st = read_one(src, "generation_config.json", false, parse_generation, &hub->generation,
                        &found)) != VLM_OK)
         return st;
     hub->has_generation = found;
 
     /* lowest precedence first, so the later files replace the template */
-    if ((st = read_one(dir, "tokenizer_config.json", false, parse_tokenizer, &hub->tokenizer,
+    if ((st = read_one(src, "tokenizer_config.json", false, parse_tokenizer, &hub->tokenizer,
                        &found)) != VLM_OK)
         return st;
     hub->has_tokenizer = found;
-    if ((st = read_one(dir, "chat_template.json", false, parse_template_json, &hub->tokenizer,
+    if ((st = read_one(src, "chat_template.json", false, parse_template_json, &hub->tokenizer,
                        &found)) != VLM_OK)
         return st;
     hub->has_tokenizer = hub->has_tokenizer || found;
-    if ((st = read_one(dir, "chat_template.jinja", false, set_template_jinja, &hub->tokenizer,
+    if ((st = read_one(src, "chat_template.jinja", false, set_template_jinja, &hub->tokenizer,
                        &found)) != VLM_OK)
         return st;
     hub->has_tokenizer = hub->has_tokenizer || found;

@@ -78,7 +78,8 @@ static void check_round_trip(vlm_dtype dtype, size_t block_elems, double bound_o
             err2 += e * e;
             ref2 += (double)x[i] * x[i];
             if (amax > 0 && e / amax > worst) worst = e / amax;
-            CHECK_MSG(e <= bound_of_amax * amax + abs_floor, "%s row %zu [%zu]: %g back as %g (block amax %g)",
+            CHECK_MSG(e <= bound_of_amax * amax + abs_floor,
+                      "%s row %zu [%zu]: %g back as %g (block amax %g)",
                       vlmi_dtype_name(dtype), r, i, x[i], back[i], amax);
         }
     }
@@ -103,7 +104,8 @@ int main(void) {
      * the normal range */
     check_round_trip(VLM_DTYPE_F16, 1, 1.0 / 2048, 0x1p-25, 0, 1.0 / 2048);
     /* Q8_0: half a step of amax/127, plus the f16 rounding of d over 127 steps */
-    check_round_trip(VLM_DTYPE_Q8_0, VLMI_QK, 1.0 / 254 + 1.0 / 2048 + 1e-6, 0, 127 * 0x1p-14, 0.003);
+    check_round_trip(VLM_DTYPE_Q8_0, VLMI_QK, 1.0 / 254 + 1.0 / 2048 + 1e-6, 0, 127 * 0x1p-14,
+                     0.003);
     /* Q4_0: the extreme opposite the max clamps from 8 to 7, one step of amax/8,
      * plus the f16 rounding of d over 8 steps */
     check_round_trip(VLM_DTYPE_Q4_0, VLMI_QK, 1.0 / 8 + 1.0 / 2048, 0, 8 * 0x1p-14, 0.02);

@@ -144,6 +144,12 @@ static void check_tensors(const char *dir, const char *gguf_path) {
         if (t == NULL) continue;
         CHECK_MSG(t->n_dims == w->n_dims && memcmp(t->shape, w->shape, sizeof t->shape) == 0,
                   "%s: tensor %s: another shape", gguf_path, w->name);
+        if (vlmi_dequant_fn_for(w->dtype) == NULL || vlmi_dequant_fn_for(t->dtype) == NULL) {
+            /* integer tensors are copied as they are */
+            CHECK_MSG(t->n_bytes == w->n_bytes && memcmp(t->data, w->data, w->n_bytes) == 0,
+                      "%s: tensor %s: other bytes", gguf_path, w->name);
+            continue;
+        }
         size_t n = (size_t)w->n_elements;
         float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
         if (a == NULL || b == NULL || t->n_elements != w->n_elements) {
@@ -157,10 +163,10 @@ static void check_tensors(const char *dir, const char *gguf_path) {
             float amax = 0;
             for (size_t l = j / block * block; l < j / block * block + block; l++)
                 amax = fmaxf(amax, fabsf(a[l]));
-            double bound = t->dtype == VLM_DTYPE_F32   ? 0
-                           : t->dtype == VLM_DTYPE_F16 ? amax / 2048.0 + 0x1p-25
-                           : t->dtype == VLM_DTYPE_Q5_0 ? amax * (1.0 / 16 + 1.0 / 2048) + 16 * 0x1p-25
-                                                        : amax * (1.0 / 254 + 1.0 / 2048) + 127 * 0x1p-25;
+            double bound = 0;  /* F32 */
+            if (t->dtype == VLM_DTYPE_F16) bound = amax / 2048.0 + 0x1p-25;
+            if (t->dtype == VLM_DTYPE_Q5_0) bound = amax * (1.0 / 16 + 1.0 / 2048) + 16 * 0x1p-25;
+            if (t->dtype == VLM_DTYPE_Q8_0) bound = amax * (1.0 / 254 + 1.0 / 2048) + 127 * 0x1p-25;
             if (fabs((double)a[j] - b[j]) > bound && bad++ == 0)
                 fprintf(stderr, "%s: %s[%zu]: %g stored as %s %g\n", gguf_path, w->name, j,
                         a[j], vlmi_dtype_name(t->dtype), b[j]);
