@@ -377,7 +377,7 @@ int main(int argc, char **argv) {
     }
     quantize_tool = argv[1];
     const char *tmp = getenv("TMPDIR");
-    snprintf(work_dir, sizeof work_dir, "%s/vlm_quantize_XXXXXX", tmp ? tmp : "/tmp");
+    snprintf(work_dir, sizeof work_dir, "%s/vlm_quantize_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (mkdtemp(work_dir) == NULL) { perror("mkdtemp"); return 1; }
 
     static const family families[] = {
