@@ -2,6 +2,7 @@
  * a loaded model. Architecture-specific binding happens in lib/arch/. */
 #include "model.h"
 #include "io/file.h"
+#include "model_gguf_hub.h"
 #include "text/tokenizer-impl.h"
 
 #include <stdio.h>
@@ -45,9 +46,20 @@ static vlm_status report_progress(const vlm_model_params *p, float progress) {
     return VLM_OK;
 }
 
-static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
-    vlm_status st = vlmi_hub_config_load(m->path, &m->config);
-    if (st != VLM_OK) return st;
+/* A hub directory, or the same in one GGUF file (model_gguf_hub.h): the
+ * configs, the weights as a safetensors set, the tokenizer.json. */
+static vlm_status load_hub(vlm_model *m, const vlm_model_params *p, bool from_gguf) {
+    vlm_status st;
+    if (from_gguf) {
+        if (p->mmproj_path != NULL)
+            return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_model_load: mmproj_path is set but %s "
+                             "holds a whole hub directory (vision tower included)", m->path);
+        if ((st = vlmi_gguf_open(m->path, &m->gguf)) != VLM_OK ||
+            (st = vlmi_gguf_hub_config(m->gguf, &m->config)) != VLM_OK)
+            return st;
+    } else if ((st = vlmi_hub_config_load(m->path, &m->config)) != VLM_OK) {
+        return st;
+    }
     m->has_config = true;
     const vlmi_model_config *c = &m->config.model;
     m->architecture = vlmi_strdup(c->architecture[0] ? c->architecture : c->model_type);
@@ -57,7 +69,9 @@ static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
         return vlmi_fail_prefix(st, m->path);
     if ((st = report_progress(p, 0.1f)) != VLM_OK) return st;
 
-    if ((st = vlmi_safetensors_set_open(m->path, &m->weights)) != VLM_OK) return st;
+    st = from_gguf ? vlmi_gguf_hub_weights(m->gguf, &m->weights)
+                   : vlmi_safetensors_set_open(m->path, &m->weights);
+    if (st != VLM_OK) return st;
     m->n_tensors = vlmi_safetensors_set_n_tensors(m->weights);
     m->tensors = vlmi_calloc(m->n_tensors, sizeof *m->tensors);
     if (m->tensors == NULL) return VLM_ERR_OUT_OF_MEMORY;
@@ -77,6 +91,7 @@ static vlm_status load_hub_directory(vlm_model *m, const vlm_model_params *p) {
         return vlmi_fail_prefix(st, m->path);
     if ((st = report_progress(p, 0.6f)) != VLM_OK) return st;
 
+    if (from_gguf) return vlmi_gguf_hub_tokenizer(m->gguf, &m->tokenizer);
     char *tokenizer_path = vlmi_path_join(m->path, "tokenizer.json");
     if (tokenizer_path == NULL) return VLM_ERR_OUT_OF_MEMORY;
     if (vlmi_is_regular_file(tokenizer_path)) st = vlm_tokenizer_load(tokenizer_path, &m->tokenizer);
@@ -253,7 +268,8 @@ vlm_status vlm_model_load(const char *path, const vlm_model_params *params, vlm_
     vlm_status st = vlmi_image_cache_create(p.image_cache_bytes, &m->image_cache);
     if (st == VLM_OK) st = report_progress(&p, 0.0f);
     if (st == VLM_OK) {
-        if (vlmi_is_directory(path)) st = load_hub_directory(m, &p);
+        if (vlmi_is_directory(path)) st = load_hub(m, &p, false);
+        else if (vlmi_is_regular_file(path) && vlmi_gguf_hub_detect(path)) st = load_hub(m, &p, true);
         else if (vlmi_is_regular_file(path)) st = load_gguf(m, &p);
         else st = vlmi_fail(VLM_ERR_IO, "%s: no such model directory or GGUF file", path);
     }

@@ -27,7 +27,8 @@ struct vlm_model {
                                       chat_template from tokenizer.chat_template);
                                       has_processor and has_generation false,
                                       has_processor true with an mmproj file */
-    vlmi_safetensors_set *weights; /* hub directories; NULL for GGUF */
+    vlmi_safetensors_set *weights; /* hub directories, and a hub GGUF's tensors
+                                      (model_gguf_hub.h); NULL for other GGUF */
     vlmi_gguf *gguf;               /* GGUF files; NULL for hub directories */
     vlmi_gguf *mmproj;             /* the llama.cpp multimodal projector GGUF given as
                                       vlm_model_params.mmproj_path; NULL without */

@@ -334,6 +334,7 @@ struct vlmi_safetensors_set {
     const vlmi_tensor_info **tensors;  /* (n_tensors) shard by shard */
     const vlmi_tensor_info **by_name;  /* (n_tensors) sorted by name */
     size_t n_tensors;
+    vlmi_tensor_info *view_infos;      /* (n_tensors) a view's copies; NULL otherwise */
 };
 
 void vlmi_safetensors_set_close(vlmi_safetensors_set *set) {
@@ -342,6 +343,7 @@ void vlmi_safetensors_set_close(vlmi_safetensors_set *set) {
     free(set->files);
     free(set->tensors);
     free(set->by_name);
+    free(set->view_infos);
     free(set);
 }
 
@@ -512,6 +514,35 @@ vlm_status vlmi_safetensors_set_open(const char *path, vlmi_safetensors_set **ou
     if (status != VLM_OK) {
         vlmi_safetensors_set_close(set);
         return status;
+    }
+    *out = set;
+    return VLM_OK;
+}
+
+vlm_status vlmi_safetensors_set_view(const vlmi_tensor_info *tensors, size_t n,
+                                     const char *display_name,
+                                     vlmi_safetensors_set **out) {
+    *out = NULL;
+    vlmi_safetensors_set *set = vlmi_calloc(1, sizeof *set);
+    if (set == NULL) return VLM_ERR_OUT_OF_MEMORY;
+    set->tensors = vlmi_calloc(n, sizeof *set->tensors);
+    set->by_name = vlmi_calloc(n, sizeof *set->by_name);
+    set->view_infos = vlmi_calloc(n, sizeof *set->view_infos);
+    if (set->tensors == NULL || set->by_name == NULL || set->view_infos == NULL) {
+        vlmi_safetensors_set_close(set);
+        return VLM_ERR_OUT_OF_MEMORY;
+    }
+    if (n > 0) memcpy(set->view_infos, tensors, n * sizeof *tensors);
+    for (size_t i = 0; i < n; i++) set->tensors[i] = set->by_name[i] = &set->view_infos[i];
+    set->n_tensors = n;
+    qsort(set->by_name, n, sizeof *set->by_name, compare_by_name);
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(set->by_name[i - 1]->name, set->by_name[i]->name) == 0) {
+            vlm_status st = vlmi_fail(VLM_ERR_FORMAT, "%s: tensor '%s' appears twice",
+                                      display_name, set->by_name[i]->name);
+            vlmi_safetensors_set_close(set);
+            return st;
+        }
     }
     *out = set;
     return VLM_OK;

@@ -61,6 +61,16 @@ vlm_status vlmi_safetensors_set_open(const char *path,
                                      vlmi_safetensors_set **out);
 void vlmi_safetensors_set_close(vlmi_safetensors_set *set);  /* NULL is fine */
 
+/* A set over tensors another reader maps (a GGUF file's, described the same
+ * way), so code that binds from a set reads them unchanged. The n infos are
+ * copied; the names and data they point to are borrowed and must outlive
+ * the set, which has no files. Names must be unique (VLM_ERR_FORMAT naming
+ * the first repeated one, prefixed with display_name). Caller owns *out
+ * (vlmi_safetensors_set_close). */
+vlm_status vlmi_safetensors_set_view(const vlmi_tensor_info *tensors, size_t n,
+                                     const char *display_name,
+                                     vlmi_safetensors_set **out);
+
 /* Shards in file-name order. Borrowed from set. */
 size_t vlmi_safetensors_set_n_files(const vlmi_safetensors_set *set);
 const vlmi_safetensors *vlmi_safetensors_set_file(const vlmi_safetensors_set *set,

@@ -30,6 +30,20 @@ typedef struct vlmi_hub_config {
  * (safe to free). Caller frees with vlmi_hub_config_free. */
 vlm_status vlmi_hub_config_load(const char *model_dir, vlmi_hub_config *out);
 
+/* Where the configuration files come from when not from a directory: read
+ * gives the text of the file called name ("config.json") in *text (malloc'd,
+ * caller frees) and *size, or *text NULL when there is no such file (an
+ * error of its own naming the file when required); display names the file
+ * in messages ("model.gguf:libvlm.file.config.json"). */
+typedef vlm_status (*vlmi_hub_file_reader)(void *ctx, const char *name, bool required,
+                                           char **text, size_t *size, char *display,
+                                           size_t display_size);
+
+/* The same configuration as vlmi_hub_config_load, from the files read
+ * gives (a GGUF file written by vlm-quantize: lib/model_gguf_hub.c). */
+vlm_status vlmi_hub_config_load_from(vlmi_hub_file_reader read, void *ctx,
+                                     vlmi_hub_config *out);
+
 /* Releases everything load allocated and zeroes the struct; NULL is fine. */
 void vlmi_hub_config_free(vlmi_hub_config *config);
 
