@@ -38,7 +38,17 @@ static vlm_status check_processor(const vlm_model *m, const vlmi_processor_confi
     return VLM_OK;
 }
 
+/* A llama.cpp text GGUF loaded without its mmproj has no vision tower:
+ * its sessions are text-only. */
+static bool takes_images(const vlm_model *m) { return m->qwen2_5_vl.vision.hp.n_layers > 0; }
+
+static vlm_status refuse_images(const vlm_model *m) {
+    return vlmi_fail(VLM_ERR_UNSUPPORTED, "%s: no vision tower (a llama.cpp text GGUF takes "
+                     "images with its mmproj file: vlm_model_params.mmproj_path)", m->path);
+}
+
 static vlm_status check_session(const vlm_model *m) {
+    if (!takes_images(m)) return VLM_OK;
     if (!m->config.has_processor)
         return vlmi_fail(VLM_ERR_IO, "%s: no preprocessor_config.json (a session needs the "
                          "model's image processor settings)", m->path);
@@ -109,7 +119,7 @@ static void wrap_plan(vlmi_image_plan *out, const vlmi_qwen2vl_plan *plan,
 static vlm_status plan_image(vlmi_image_plan *out, const vlm_model *m,
                              const vlmi_processor_config *config, const vlmi_image_request *req,
                              uint32_t width, uint32_t height) {
-    (void)m;
+    if (!takes_images(m)) return refuse_images(m);
     vlmi_qwen2vl_plan plan;
     vlm_status st = vlmi_qwen2vl_plan_frames(&plan, config, width, height, 1, req->min_pixels,
                                              req->max_pixels);
@@ -120,7 +130,7 @@ static vlm_status plan_image(vlmi_image_plan *out, const vlm_model *m,
 static vlm_status plan_video(vlmi_image_plan *out, const vlm_model *m,
                              const vlmi_processor_config *config, const vlmi_image_request *req,
                              uint32_t width, uint32_t height, size_t n_frames) {
-    (void)m;
+    if (!takes_images(m)) return refuse_images(m);
     if (n_frames == 0 || n_frames > UINT32_MAX)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "a video of %zu frames", n_frames);
     vlmi_qwen2vl_plan plan;

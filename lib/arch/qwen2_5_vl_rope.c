@@ -33,7 +33,7 @@ vlm_status vlmi_qwen2vl_rope_index(int32_t *positions, int64_t *rope_delta,
                                    const vlmi_qwen2vl_grid *video_grids, size_t n_videos,
                                    const float *second_per_grid_ts) {
     uint32_t merge = params->spatial_merge_size;
-    if (merge == 0)
+    if (merge == 0 && n_images + n_videos > 0)   /* 0 in a text GGUF without its mmproj */
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "rope index: spatial_merge_size is 0");
     size_t next_image = 0, next_video = 0;
     int64_t current = 0, largest = -1;
