@@ -68,6 +68,24 @@ static inline vlm_status ref_open_model(const char *rel, vlmi_model_config *conf
     return vlmi_safetensors_set_open(path, weights);
 }
 
+/* The generators' test pattern (make_qwen2_5_vl_*reference.py,
+ * make_shieldgemma2_reference.py): channel c of pixel (x, y) in frame k is
+ * (x*x + 3*y*y + 7*x*y + 50*c + (x ^ y) + 37*k) mod 256. */
+static inline vlm_image *ref_pattern_image(uint32_t w, uint32_t h, uint32_t k) {
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    if (rgb == NULL) return NULL;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (uint32_t c = 0; c < 3; c++)
+                rgb[((size_t)y * w + x) * 3 + c] = (uint8_t)(((uint64_t)x * x + 3ull * y * y +
+                    7ull * x * y + 50 * c + (x ^ y) + 37ull * k) % 256);
+    vlm_image *image = NULL;
+    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
+                                   &image));
+    free(rgb);
+    return image;
+}
+
 static inline float ref_max_abs_diff(const float *a, const float *b, size_t n) {
     float max = 0.0f;
     for (size_t i = 0; i < n; i++) {

@@ -189,22 +189,6 @@ static void test_pan_and_scan(vlm_model *model) {
     vlm_session_free(s);
 }
 
-/* The ShieldGemma 2 generator's test pattern:
- * (x*x + 3*y*y + 7*x*y + 50*c + (x ^ y)) mod 256. */
-static vlm_image *shield_image(uint32_t w, uint32_t h) {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            for (uint32_t c = 0; c < 3; c++)
-                rgb[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)(((uint64_t)x * x + 3ull * y * y + 7ull * x * y + 50 * c + (x ^ y)) % 256);
-    vlm_image *image = NULL;
-    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
-                                   &image));
-    free(rgb);
-    return image;
-}
-
 /* ShieldGemma 2: P(Yes) per image and policy as transformers computes it. */
 static void test_shieldgemma2(void) {
     char path[1024];
@@ -223,8 +207,8 @@ static void test_shieldgemma2(void) {
     vlm_image *images[2];
     for (int i = 0; i < 2; i++) {
         const cJSON *wh = cJSON_GetArrayItem(sizes, i);
-        images[i] = shield_image((uint32_t)cJSON_GetArrayItem(wh, 0)->valuedouble,
-                                 (uint32_t)cJSON_GetArrayItem(wh, 1)->valuedouble);
+        images[i] = ref_pattern_image((uint32_t)cJSON_GetArrayItem(wh, 0)->valuedouble,
+                                      (uint32_t)cJSON_GetArrayItem(wh, 1)->valuedouble, 0);
     }
     vlm_session *s = NULL;
     vlm_session_params sp;

@@ -17,7 +17,7 @@
 #include "arch/gemma3.h"
 #include "dispatch.h"
 #include "model.h"
-#include "test.h"
+#include "reference.h"
 #include "vlm.h"
 
 #include <cjson/cJSON.h>
@@ -144,12 +144,6 @@ static void test_tokenizer(const vlm_model *m, const cJSON *ref) {
 // ----------------------------------------------------------------------------
 // forward
 
-static int32_t argmax(const float *x, size_t n) {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return (int32_t)best;
-}
-
 static int test_forward(const vlm_model *m, const cJSON *ref) {
     const vlmi_gemma3 *g = &m->gemma3;
     if (vlmi_gemma3_check_kernels(g) != VLM_OK) {
@@ -188,7 +182,7 @@ static int test_forward(const vlm_model *m, const cJSON *ref) {
     size_t agree = 0, checked = 0;
     const cJSON *mv = margins ? margins->child : NULL;
     for (size_t i = 0; i < n; i++, mv = mv ? mv->next : NULL) {
-        int32_t mine = argmax(logits + i * n_vocab, n_vocab);
+        int32_t mine = ref_argmax(logits + i * n_vocab, n_vocab);
         agree += mine == top1[i];
         if (mv && mv->valuedouble > TOP1_MARGIN) {
             checked++;
@@ -228,7 +222,7 @@ static int test_forward(const vlm_model *m, const cJSON *ref) {
     CHECK_OK(vlmi_decoder_forward_pool(s, dec, emb, n_prompt, NULL, pool));
     size_t same = 0;
     for (size_t i = 0; i < n_greedy; i++) {
-        int32_t token = argmax(s->logits, n_vocab);
+        int32_t token = ref_argmax(s->logits, n_vocab);
         const cJSON *margin = cJSON_GetArrayItem(margins, (int)(n_prompt - 1 + i));
         bool tie = margin != NULL && margin->valuedouble < TIE_MARGIN;
         if (token != greedy[i]) {

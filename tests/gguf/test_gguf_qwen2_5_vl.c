@@ -23,7 +23,7 @@
 #include "arch/qwen2_5_vl.h"
 #include "gguf/gguf_pair.h"
 #include "model.h"
-#include "test.h"
+#include "reference.h"
 #include "vlm.h"
 
 #include <cjson/cJSON.h>
@@ -52,22 +52,6 @@ static vlm_status load_pair_named(const char *text, const char *mmproj, vlm_mode
     pair_path(t, sizeof t, text);
     if (mmproj != NULL) pair_path(p, sizeof p, mmproj);
     return gguf_load_pair(t, mmproj != NULL ? p : NULL, out);
-}
-
-/* The reference generator's pattern image (tests/gen/make_qwen2_5_vl_reference.py). */
-static vlm_image *pattern_image(uint32_t w, uint32_t h) {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    if (rgb == NULL) return NULL;
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            for (uint32_t c = 0; c < 3; c++)
-                rgb[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)(((uint64_t)x * x + 3ull * y * y + 7ull * x * y + 50 * c + (x ^ y)) % 256);
-    vlm_image *image = NULL;
-    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
-                                   &image));
-    free(rgb);
-    return image;
 }
 
 // ----------------------------------------------------------------------------
@@ -280,20 +264,14 @@ static void session_run(vlm_model *m, vlm_image *image, run *out) {
     vlm_session_free(s);
 }
 
-static float max_abs_diff(const float *a, const float *b, size_t n) {
-    float d = 0.0f;
-    for (size_t i = 0; i < n; i++) d = fmaxf(d, fabsf(a[i] - b[i]));
-    return d;
-}
-
 static void test_session(const char *label, vlm_model *m, const run *hub, vlm_image *image,
                          const float *transformers_last, float tolerance) {
     run got;
     session_run(m, image, &got);
     CHECK_MSG(got.n_ids == hub->n_ids && memcmp(got.ids, hub->ids, hub->n_ids * 4) == 0,
               "%s: prompt of %zu ids, the hub load %zu", label, got.n_ids, hub->n_ids);
-    float d = max_abs_diff(got.logits, hub->logits, VOCAB);
-    float dt = transformers_last ? max_abs_diff(got.logits, transformers_last, VOCAB) : 0.0f;
+    float d = ref_max_abs_diff(got.logits, hub->logits, VOCAB);
+    float dt = transformers_last ? ref_max_abs_diff(got.logits, transformers_last, VOCAB) : 0.0f;
     CHECK_MSG(d <= tolerance, "%s: last prompt logits differ from the hub load by %g", label, d);
     CHECK_MSG(dt <= tolerance + 1e-4f, "%s: last prompt logits differ from transformers by %g",
               label, dt);
@@ -407,7 +385,7 @@ int main(void) {
     CHECK_OK(vlm_model_load(hub_dir, NULL, &hub));
     CHECK_OK(load_pair_named("text.gguf", "mmproj.gguf", &m));
     CHECK_OK(load_pair_named("text-f16.gguf", "mmproj-f16.gguf", &m16));
-    vlm_image *image = pattern_image(150, 100);
+    vlm_image *image = ref_pattern_image(150, 100, 0);
     // transformers' last prompt logits (48 prompt rows)
     snprintf(ref, sizeof ref, "%s/ref_image_logits.f32", hub_dir);
     size_t size = 0;

@@ -10,7 +10,7 @@
 #include "arch/qwen2_5_vl_processor.h"
 #include "model/processor_config.h"
 #include "threadpool.h"
-#include "test.h"
+#include "reference.h"
 
 #include <cjson/cJSON.h>
 
@@ -36,33 +36,11 @@ static char *data_path(char *buf, size_t cap, const char *rel) {
     return buf;
 }
 
-/* A whole reference file, checked to hold exactly n elements of 4 bytes. */
+/* A whole reference file of the model's folder: exactly n 4-byte elements. */
 static void *read_reference(const char *rel, size_t n) {
-    char path[2048];
-    size_t size = 0;
-    unsigned char *data = test_read_file(data_path(path, sizeof path, rel), &size);
-    CHECK_MSG(data != NULL, "cannot read %s", path);
-    if (data != NULL && size != n * 4) {
-        CHECK_MSG(0, "%s: %zu bytes, expected %zu", path, size, n * 4);
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
-static float max_abs_diff(const float *a, const float *b, size_t n) {
-    float max = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (!(d <= max)) max = d; /* NaN propagates */
-    }
-    return max;
-}
-
-static int32_t argmax(const float *x, size_t n) {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return (int32_t)best;
+    char path[512];
+    snprintf(path, sizeof path, "qwen2_5_vl-model/%s", rel);
+    return ref_read(path, n, 4, NULL);
 }
 
 static const cJSON *item(const cJSON *obj, const char *key) {
@@ -158,7 +136,7 @@ static void test_decoder_positions(const fixture *f) {
     if (s == NULL) goto done;
     CHECK_OK(vlmi_decoder_embed(embeddings, dec, ids, n));
     CHECK_OK(vlmi_decoder_forward_positions(s, dec, embeddings, n, positions, logits, NULL));
-    float diff = max_abs_diff(logits, want, n * vocab);
+    float diff = ref_max_abs_diff(logits, want, n * vocab);
     printf("decoder at (t, h, w) positions: logits (12 x %zu) max |diff| %.3g\n", vocab, diff);
     CHECK_MSG(diff <= LOGIT_TOLERANCE, "decoder positions logits max diff %g", diff);
 
@@ -247,7 +225,7 @@ static void test_pixel_rows(void) {
                         (uint8_t)((x * x + 3 * y * y + 7 * x * y + 50 * ch + (x ^ y)) % 256);
         const uint8_t *frames[1] = {rgb};
         CHECK_OK(vlmi_qwen2vl_pixel_values(rows, &plan, &config, frames));
-        float diff = max_abs_diff(rows, want, plan.n_values);
+        float diff = ref_max_abs_diff(rows, want, plan.n_values);
         printf("processor pixel rows (%zu x %zu) max |diff| %.3g\n", plan.n_patches,
                plan.patch_dim, diff);
         CHECK_MSG(diff <= PIXEL_TOLERANCE, "pixel rows max diff %g", diff);
@@ -290,7 +268,7 @@ static void test_case(const fixture *f, const ref_case *c, vlmi_threadpool *pool
     if (is == NULL) goto done;
     CHECK_OK(vlmi_qwen2_5_vl_encode_image_pool(features, is, m, pixels, c->n_rows, c->grid.t,
                                                c->grid.h, c->grid.w, pool));
-    float diff = max_abs_diff(features, want_features, c->n_features * dim);
+    float diff = ref_max_abs_diff(features, want_features, c->n_features * dim);
     printf("%s (threads: %zu): vision features (%zu x %zu) max |diff| %.3g\n", c->name,
            pool ? vlmi_threadpool_n_threads(pool) : 1, c->n_features, dim, diff);
     CHECK_MSG(diff <= FEATURE_TOLERANCE, "%s: features max diff %g", c->name, diff);
@@ -312,7 +290,7 @@ static void test_case(const fixture *f, const ref_case *c, vlmi_threadpool *pool
     CHECK_OK(vlmi_decoder_state_create_kv(dec, n + N_GREEDY, 16, kv_dtype, &s));
     if (s == NULL) goto done;
     CHECK_OK(vlmi_decoder_forward_positions(s, dec, embeddings, n, positions, logits, pool));
-    diff = max_abs_diff(logits, want_logits, n * vocab);
+    diff = ref_max_abs_diff(logits, want_logits, n * vocab);
     printf("%s, %s KV: prefill logits (%zu x %zu) max |diff| %.3g\n", c->name, kv, n, vocab,
            diff);
     CHECK_MSG(diff <= logit_tolerance, "%s, %s KV: prefill logits max diff %g", c->name, kv,
@@ -321,7 +299,7 @@ static void test_case(const fixture *f, const ref_case *c, vlmi_threadpool *pool
     // greedy: each new token at its cache row + the rope delta on every axis
     int32_t tokens[N_GREEDY];
     for (size_t i = 0; i < N_GREEDY; i++) {
-        tokens[i] = argmax(s->logits, vocab);
+        tokens[i] = ref_argmax(s->logits, vocab);
         if (i + 1 == N_GREEDY) break;
         int32_t at = (int32_t)((int64_t)s->n_past + delta);
         int32_t step_positions[3] = {at, at, at};

@@ -3,7 +3,7 @@
  * tests/data/qwen2_5_vl-model (made by tests/gen/make_qwen2_5_vl_reference.py):
  * the chat prompt's ids, the last prefill logits and 16 greedy tokens with a
  * 150x100 image; the pixel budget as a session parameter. */
-#include "test.h"
+#include "reference.h"
 #include "vlm.h"
 
 #include <math.h>
@@ -18,35 +18,11 @@ static bool collect(int32_t token, const char *piece, size_t len, void *user_dat
     return true;
 }
 
-static void *read_ref(const char *name, size_t n, size_t elem) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/qwen2_5_vl-model/%s", getenv("VLM_TEST_DATA"), name);
-    size_t size = 0;
-    void *data = test_read_file(path, &size);
-    CHECK_MSG(data != NULL && size == n * elem, "%s: %zu bytes, expected %zu", path, size, n * elem);
-    return data;
-}
-
-/* The generator's pattern image. */
-static vlm_image *pattern_image(uint32_t w, uint32_t h) {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            for (uint32_t c = 0; c < 3; c++)
-                rgb[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)(((uint64_t)x * x + 3ull * y * y + 7ull * x * y + 50 * c + (x ^ y)) % 256);
-    vlm_image *image = NULL;
-    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
-                                   &image));
-    free(rgb);
-    return image;
-}
-
 static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads) {
-    int32_t *want_ids = read_ref("ref_image_ids.i32", 48, 4);
-    float *want_logits = read_ref("ref_image_logits.f32", 48 * VOCAB, 4);
-    int32_t *want_greedy = read_ref("ref_image_greedy.i32", 16, 4);
-    float *want_pixels = read_ref("ref_image_pixels.f32", 80 * 1176, 4);
+    int32_t *want_ids = ref_read("qwen2_5_vl-model/ref_image_ids.i32", 48, 4, NULL);
+    float *want_logits = ref_read("qwen2_5_vl-model/ref_image_logits.f32", 48 * VOCAB, 4, NULL);
+    int32_t *want_greedy = ref_read("qwen2_5_vl-model/ref_image_greedy.i32", 16, 4, NULL);
+    float *want_pixels = ref_read("qwen2_5_vl-model/ref_image_pixels.f32", 80 * 1176, 4, NULL);
     if (!want_ids || !want_logits || !want_greedy || !want_pixels) return;
     vlm_session_params sp;
     vlm_session_params_init(&sp, sizeof sp);
@@ -132,7 +108,7 @@ static void test_budget(vlm_model *model) {
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
                  vlm_session_add_turn(s, VLM_ROLE_USER, "<|vision_start|><|image_pad|><|vision_end|>",
                                       NULL, 0));
-    vlm_image *frames[2] = {pattern_image(56, 56), pattern_image(84, 56)};
+    vlm_image *frames[2] = {ref_pattern_image(56, 56, 0), ref_pattern_image(84, 56, 0)};
     double ts[2] = {0.0, 0.5};
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,
                  vlm_session_add_video_turn(s, VLM_ROLE_USER, "<|vision_start|><|video_pad|>"
@@ -153,7 +129,7 @@ int main(void) {
     CHECK_OK(vlm_model_load(path, NULL, &model));
     if (model == NULL) return test_finish("qwen2_5_vl_session");
     CHECK(strcmp(vlm_model_architecture(model), "Qwen2_5_VLForConditionalGeneration") == 0);
-    vlm_image *image = pattern_image(150, 100);
+    vlm_image *image = ref_pattern_image(150, 100, 0);
     test_generate(model, image, 1);
     test_generate(model, image, 2);
     test_budget(model);

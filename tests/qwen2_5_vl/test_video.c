@@ -22,7 +22,7 @@
 #include "arch/qwen2_5_vl_processor.h"
 #include "model.h"
 #include "model/processor_config.h"
-#include "test.h"
+#include "reference.h"
 #include "vlm.h"
 
 #include <cjson/cJSON.h>
@@ -61,21 +61,6 @@ static double number(const cJSON *o, const char *key) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
     CHECK_MSG(cJSON_IsNumber(item), "reference.json: %s", key);
     return cJSON_IsNumber(item) ? item->valuedouble : 0.0;
-}
-
-/* Frame k of the generator's videos. */
-static vlm_image *pattern_frame(uint32_t w, uint32_t h, uint32_t k) {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            for (uint32_t c = 0; c < 3; c++)
-                rgb[((size_t)y * w + x) * 3 + c] = (uint8_t)(((uint64_t)x * x + 3ull * y * y +
-                    7ull * x * y + 50 * c + (x ^ y) + 37ull * k) % 256);
-    vlm_image *image = NULL;
-    CHECK_OK(vlm_image_from_pixels(rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, VLM_PIXEL_RGB8,
-                                   &image));
-    free(rgb);
-    return image;
 }
 
 static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
@@ -217,7 +202,7 @@ static bool load_case(video_case *v, const cJSON *ref, const char *name, bool wi
     double fps = number(c, "fps");
     v->n_frames = (size_t)cJSON_GetArraySize(indices);
     for (size_t k = 0; k < v->n_frames; k++) {
-        v->frames[k] = pattern_frame(WIDTH, HEIGHT, (uint32_t)k);
+        v->frames[k] = ref_pattern_image(WIDTH, HEIGHT, (uint32_t)k);
         v->timestamps[k] = cJSON_GetArrayItem(indices, (int)k)->valuedouble / fps;
     }
     v->duration_s = without_duration ? -1.0 : number(c, "total_num_frames") / fps;
@@ -285,7 +270,7 @@ static void test_mixed(vlm_model *model, const cJSON *ref) {
     video_case v;
     if (!load_case(&v, ref, "video3", false)) return;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(ref, "mixed");
-    vlm_image *image = pattern_frame(150, 100, 0);
+    vlm_image *image = ref_pattern_image(150, 100, 0);
     vlm_session *s = NULL;
     CHECK_OK(vlm_session_create(model, NULL, &s));
     CHECK_OK(vlm_session_add_video_turn(s, VLM_ROLE_USER, "Describe the video.", v.frames,
@@ -348,7 +333,7 @@ static void test_capped(vlm_model *model, const cJSON *ref) {
     vlm_image *frames[4];
     const uint8_t *rgb[4];
     for (uint32_t k = 0; k < 4; k++) {
-        frames[k] = pattern_frame(WIDTH, HEIGHT, k);
+        frames[k] = ref_pattern_image(WIDTH, HEIGHT, k);
         rgb[k] = vlm_image_pixels(frames[k]);
     }
     CHECK_OK(vlmi_qwen2vl_pixel_values(got, p, &config, rgb));
@@ -479,7 +464,7 @@ static void test_sliding_window(void) {
     cJSON *ref = read_json("qwen2_5_vl-swa");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(ref, "image");
     size_t n_ids = (size_t)number(c, "n_tokens");
-    vlm_image *image = pattern_frame(150, 100, 0);
+    vlm_image *image = ref_pattern_image(150, 100, 0);
     vlm_session *s = NULL;
     CHECK_OK(vlm_session_create(model, NULL, &s));
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
