@@ -234,6 +234,8 @@ static void fill_avx2_table(void) {
     avx2_table.attention_share = vlmi_avx2_attention_share;
     avx2_table.attention_masked_f16 = vlmi_avx2_attention_masked_f16;
     avx2_table.attention_share_f16 = vlmi_avx2_attention_share_f16;
+    avx2_table.attention_decode_part = vlmi_avx2_attention_decode_part;
+    avx2_table.attention_decode_reduce = vlmi_avx2_attention_decode_reduce;
 }
 #endif
 
@@ -461,6 +463,65 @@ static void attention_worker(void *ctx, size_t thread_index, size_t n_threads) {
     }
 }
 
+/* Decode attention over the pool: (key/value head, key segment) parts taken
+ * in turn by whichever thread is free, then each head's parts reduced in key
+ * order on the calling thread (dispatch.h: attention_decode_part). */
+typedef struct decode_job {
+    const vlmi_kernel_table *table;
+    float *parts;              /* n_kv_heads * n_seg parts, head-major */
+    const float *q;
+    const void *k, *v;
+    bool f16;
+    size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
+    const vlmi_attention_mask *mask;
+    float scale;
+    size_t seg0, n_seg, part_floats;
+    atomic_size_t next;
+} decode_job;
+
+static void decode_worker(void *ctx, size_t thread_index, size_t n_threads) {
+    decode_job *job = ctx;
+    (void)thread_index, (void)n_threads;
+    for (;;) {
+        size_t item = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (item >= job->n_kv_heads * job->n_seg) return;
+        size_t p0, p1;
+        vlmi_attention_decode_segment(job->mask, job->n_kv, job->seg0 + item % job->n_seg,
+                                      &p0, &p1);
+        job->table->attention_decode_part(job->parts + item * job->part_floats, job->q,
+                                          job->k, job->v, job->f16, job->n_q, job->n_kv,
+                                          job->n_heads, job->n_kv_heads, job->head_dim,
+                                          job->mask, job->scale, item / job->n_seg, p0, p1);
+    }
+}
+
+/* True if the decode call ran over the pool; false: the caller runs it as
+ * one call (too small, one thread, or no scratch). */
+static bool attention_decode_pool(vlmi_threadpool *pool, const vlmi_kernel_table *table,
+                                  float *out, const float *q, const void *k, const void *v,
+                                  bool f16, size_t n_q, size_t n_kv, size_t n_heads,
+                                  size_t n_kv_heads, size_t head_dim,
+                                  const vlmi_attention_mask *mask, float scale) {
+    decode_job job = {.table = table, .q = q, .k = k, .v = v, .f16 = f16, .n_q = n_q,
+                      .n_kv = n_kv, .n_heads = n_heads, .n_kv_heads = n_kv_heads,
+                      .head_dim = head_dim, .mask = mask, .scale = scale,
+                      .part_floats = VLMI_DECODE_PART_FLOATS(n_q, n_heads, n_kv_heads,
+                                                             head_dim)};
+    vlmi_attention_decode_segments(mask, n_kv, &job.seg0, &job.n_seg);
+    size_t n_items = n_kv_heads * job.n_seg;
+    if (vlmi_threadpool_n_threads(pool) == 1 || n_items < 2 ||
+        n_q * n_heads * n_kv * head_dim < PARALLEL_MIN_MACS)
+        return false;
+    job.parts = vlmi_threadpool_scratch(pool, n_items * job.part_floats * sizeof(float));
+    if (job.parts == NULL) return false;
+    atomic_init(&job.next, 0);
+    vlmi_threadpool_run(pool, decode_worker, &job);
+    for (size_t g = 0; g < n_kv_heads; g++)
+        table->attention_decode_reduce(out, job.parts + g * job.n_seg * job.part_floats,
+                                       job.n_seg, n_q, n_heads, n_kv_heads, head_dim, g);
+    return true;
+}
+
 /* vlmi_attention_masked over f32 or f16 (f16) keys and values. */
 static void attention_masked_any(vlmi_threadpool *pool, float *out, float *scores,
                                  const float *q, const void *k, const void *v, bool f16,
@@ -470,6 +531,19 @@ static void attention_masked_any(vlmi_threadpool *pool, float *out, float *score
     const vlmi_kernel_table *table = vlmi_kernels();
     size_t n_threads = vlmi_threadpool_n_threads(pool);
     if (n_q == 0) return;
+    if (table->attention_decode_part != NULL &&
+        vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim)) {
+        if (!attention_decode_pool(pool, table, out, q, k, v, f16, n_q, n_kv, n_heads,
+                                   n_kv_heads, head_dim, mask, scale)) {
+            if (f16)
+                table->attention_masked_f16(out, scores, q, k, v, n_q, n_kv, n_heads,
+                                            n_kv_heads, head_dim, mask, scale);
+            else
+                table->attention_masked(out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
+                                        head_dim, mask, scale);
+        }
+        return;
+    }
     size_t heads_per_kv = n_heads / n_kv_heads;
     attention_job job = {.table = table, .out = out, .q = q, .k = k, .v = v, .f16 = f16,
                          .n_q = n_q, .n_kv = n_kv, .n_heads = n_heads,
