@@ -236,7 +236,8 @@ static void test_quantize_q8_0(const vlmi_kernel_table *tier) {
  * summed in another order). */
 static void test_matmul_q8(const vlmi_kernel_table *tier) {
     const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
-    const size_t shapes[][3] = {{1, 32, 1}, {1, 96, 7}, {2, 64, 5}, {3, 288, 9}, {4, 1024, 70}};
+    const size_t shapes[][3] = {{1, 32, 1}, {1, 96, 7}, {2, 64, 5}, {3, 288, 9}, {4, 1024, 70},
+                                {1, 640, 301}}; /* the last: the streaming one-row path */
     for (size_t d = 0; d < sizeof QUANT_DTYPES / sizeof *QUANT_DTYPES; d++) {
         vlm_dtype dtype = QUANT_DTYPES[d];
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
