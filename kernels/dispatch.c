@@ -324,13 +324,83 @@ const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier) {
  * at m = 1 our GEMV streams the weights faster; from a few dozen rows on,
  * OpenBLAS's packed kernels win). */
 #define BLAS_MIN_ROWS 32
+/* Products of at least this many rows with weights in 16 bits or quantized
+ * go to BLAS too, each chunk of weight rows dequantized (exactly) to f32 in
+ * the pool's scratch first: at the vision shape (1024x768x3072, one thread,
+ * CPU time on the shared machine) that ran ~1.25x our Q8_0 int8 tiles and
+ * ~1.1x the BF16 ones, level with F16 (AVX2's int8 products, with Q8_0's
+ * per-block scales, do not beat f32 FMA by enough). The conversion costs a
+ * weight pass per call, so it pays only with many rows (vlm-bench: the
+ * "lib" rows). */
+#define BLAS_DEQUANT_MIN_ROWS 256
+/* Weight rows per BLAS call; chunks start at multiples of it whatever the
+ * thread count, so results do not depend on it. Smaller chunks cost sgemm
+ * its packing of x once more per chunk (128 rows: ~15% at the vision shape). */
+#define BLAS_CHUNK_ROWS 512
+
+/* One product through BLAS in chunks of weight rows, taken in turn by
+ * whichever thread is free. */
+typedef struct blas_job {
+    float *out;
+    const float *x;
+    const unsigned char *w;
+    vlmi_dequant_fn dequant;   /* NULL: f32 weights, read in place */
+    size_t w_row_bytes;
+    const float *bias;
+    size_t m, k, n;
+    float *panels;             /* per thread BLAS_CHUNK_ROWS x k floats, or NULL */
+    atomic_size_t next;
+} blas_job;
+
+static void blas_chunks(void *ctx, size_t thread_index, size_t n_threads) {
+    blas_job *job = ctx;
+    (void)n_threads;
+    for (;;) {
+        size_t j0 = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed) *
+                    BLAS_CHUNK_ROWS;
+        if (j0 >= job->n) return;
+        size_t j1 = j0 + BLAS_CHUNK_ROWS < job->n ? j0 + BLAS_CHUNK_ROWS : job->n;
+        const float *w = (const float *)(const void *)(job->w + j0 * job->w_row_bytes);
+        if (job->dequant != NULL) {
+            float *panel = job->panels + thread_index * BLAS_CHUNK_ROWS * job->k;
+            for (size_t j = j0; j < j1; j++)
+                job->dequant(panel + (j - j0) * job->k, job->w + j * job->w_row_bytes, job->k);
+            w = panel;
+        }
+        vlmi_blas_matmul(job->out + j0, job->n, job->x, w, job->bias ? job->bias + j0 : NULL,
+                         job->m, job->k, j1 - j0);
+    }
+}
+
+/* True if the product ran through BLAS (see BLAS_MIN_ROWS,
+ * BLAS_DEQUANT_MIN_ROWS); false: the caller runs the tier's kernels. */
+static bool matmul_blas(vlmi_threadpool *pool, const vlmi_kernel_table *table, float *out,
+                        const float *x, const void *w, vlm_dtype w_dtype, const float *bias,
+                        size_t m, size_t k, size_t n) {
+    if (table->tier == VLMI_KERNELS_REF || !vlmi_blas_available()) return false;
+    bool f32 = w_dtype == VLM_DTYPE_F32;
+    if (f32 ? m < BLAS_MIN_ROWS || (uintptr_t)w % sizeof(float) != 0
+            : m < BLAS_DEQUANT_MIN_ROWS || vlmi_dequant_fn_for(w_dtype) == NULL)
+        return false;
+    size_t n_threads = vlmi_threadpool_n_threads(pool);
+    blas_job job = {.out = out, .x = x, .w = w, .dequant = f32 ? NULL : vlmi_dequant_fn_for(w_dtype),
+                    .w_row_bytes = vlmi_kernels_row_bytes(w_dtype, k), .bias = bias, .m = m,
+                    .k = k, .n = n};
+    if (!f32) {
+        job.panels = vlmi_threadpool_scratch(pool, n_threads * BLAS_CHUNK_ROWS * k * sizeof(float));
+        if (job.panels == NULL) return false;
+    }
+    atomic_init(&job.next, 0);
+    if (n_threads == 1 || n <= BLAS_CHUNK_ROWS) blas_chunks(&job, 0, 1);
+    else vlmi_threadpool_run(pool, blas_chunks, &job);
+    return true;
+}
 
 typedef struct matmul_job {
     const vlmi_kernel_table *table;
     float *out;
     const float *x;
     const void *xq;            /* x quantized to Q8_0, or NULL */
-    bool use_blas;             /* f32 weights through cblas_sgemm */
     const unsigned char *w;
     vlm_dtype w_dtype;
     size_t w_row_bytes;
@@ -348,10 +418,7 @@ static void matmul_band(void *ctx, size_t thread_index, size_t n_threads) {
     if (j0 >= j1) return;
     const unsigned char *w = job->w + j0 * job->w_row_bytes;
     const float *bias = job->bias ? job->bias + j0 : NULL;
-    if (job->use_blas)
-        vlmi_blas_matmul(job->out + j0, job->n, job->x, (const float *)(const void *)w, bias,
-                         job->m, job->k, j1 - j0);
-    else if (job->xq != NULL)
+    if (job->xq != NULL)
         job->table->matmul_q8(job->out + j0, job->n, job->xq, w, job->w_dtype, bias, job->m,
                               job->k, j1 - j0);
     else
@@ -365,14 +432,11 @@ void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *
     const vlmi_kernel_table *table = vlmi_kernels();
     size_t n_threads = vlmi_threadpool_n_threads(pool);
     if (m == 0 || n == 0) return;
+    if (matmul_blas(pool, table, out, x, w, w_dtype, bias, m, k, n)) return;
 
     matmul_job job = {.table = table, .out = out, .x = x, .w = w, .w_dtype = w_dtype,
                       .w_row_bytes = vlmi_kernels_row_bytes(w_dtype, k), .bias = bias,
                       .m = m, .k = k, .n = n};
-    /* each thread runs a single-threaded sgemm on its band */
-    job.use_blas = w_dtype == VLM_DTYPE_F32 && m >= BLAS_MIN_ROWS &&
-                   table->tier != VLMI_KERNELS_REF && vlmi_blas_available() &&
-                   (uintptr_t)w % sizeof(float) == 0;
     bool kquant = is_kquant(w_dtype);
     if ((is_block32(w_dtype) || kquant) &&
         table->quantizes_activations) {

@@ -220,11 +220,14 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
 /* The matmul of the chosen tier, its weight rows split in bands over the
  * pool's threads (bands start at multiples of 16 rows, so every output is
  * computed by the same code whatever the thread count: results are
- * identical for 1, 2, 3 ... threads). Large f32 products go to BLAS where
- * that measured faster, one sgemm per band; that path alone may round
- * differently with another thread count (OpenBLAS's edge kernels). Quantized weights in a tier that quantizes
- * activations: x is quantized once (Q8_0, or Q8_K for k-quants), in the
- * pool's scratch. pool may be NULL (one thread).
+ * identical for 1, 2, 3 ... threads). Products with many rows go to BLAS
+ * where that measured faster (f32 weights from 32 rows, other dtypes from
+ * 256, dequantized exactly to f32 chunk by chunk in the pool's scratch), one
+ * sgemm per chunk of 512 weight rows at fixed positions, so also identical
+ * for 1, 2, 3 ... threads; without a pool the non-f32 ones take the tier's
+ * kernels (no scratch), which round differently. Quantized weights in a
+ * tier that quantizes activations, otherwise: x is quantized once (Q8_0, or
+ * Q8_K for k-quants), in the pool's scratch. pool may be NULL (one thread).
  * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) */
 void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *w,
                  vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);

@@ -220,7 +220,9 @@ static void fill_kquant(unsigned char *w, vlm_dtype dtype, size_t n_elements) {
 static const char *row_filter;
 
 /* One matmul row; rate in GFLOP/s, or with weight_rate in GB/s of weights
- * read (the LM head: compare with the machine's read bandwidth). */
+ * read (the LM head: compare with the machine's read bandwidth). tier NULL:
+ * vlmi_matmul over the pool, what the model code calls (the chosen tier, or
+ * BLAS where dispatch.c sends the shape). */
 static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
                          const vlmi_kernel_table *tier, bool blas, vlm_dtype dtype,
                          const char *dtype_name, size_t m, size_t k, size_t n, int reps,
@@ -242,6 +244,7 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
     fill(x, m * k);
     if (dtype == VLM_DTYPE_F32) memcpy(w, w_f32, w_bytes);
     else if (dtype == VLM_DTYPE_F16) vlmi_convert_f32_to_f16((uint16_t *)(void *)w, w_f32, n * k);
+    else if (dtype == VLM_DTYPE_BF16) vlmi_convert_f32_to_bf16((uint16_t *)(void *)w, w_f32, n * k);
     else if (kquant) fill_kquant(w, dtype, n * k);
     else
         for (size_t r = 0; r < n; r++) {
@@ -253,6 +256,11 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
     double t[64];
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
+        if (tier == NULL) {
+            vlmi_matmul(pool, out, x, w, dtype, NULL, m, k, n);
+            t[r] = now_s() - t0;
+            continue;
+        }
         job.xq = NULL;
         if (dtype == VLM_DTYPE_Q8_0 && tier->quantizes_activations) {
             for (size_t i = 0; i < m; i++) tier->quantize_q8_0(xq + i * xq_row, x + i * k, k);
@@ -611,10 +619,11 @@ int main(int argc, char **argv) {
     }
     const size_t shapes[][3] = {{1, 576, 1536}, {1024, 768, 3072}};
     const struct { vlm_dtype dtype; const char *name; } dtypes[] = {
-        {VLM_DTYPE_F32, "f32"}, {VLM_DTYPE_F16, "f16"}, {VLM_DTYPE_Q8_0, "q8_0"}};
+        {VLM_DTYPE_F32, "f32"}, {VLM_DTYPE_F16, "f16"}, {VLM_DTYPE_BF16, "bf16"},
+        {VLM_DTYPE_Q8_0, "q8_0"}};
     for (size_t s = 0; s < 2; s++) {
         size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
-        for (size_t d = 0; d < 3; d++) {
+        for (size_t d = 0; d < sizeof dtypes / sizeof *dtypes; d++) {
             for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
                 const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
                 if (tier == NULL) continue;
@@ -625,6 +634,10 @@ int main(int argc, char **argv) {
             }
             if (dtypes[d].dtype == VLM_DTYPE_F32 && vlmi_blas_available())
                 bench_matmul(pool, "blas", vlmi_kernels(), true, VLM_DTYPE_F32, "f32", m, k, n,
+                             reps, false);
+            /* what the model code gets for the shape (vlmi_matmul) */
+            if (m > 1)
+                bench_matmul(pool, "lib", NULL, false, dtypes[d].dtype, dtypes[d].name, m, k, n,
                              reps, false);
         }
     }
