@@ -512,6 +512,7 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
     const float *pr[VLMI_DECODE_MAX_PAIRS];
     size_t first[VLMI_DECODE_MAX_PAIRS], end[VLMI_DECODE_MAX_PAIRS];
     _Alignas(32) float st[VLMI_DECODE_MAX_PAIRS][DEC_BLOCK];
+    _Alignas(32) float k_slab[8 * MAX_HEAD_DIM]; /* f16: 8 keys as f32 */
     const void *kp[DEC_BLOCK + 7], *vp[DEC_BLOCK];
     size_t lo = SIZE_MAX, hi = 0;
     for (size_t r = 0; r < n_pairs; r++) {
@@ -545,18 +546,33 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
         for (size_t t = 0; t < nt; t++)
             for (size_t c = 0; c < hd * elem; c += 64)
                 _mm_prefetch((const char *)vp[t] + c, _MM_HINT_T0);
+        // scores of 8 keys at a time for every pair that sees keys here
+        // (f16: the 8 keys converted once, exactly, for all the pairs)
+        for (size_t t = 0; t < nt8; t += 8) {
+            const void *k8[8];
+            if (f16) {
+                for (size_t j = 0; j < 8; j++) {
+                    const uint16_t *src = kp[t + j];
+                    for (size_t d = 0; d < hd; d += 8)
+                        _mm256_store_ps(k_slab + j * hd + d, load8(src, d, true));
+                    k8[j] = k_slab + j * hd;
+                }
+            } else {
+                for (size_t j = 0; j < 8; j++) k8[j] = kp[t + j];
+            }
+            for (size_t r = 0; r < n_pairs; r++)
+                if (first[r] < b0 + nt && end[r] > b0)
+                    _mm256_store_ps(st[r] + t,
+                                    _mm256_mul_ps(dot8(qr[r], k8, hd, false), vscale));
+        }
         for (size_t r = 0; r < n_pairs; r++) {
             float *sr = st[r];
             if (first[r] >= b0 + nt || end[r] <= b0) { /* sees no key here */
                 for (size_t t = 0; t < nt; t++) sr[t] = 0.0f;
                 continue;
             }
-            // scores, softcapped, -inf outside [first, end)
+            // softcap, -inf outside [first, end)
             __m256 bmax = neg_inf;
-            for (size_t t = 0; t < nt8; t += 8) {
-                __m256 sc = _mm256_mul_ps(dot8(qr[r], kp + t, hd, f16), vscale);
-                _mm256_store_ps(sr + t, sc);
-            }
             for (size_t t = 0; t < nt8; t++) {
                 size_t pos = b0 + t;
                 if (t < nt && softcap > 0.0f) sr[t] = softcap * tanhf(sr[t] / softcap);
