@@ -261,6 +261,11 @@ static void fill_neon_table(void) {
     neon_table.name = "neon";
     neon_table.tier = VLMI_KERNELS_NEON;
     neon_table.matmul = neon_matmul;
+    neon_table.attention = vlmi_neon_attention;
+    neon_table.attention_masked = vlmi_neon_attention_masked;
+    neon_table.attention_masked_f16 = vlmi_neon_attention_masked_f16;
+    neon_table.attention_decode_part = vlmi_neon_attention_decode_part;
+    neon_table.attention_decode_reduce = vlmi_neon_attention_decode_reduce;
 }
 #endif
 
