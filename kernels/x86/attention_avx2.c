@@ -24,6 +24,7 @@
  * tiles, and each value block the same before its P V tiles, so they compute
  * bit for bit what the f32 entries compute on the converted keys and values. */
 #include "x86/x86.h"
+#include "x86/reduce_avx2.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -429,19 +430,7 @@ static ALWAYS_INLINE __m256 dot8(const float *q, const void *const *kp, size_t h
                          _mm256_permute2f128_ps(t0, t1, 0x31));
 }
 
-static ALWAYS_INLINE float hsum8(__m256 x) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
-static ALWAYS_INLINE float hmax8(__m256 x) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* o[r] (16 dims from d) += sum_t p[r][t] v_t for the n_pairs (<= 4) pairs r */
 static ALWAYS_INLINE void decode_pv16(float *const *o, const float *const *p,
@@ -580,7 +569,7 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
             }
             for (size_t t = 0; t < nt8; t += 8) bmax = _mm256_max_ps(bmax, _mm256_load_ps(sr + t));
             // online softmax: rescale what came before by e^(m - m_new)
-            float m_old = o[r][hd], m_new = fmaxf(m_old, hmax8(bmax));
+            float m_old = o[r][hd], m_new = fmaxf(m_old, vlmi_avx2_hmax(bmax));
             __m256 vm = _mm256_set1_ps(m_new), lsum = _mm256_setzero_ps();
             for (size_t t = 0; t < nt8; t += 8) {
                 __m256 pt = exp8z(_mm256_sub_ps(_mm256_load_ps(sr + t), vm));
@@ -589,7 +578,7 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
             }
             float alpha = _mm256_cvtss_f32(exp8z(_mm256_set1_ps(m_old - m_new)));
             o[r][hd] = m_new;
-            o[r][hd + 1] = o[r][hd + 1] * alpha + hsum8(lsum);
+            o[r][hd + 1] = o[r][hd + 1] * alpha + vlmi_avx2_hsum(lsum);
             if (alpha != 1.0f) {
                 __m256 va = _mm256_set1_ps(alpha);
                 for (size_t d = 0; d < hd; d += 8)

@@ -123,11 +123,27 @@ static ALWAYS_INLINE __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-/* out (4) += x row . W rows j..j+3, over nb blocks */
+/* Weights read once (one x row: decode, the LM head) are asked for this far
+ * ahead, so that memory keeps streaming while the int8 dots run (the
+ * hardware prefetcher alone left the 262144-row LM head at ~half a core's
+ * read bandwidth). */
+#define PREFETCH_BYTES 4096
+
+/* out (4) += x row . W rows j..j+3, over nb blocks; stream: prefetch the
+ * weights PREFETCH_BYTES ahead (the four rows are contiguous: 4 * w_stride
+ * bytes, three lines per block cover them) */
 static ALWAYS_INLINE void tile_1x4(float *out, const unsigned char *x, const unsigned char *w,
-                                   size_t w_stride, size_t wbb, size_t nb, vlm_dtype dt) {
+                                   size_t w_stride, size_t wbb, size_t nb, vlm_dtype dt,
+                                   bool stream) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const char *ahead = (const char *)w + PREFETCH_BYTES;
+    size_t step = (4 * w_stride + nb - 1) / nb;
     for (size_t b = 0; b < nb; b++) {
+        if (stream) {
+            _mm_prefetch(ahead + b * step, _MM_HINT_T0);
+            _mm_prefetch(ahead + b * step + 64, _MM_HINT_T0);
+            _mm_prefetch(ahead + b * step + 128, _MM_HINT_T0);
+        }
         const unsigned char *xb = x + b * VLMI_Q8_0_BLOCK_BYTES, *wb = w + b * wbb;
         __m256i xv = load_x(xb);
         float dx = load_scale(xb);
@@ -171,38 +187,6 @@ static ALWAYS_INLINE void tile_2x4(float *out, size_t out_stride, const unsigned
     _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), hsum4(a0, a1, a2, a3)));
     float *o1 = out + out_stride;
     _mm_storeu_ps(o1, _mm_add_ps(_mm_loadu_ps(o1), hsum4(c0, c1, c2, c3)));
-}
-
-/* One x row against many weight rows (decode; the LM head): tile_1x4's
- * arithmetic, with the weights PREFETCH_BYTES ahead asked for two lines per
- * block, so that memory keeps streaming while the int8 dots run (the
- * hardware prefetcher alone left the 262144-row LM head at ~45% of a core's
- * read bandwidth). out (4) += x . W rows j..j+3 */
-#define PREFETCH_BYTES 4096
-static ALWAYS_INLINE void tile_1x4_stream(float *out, const unsigned char *x,
-                                          const unsigned char *w, size_t w_stride,
-                                          size_t wbb, size_t nb, vlm_dtype dt) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    /* the four rows are contiguous: 4 * w_stride bytes, 2 lines per block
-     * cover them when a block is at most 32 bytes per row */
-    const char *ahead = (const char *)w + PREFETCH_BYTES;
-    size_t step = (4 * w_stride + nb - 1) / nb;
-    for (size_t b = 0; b < nb; b++) {
-        _mm_prefetch(ahead + b * step, _MM_HINT_T0);
-        _mm_prefetch(ahead + b * step + 64, _MM_HINT_T0);
-        _mm_prefetch(ahead + b * step + 128, _MM_HINT_T0);
-        const unsigned char *xb = x + b * VLMI_Q8_0_BLOCK_BYTES, *wb = w + b * wbb;
-        __m256i xv = load_x(xb);
-        float dx = load_scale(xb);
-        a0 = _mm256_fmadd_ps(_mm256_set1_ps(dx * load_scale(wb)), dot_i8(load_weights(wb, dt), xv), a0);
-        wb += w_stride;
-        a1 = _mm256_fmadd_ps(_mm256_set1_ps(dx * load_scale(wb)), dot_i8(load_weights(wb, dt), xv), a1);
-        wb += w_stride;
-        a2 = _mm256_fmadd_ps(_mm256_set1_ps(dx * load_scale(wb)), dot_i8(load_weights(wb, dt), xv), a2);
-        wb += w_stride;
-        a3 = _mm256_fmadd_ps(_mm256_set1_ps(dx * load_scale(wb)), dot_i8(load_weights(wb, dt), xv), a3);
-    }
-    _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), hsum4(a0, a1, a2, a3)));
 }
 
 /* out += x row . W row, over nb blocks */
@@ -327,12 +311,12 @@ static ALWAYS_INLINE void q8_gemm(float *out, size_t out_stride, const unsigned 
                          w + j * w_stride, w_stride, wbb, nb, dt);
         if (m == 1) /* the weights are read once: stream them */
             for (size_t j = j0; j < j1; j += 4)
-                tile_1x4_stream(out + j, xq, w + j * w_stride, w_stride, wbb, nb, dt);
+                tile_1x4(out + j, xq, w + j * w_stride, w_stride, wbb, nb, dt, true);
         else
             for (; i < m; i++)
                 for (size_t j = j0; j < j1; j += 4)
                     tile_1x4(out + i * out_stride + j, xq + i * x_stride, w + j * w_stride,
-                             w_stride, wbb, nb, dt);
+                             w_stride, wbb, nb, dt, false);
     }
     for (size_t j = n4; j < n; j++)
         for (size_t i = 0; i < m; i++)
