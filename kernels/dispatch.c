@@ -234,6 +234,8 @@ static void fill_avx2_table(void) {
     avx2_table.attention_share = vlmi_avx2_attention_share;
     avx2_table.attention_masked_f16 = vlmi_avx2_attention_masked_f16;
     avx2_table.attention_share_f16 = vlmi_avx2_attention_share_f16;
+    avx2_table.attention_decode_part = vlmi_avx2_attention_decode_part;
+    avx2_table.attention_decode_reduce = vlmi_avx2_attention_decode_reduce;
 }
 #endif
 
@@ -259,6 +261,11 @@ static void fill_neon_table(void) {
     neon_table.name = "neon";
     neon_table.tier = VLMI_KERNELS_NEON;
     neon_table.matmul = neon_matmul;
+    neon_table.attention = vlmi_neon_attention;
+    neon_table.attention_masked = vlmi_neon_attention_masked;
+    neon_table.attention_masked_f16 = vlmi_neon_attention_masked_f16;
+    neon_table.attention_decode_part = vlmi_neon_attention_decode_part;
+    neon_table.attention_decode_reduce = vlmi_neon_attention_decode_reduce;
 }
 #endif
 
@@ -322,13 +329,83 @@ const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier) {
  * at m = 1 our GEMV streams the weights faster; from a few dozen rows on,
  * OpenBLAS's packed kernels win). */
 #define BLAS_MIN_ROWS 32
+/* Products of at least this many rows with weights in 16 bits or quantized
+ * go to BLAS too, each chunk of weight rows dequantized (exactly) to f32 in
+ * the pool's scratch first: at the vision shape (1024x768x3072, one thread,
+ * CPU time on the shared machine) that ran ~1.25x our Q8_0 int8 tiles and
+ * ~1.1x the BF16 ones, level with F16 (AVX2's int8 products, with Q8_0's
+ * per-block scales, do not beat f32 FMA by enough). The conversion costs a
+ * weight pass per call, so it pays only with many rows (vlm-bench: the
+ * "lib" rows). */
+#define BLAS_DEQUANT_MIN_ROWS 256
+/* Weight rows per BLAS call; chunks start at multiples of it whatever the
+ * thread count, so results do not depend on it. Smaller chunks cost sgemm
+ * its packing of x once more per chunk (128 rows: ~15% at the vision shape). */
+#define BLAS_CHUNK_ROWS 512
+
+/* One product through BLAS in chunks of weight rows, taken in turn by
+ * whichever thread is free. */
+typedef struct blas_job {
+    float *out;
+    const float *x;
+    const unsigned char *w;
+    vlmi_dequant_fn dequant;   /* NULL: f32 weights, read in place */
+    size_t w_row_bytes;
+    const float *bias;
+    size_t m, k, n;
+    float *panels;             /* per thread BLAS_CHUNK_ROWS x k floats, or NULL */
+    atomic_size_t next;
+} blas_job;
+
+static void blas_chunks(void *ctx, size_t thread_index, size_t n_threads) {
+    blas_job *job = ctx;
+    (void)n_threads;
+    for (;;) {
+        size_t j0 = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed) *
+                    BLAS_CHUNK_ROWS;
+        if (j0 >= job->n) return;
+        size_t j1 = j0 + BLAS_CHUNK_ROWS < job->n ? j0 + BLAS_CHUNK_ROWS : job->n;
+        const float *w = (const float *)(const void *)(job->w + j0 * job->w_row_bytes);
+        if (job->dequant != NULL) {
+            float *panel = job->panels + thread_index * BLAS_CHUNK_ROWS * job->k;
+            for (size_t j = j0; j < j1; j++)
+                job->dequant(panel + (j - j0) * job->k, job->w + j * job->w_row_bytes, job->k);
+            w = panel;
+        }
+        vlmi_blas_matmul(job->out + j0, job->n, job->x, w, job->bias ? job->bias + j0 : NULL,
+                         job->m, job->k, j1 - j0);
+    }
+}
+
+/* True if the product ran through BLAS (see BLAS_MIN_ROWS,
+ * BLAS_DEQUANT_MIN_ROWS); false: the caller runs the tier's kernels. */
+static bool matmul_blas(vlmi_threadpool *pool, const vlmi_kernel_table *table, float *out,
+                        const float *x, const void *w, vlm_dtype w_dtype, const float *bias,
+                        size_t m, size_t k, size_t n) {
+    if (table->tier == VLMI_KERNELS_REF || !vlmi_blas_available()) return false;
+    bool f32 = w_dtype == VLM_DTYPE_F32;
+    if (f32 ? m < BLAS_MIN_ROWS || (uintptr_t)w % sizeof(float) != 0
+            : m < BLAS_DEQUANT_MIN_ROWS || vlmi_dequant_fn_for(w_dtype) == NULL)
+        return false;
+    size_t n_threads = vlmi_threadpool_n_threads(pool);
+    blas_job job = {.out = out, .x = x, .w = w, .dequant = f32 ? NULL : vlmi_dequant_fn_for(w_dtype),
+                    .w_row_bytes = vlmi_kernels_row_bytes(w_dtype, k), .bias = bias, .m = m,
+                    .k = k, .n = n};
+    if (!f32) {
+        job.panels = vlmi_threadpool_scratch(pool, n_threads * BLAS_CHUNK_ROWS * k * sizeof(float));
+        if (job.panels == NULL) return false;
+    }
+    atomic_init(&job.next, 0);
+    if (n_threads == 1 || n <= BLAS_CHUNK_ROWS) blas_chunks(&job, 0, 1);
+    else vlmi_threadpool_run(pool, blas_chunks, &job);
+    return true;
+}
 
 typedef struct matmul_job {
     const vlmi_kernel_table *table;
     float *out;
     const float *x;
     const void *xq;            /* x quantized to Q8_0, or NULL */
-    bool use_blas;             /* f32 weights through cblas_sgemm */
     const unsigned char *w;
     vlm_dtype w_dtype;
     size_t w_row_bytes;
@@ -346,10 +423,7 @@ static void matmul_band(void *ctx, size_t thread_index, size_t n_threads) {
     if (j0 >= j1) return;
     const unsigned char *w = job->w + j0 * job->w_row_bytes;
     const float *bias = job->bias ? job->bias + j0 : NULL;
-    if (job->use_blas)
-        vlmi_blas_matmul(job->out + j0, job->n, job->x, (const float *)(const void *)w, bias,
-                         job->m, job->k, j1 - j0);
-    else if (job->xq != NULL)
+    if (job->xq != NULL)
         job->table->matmul_q8(job->out + j0, job->n, job->xq, w, job->w_dtype, bias, job->m,
                               job->k, j1 - j0);
     else
@@ -363,14 +437,11 @@ void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *
     const vlmi_kernel_table *table = vlmi_kernels();
     size_t n_threads = vlmi_threadpool_n_threads(pool);
     if (m == 0 || n == 0) return;
+    if (matmul_blas(pool, table, out, x, w, w_dtype, bias, m, k, n)) return;
 
     matmul_job job = {.table = table, .out = out, .x = x, .w = w, .w_dtype = w_dtype,
                       .w_row_bytes = vlmi_kernels_row_bytes(w_dtype, k), .bias = bias,
                       .m = m, .k = k, .n = n};
-    /* each thread runs a single-threaded sgemm on its band */
-    job.use_blas = w_dtype == VLM_DTYPE_F32 && m >= BLAS_MIN_ROWS &&
-                   table->tier != VLMI_KERNELS_REF && vlmi_blas_available() &&
-                   (uintptr_t)w % sizeof(float) == 0;
     bool kquant = is_kquant(w_dtype);
     if ((is_block32(w_dtype) || kquant) &&
         table->quantizes_activations) {
@@ -461,6 +532,65 @@ static void attention_worker(void *ctx, size_t thread_index, size_t n_threads) {
     }
 }
 
+/* Decode attention over the pool: (key/value head, key segment) parts taken
+ * in turn by whichever thread is free, then each head's parts reduced in key
+ * order on the calling thread (dispatch.h: attention_decode_part). */
+typedef struct decode_job {
+    const vlmi_kernel_table *table;
+    float *parts;              /* n_kv_heads * n_seg parts, head-major */
+    const float *q;
+    const void *k, *v;
+    bool f16;
+    size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
+    const vlmi_attention_mask *mask;
+    float scale;
+    size_t seg0, n_seg, part_floats;
+    atomic_size_t next;
+} decode_job;
+
+static void decode_worker(void *ctx, size_t thread_index, size_t n_threads) {
+    decode_job *job = ctx;
+    (void)thread_index, (void)n_threads;
+    for (;;) {
+        size_t item = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (item >= job->n_kv_heads * job->n_seg) return;
+        size_t p0, p1;
+        vlmi_attention_decode_segment(job->mask, job->n_kv, job->seg0 + item % job->n_seg,
+                                      &p0, &p1);
+        job->table->attention_decode_part(job->parts + item * job->part_floats, job->q,
+                                          job->k, job->v, job->f16, job->n_q, job->n_kv,
+                                          job->n_heads, job->n_kv_heads, job->head_dim,
+                                          job->mask, job->scale, item / job->n_seg, p0, p1);
+    }
+}
+
+/* True if the decode call ran over the pool; false: the caller runs it as
+ * one call (too small, one thread, or no scratch). */
+static bool attention_decode_pool(vlmi_threadpool *pool, const vlmi_kernel_table *table,
+                                  float *out, const float *q, const void *k, const void *v,
+                                  bool f16, size_t n_q, size_t n_kv, size_t n_heads,
+                                  size_t n_kv_heads, size_t head_dim,
+                                  const vlmi_attention_mask *mask, float scale) {
+    decode_job job = {.table = table, .q = q, .k = k, .v = v, .f16 = f16, .n_q = n_q,
+                      .n_kv = n_kv, .n_heads = n_heads, .n_kv_heads = n_kv_heads,
+                      .head_dim = head_dim, .mask = mask, .scale = scale,
+                      .part_floats = VLMI_DECODE_PART_FLOATS(n_q, n_heads, n_kv_heads,
+                                                             head_dim)};
+    vlmi_attention_decode_segments(mask, n_kv, &job.seg0, &job.n_seg);
+    size_t n_items = n_kv_heads * job.n_seg;
+    if (vlmi_threadpool_n_threads(pool) == 1 || n_items < 2 ||
+        n_q * n_heads * n_kv * head_dim < PARALLEL_MIN_MACS)
+        return false;
+    job.parts = vlmi_threadpool_scratch(pool, n_items * job.part_floats * sizeof(float));
+    if (job.parts == NULL) return false;
+    atomic_init(&job.next, 0);
+    vlmi_threadpool_run(pool, decode_worker, &job);
+    for (size_t g = 0; g < n_kv_heads; g++)
+        table->attention_decode_reduce(out, job.parts + g * job.n_seg * job.part_floats,
+                                       job.n_seg, n_q, n_heads, n_kv_heads, head_dim, g);
+    return true;
+}
+
 /* vlmi_attention_masked over f32 or f16 (f16) keys and values. */
 static void attention_masked_any(vlmi_threadpool *pool, float *out, float *scores,
                                  const float *q, const void *k, const void *v, bool f16,
@@ -470,6 +600,19 @@ static void attention_masked_any(vlmi_threadpool *pool, float *out, float *score
     const vlmi_kernel_table *table = vlmi_kernels();
     size_t n_threads = vlmi_threadpool_n_threads(pool);
     if (n_q == 0) return;
+    if (table->attention_decode_part != NULL &&
+        vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim)) {
+        if (!attention_decode_pool(pool, table, out, q, k, v, f16, n_q, n_kv, n_heads,
+                                   n_kv_heads, head_dim, mask, scale)) {
+            if (f16)
+                table->attention_masked_f16(out, scores, q, k, v, n_q, n_kv, n_heads,
+                                            n_kv_heads, head_dim, mask, scale);
+            else
+                table->attention_masked(out, scores, q, k, v, n_q, n_kv, n_heads, n_kv_heads,
+                                        head_dim, mask, scale);
+        }
+        return;
+    }
     size_t heads_per_kv = n_heads / n_kv_heads;
     attention_job job = {.table = table, .out = out, .q = q, .k = k, .v = v, .f16 = f16,
                          .n_q = n_q, .n_kv = n_kv, .n_heads = n_heads,

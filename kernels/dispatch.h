@@ -135,7 +135,66 @@ typedef struct vlmi_kernel_table {
                                 size_t n_kv_heads, size_t head_dim,
                                 const vlmi_attention_mask *mask, float scale,
                                 size_t kv_head, size_t i0, size_t i1);
+
+    /* Decode attention (few query rows: vlmi_attention_is_decode), split by
+     * key position into the segments of vlmi_attention_decode_segment so
+     * that threads can share one key/value head. A part is the unnormalised
+     * attention of every pair (query row i < n_q, query head of kv_head),
+     * i-major, over the keys of positions [p0, p1) the pair sees: per pair
+     * o (head_dim), the max score m and the sum l of e^(score - m), in
+     * VLMI_DECODE_PART_FLOATS floats. reduce merges n_parts parts in order
+     * (the online-softmax rescaling) and writes kv_head's rows of out. A tier
+     * with these entries computes its attention_masked(_f16) of decode calls
+     * as parts over every segment in order, then reduce, so a threaded call
+     * that computes the parts in parallel gives the same bits. NULL in a
+     * tier without them. kv_f16: k, v IEEE f16, else f32 (layouts as above). */
+    void (*attention_decode_part)(float *part, const float *q, const void *k, const void *v,
+                                  bool kv_f16, size_t n_q, size_t n_kv, size_t n_heads,
+                                  size_t n_kv_heads, size_t head_dim,
+                                  const vlmi_attention_mask *mask, float scale,
+                                  size_t kv_head, size_t p0, size_t p1);
+    void (*attention_decode_reduce)(float *out, const float *parts, size_t n_parts,
+                                    size_t n_q, size_t n_heads, size_t n_kv_heads,
+                                    size_t head_dim, size_t kv_head);
 } vlmi_kernel_table;
+
+/* ---- decode attention: which calls, and the key segments ---- */
+
+/* At most this many (query row, head) pairs per key/value head take the
+ * decode path. */
+#define VLMI_DECODE_MAX_PAIRS 16
+/* Key positions per decode segment (segments start at multiples of it). */
+#define VLMI_DECODE_SEGMENT 256
+/* Floats of one decode part. */
+#define VLMI_DECODE_PART_FLOATS(n_q, n_heads, n_kv_heads, head_dim) \
+    ((n_q) * ((n_heads) / (n_kv_heads)) * ((head_dim) + 2))
+
+/* True for the attention calls a tier with decode entries computes by
+ * segments: one query row, or a few that would fill under 8 vector lanes,
+ * of at most VLMI_DECODE_MAX_PAIRS pairs per key/value head, head_dim a
+ * multiple of 8 up to 256. Decided per call, never per thread share. */
+static inline bool vlmi_attention_is_decode(size_t n_q, size_t n_heads, size_t n_kv_heads,
+                                            size_t head_dim) {
+    size_t pairs = n_q * (n_heads / n_kv_heads);
+    return n_q >= 1 && head_dim >= 8 && head_dim <= 256 && head_dim % 8 == 0 &&
+           pairs <= VLMI_DECODE_MAX_PAIRS && (n_q == 1 || pairs < 8);
+}
+
+/* The segments holding the n_kv key positions of mask: s0, s0 + 1, ...,
+ * s0 + n_seg - 1 (none when n_kv is 0). */
+static inline void vlmi_attention_decode_segments(const vlmi_attention_mask *mask,
+                                                  size_t n_kv, size_t *s0, size_t *n_seg) {
+    *s0 = mask->kv_pos0 / VLMI_DECODE_SEGMENT;
+    *n_seg = n_kv == 0 ? 0 : (mask->kv_pos0 + n_kv - 1) / VLMI_DECODE_SEGMENT - *s0 + 1;
+}
+
+/* The key positions [p0, p1) of segment seg among the n_kv of mask. */
+static inline void vlmi_attention_decode_segment(const vlmi_attention_mask *mask, size_t n_kv,
+                                                 size_t seg, size_t *p0, size_t *p1) {
+    size_t a = seg * VLMI_DECODE_SEGMENT, b = a + VLMI_DECODE_SEGMENT;
+    *p0 = a > mask->kv_pos0 ? a : mask->kv_pos0;
+    *p1 = b < mask->kv_pos0 + n_kv ? b : mask->kv_pos0 + n_kv;
+}
 
 /* The table in use: chosen on the first call (thread-safe), then fixed. */
 const vlmi_kernel_table *vlmi_kernels(void);
@@ -161,11 +220,14 @@ size_t vlmi_kernels_row_bytes(vlm_dtype dtype, size_t n);
 /* The matmul of the chosen tier, its weight rows split in bands over the
  * pool's threads (bands start at multiples of 16 rows, so every output is
  * computed by the same code whatever the thread count: results are
- * identical for 1, 2, 3 ... threads). Large f32 products go to BLAS where
- * that measured faster, one sgemm per band; that path alone may round
- * differently with another thread count (OpenBLAS's edge kernels). Quantized weights in a tier that quantizes
- * activations: x is quantized once (Q8_0, or Q8_K for k-quants), in the
- * pool's scratch. pool may be NULL (one thread).
+ * identical for 1, 2, 3 ... threads). Products with many rows go to BLAS
+ * where that measured faster (f32 weights from 32 rows, other dtypes from
+ * 256, dequantized exactly to f32 chunk by chunk in the pool's scratch), one
+ * sgemm per chunk of 512 weight rows at fixed positions, so also identical
+ * for 1, 2, 3 ... threads; without a pool the non-f32 ones take the tier's
+ * kernels (no scratch), which round differently. Quantized weights in a
+ * tier that quantizes activations, otherwise: x is quantized once (Q8_0, or
+ * Q8_K for k-quants), in the pool's scratch. pool may be NULL (one thread).
  * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) */
 void vlmi_matmul(vlmi_threadpool *pool, float *out, const float *x, const void *w,
                  vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);

@@ -2,10 +2,15 @@
  * libvlm's matmul kernels per tier at the decode and prefill/vision shapes
  * of SmolVLM-256M, as the median of N runs with min and max.
  *
- *   vlm-bench [--threads N] [--reps N] [--filter TEXT] [--json]
+ *   vlm-bench [--threads N] [--reps N] [--filter TEXT] [--cpu-time] [--json]
  *
- * --filter runs only the matmul rows whose name contains TEXT ("q4_k",
- * "avx2 q6_k", "1024x"), and skips the machine and attention rows.
+ * --cpu-time times the kernel rows with the process's CPU clock: with
+ * --threads 1 on a shared machine, time the process spent descheduled does
+ * not count (with more threads the pool's spinning workers would).
+ *
+ * --filter runs only the matmul and decode attention rows whose name
+ * contains TEXT ("q4_k", "avx2 q6_k", "1024x", "decode gemma"), and skips the
+ * machine and ViT attention rows.
  *
  * With --model, one whole query end to end instead: load, one image (a file,
  * or a 512x512 synthetic picture) with the model's default processing, a
@@ -39,9 +44,12 @@
 
 // ---- timing ----
 
+/* --cpu-time: the process's CPU clock instead of the wall clock */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -122,13 +130,16 @@ static double bench_bandwidth(vlmi_threadpool *pool, int reps, bool print) {
 
 // ---- machine: sgemm ----
 
-static void fill(float *x, size_t n) {
-    uint32_t s = 12345;
+/* x (n) <- uniform in [-0.5, 0.5), a sequence fixed by seed */
+static void fill_seeded(float *x, size_t n, uint32_t seed) {
+    uint32_t s = 12345 + seed * 2654435761u;
     for (size_t i = 0; i < n; i++) {
         s = s * 1664525u + 1013904223u;
         x[i] = (float)(s >> 8) * 0x1p-24f - 0.5f;
     }
 }
+
+static void fill(float *x, size_t n) { fill_seeded(x, n, 0); }
 
 #if defined(VLM_HAVE_OPENBLAS)
 /* The best median sgemm rate in GFLOP/s; rows printed when print. */
@@ -215,30 +226,48 @@ static void fill_kquant(unsigned char *w, vlm_dtype dtype, size_t n_elements) {
 /* --filter: only the matmul rows whose name contains it (NULL: every row) */
 static const char *row_filter;
 
+/* One matmul row; rate in GFLOP/s, or with weight_rate in GB/s of weights
+ * read (the LM head: compare with the machine's read bandwidth). tier NULL:
+ * vlmi_matmul over the pool, what the model code calls (the chosen tier, or
+ * BLAS where dispatch.c sends the shape). */
 static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
                          const vlmi_kernel_table *tier, bool blas, vlm_dtype dtype,
-                         const char *dtype_name, size_t m, size_t k, size_t n, int reps) {
+                         const char *dtype_name, size_t m, size_t k, size_t n, int reps,
+                         bool weight_rate) {
     char name[96];
     snprintf(name, sizeof name, "%s %s %zux%zux%zu", tier_name, dtype_name, m, k, n);
     if (row_filter != NULL && strstr(name, row_filter) == NULL) return;
     size_t w_bytes = vlmi_kernels_row_bytes(dtype, k) * n;
-    float *w_f32 = malloc(n * k * sizeof(float));
+    /* Q8_0 weights are quantized from f32 rows made one at a time (the LM
+     * head would need 671 MB of f32) */
+    bool q8 = dtype == VLM_DTYPE_Q8_0;
+    float *w_f32 = malloc((q8 ? 1 : n) * k * sizeof(float));
     unsigned char *w = malloc(w_bytes);
     float *x = malloc(m * k * sizeof(float)), *out = malloc(m * n * sizeof(float));
     bool kquant = dtype == VLM_DTYPE_Q4_K || dtype == VLM_DTYPE_Q6_K;
     size_t xq_row = kquant ? k / VLMI_QK_K * VLMI_Q8_K_BLOCK_BYTES : k / 32 * VLMI_Q8_0_BLOCK_BYTES;
     unsigned char *xq = malloc(m * xq_row);
-    fill(w_f32, n * k);
+    if (!q8) fill(w_f32, n * k);
     fill(x, m * k);
     if (dtype == VLM_DTYPE_F32) memcpy(w, w_f32, w_bytes);
     else if (dtype == VLM_DTYPE_F16) vlmi_convert_f32_to_f16((uint16_t *)(void *)w, w_f32, n * k);
+    else if (dtype == VLM_DTYPE_BF16) vlmi_convert_f32_to_bf16((uint16_t *)(void *)w, w_f32, n * k);
     else if (kquant) fill_kquant(w, dtype, n * k);
-    else for (size_t r = 0; r < n; r++) vlmi_kernels_tier(VLMI_KERNELS_REF)->quantize_q8_0(w + r * xq_row, w_f32 + r * k, k);
+    else
+        for (size_t r = 0; r < n; r++) {
+            fill_seeded(w_f32, k, (uint32_t)r);
+            vlmi_kernels_tier(VLMI_KERNELS_REF)->quantize_q8_0(w + r * xq_row, w_f32, k);
+        }
     band_job job = {.tier = tier, .blas = blas, .out = out, .x = x, .w = w, .dtype = dtype,
                     .m = m, .k = k, .n = n};
     double t[64];
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
+        if (tier == NULL) {
+            vlmi_matmul(pool, out, x, w, dtype, NULL, m, k, n);
+            t[r] = now_s() - t0;
+            continue;
+        }
         job.xq = NULL;
         if (dtype == VLM_DTYPE_Q8_0 && tier->quantizes_activations) {
             for (size_t i = 0; i < m; i++) tier->quantize_q8_0(xq + i * xq_row, x + i * k, k);
@@ -250,7 +279,8 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
         vlmi_threadpool_run(pool, run_band, &job);
         t[r] = now_s() - t0;
     }
-    report("matmul", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, summarize(t, reps));
+    if (weight_rate) report("matmul", name, "GB/s", (double)w_bytes * 1e-9, summarize(t, reps));
+    else report("matmul", name, "GFLOP/s", 2.0 * (double)(m * k * n) * 1e-9, summarize(t, reps));
     free(w_f32);
     free(w);
     free(x);
@@ -484,14 +514,33 @@ static void bench_attention(vlmi_threadpool *pool, const vlmi_kernel_table *tier
     free(scores);
 }
 
-/* One decode token of SmolVLM-256M's text attention (30 layers, each 9
- * query heads over 3 key/value heads, head_dim 64) over KV caches of 4096
- * positions per layer, in f32 or f16 (vlm_session_params.kv_cache_type), over
- * the pool. Each layer has its own cache (189 MB in f32, 94 MB in f16), so the
- * keys and values stream from memory as in a real decode: rate = the caches'
- * bytes read per second. */
-static void bench_decode_attention(vlmi_threadpool *pool, bool f16, int reps) {
-    const size_t n_layers = 30, n_kv = 4096, heads = 9, kv_heads = 3, hd = 64;
+/* The decoder shapes of the decode attention rows: one new token's query
+ * over n_kv cached positions in every layer. */
+typedef struct decode_shape {
+    const char *model;
+    size_t n_layers, heads, kv_heads, head_dim;
+} decode_shape;
+
+static const decode_shape DECODE_SHAPES[] = {
+    {"smolvlm-256m", 30, 9, 3, 64}, /* SmolVLM-256M's text model */
+    {"gemma3-270m", 18, 4, 1, 256}, /* Gemma 3 270M */
+};
+
+/* One decode token over KV caches of n_kv positions per layer, in f32 or f16
+ * (vlm_session_params.kv_cache_type), over the pool. Each layer has its own
+ * cache, so the keys and values stream from memory as in a real decode:
+ * rate = the caches' bytes read per second. hot: every layer reads the same
+ * cache, which then stays in the CPU caches: the kernel's own rate, apart
+ * from the memory bandwidth (which other processes share). */
+static void bench_decode_attention(vlmi_threadpool *pool, const decode_shape *shape,
+                                   size_t n_kv, bool f16, bool hot, int reps) {
+    const size_t n_layers = hot ? 1 : shape->n_layers, heads = shape->heads,
+                 kv_heads = shape->kv_heads, hd = shape->head_dim;
+    char name[96];
+    snprintf(name, sizeof name, "%s %zut decode %s %zux%zu %s%s", vlmi_kernels_name(),
+             pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, shape->model,
+             shape->n_layers, n_kv, f16 ? "f16" : "f32", hot ? " hot" : "");
+    if (row_filter != NULL && strstr(name, row_filter) == NULL) return;
     const size_t layer = n_kv * kv_heads * hd, elem = f16 ? sizeof(uint16_t) : sizeof(float);
     float *q = malloc(heads * hd * sizeof(float)), *out = malloc(heads * hd * sizeof(float));
     float *scores = malloc(n_kv * sizeof(float)), *row = malloc(layer * sizeof(float));
@@ -504,24 +553,22 @@ static void bench_decode_attention(vlmi_threadpool *pool, bool f16, int reps) {
         if (f16) vlmi_convert_f32_to_f16((uint16_t *)(void *)dst, row, layer);
         else memcpy(dst, row, layer * sizeof(float));
     }
+    float scale = 1.0f / sqrtf((float)hd);
     double t[64];
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
-        for (size_t l = 0; l < n_layers; l++) {
-            const void *kl = k + l * layer * elem, *vl = v + l * layer * elem;
+        for (size_t l = 0; l < shape->n_layers; l++) {
+            const void *kl = k + l % n_layers * layer * elem, *vl = v + l % n_layers * layer * elem;
             if (f16)
                 vlmi_attention_f16(pool, out, scores, q, kl, vl, 1, n_kv, heads, kv_heads, hd,
-                                   n_kv - 1, true, 0.125f);
+                                   n_kv - 1, true, scale);
             else
                 vlmi_attention(pool, out, scores, q, kl, vl, 1, n_kv, heads, kv_heads, hd,
-                               n_kv - 1, true, 0.125f);
+                               n_kv - 1, true, scale);
         }
         t[r] = now_s() - t0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "%s %zut decode 30x%zu keys %s", vlmi_kernels_name(),
-             pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, n_kv, f16 ? "f16" : "f32");
-    report("attn", name, "GB/s", 2.0 * (double)(n_layers * layer * elem) * 1e-9,
+    report("attn", name, "GB/s", 2.0 * (double)(shape->n_layers * layer * elem) * 1e-9,
            summarize(t, reps));
 done:
     free(q);
@@ -541,6 +588,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = (size_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) row_filter = argv[++i];
+        else if (strcmp(argv[i], "--cpu-time") == 0) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) e2e.model = argv[++i];
         else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) e2e.image = argv[++i];
         else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) e2e.prompt = argv[++i];
@@ -549,7 +597,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) e2e.n_ctx = atoi(argv[++i]);
         else if (strcmp(argv[i], "--kv-f16") == 0) e2e.kv_f16 = true;
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--filter TEXT] [--json]\n"
+            fprintf(stderr, "usage: %s [--threads N] [--reps N] [--filter TEXT] [--cpu-time] [--json]\n"
                     "       %s --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]\n"
                     "                 [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]\n",
                     argv[0], argv[0]);
@@ -579,21 +627,26 @@ int main(int argc, char **argv) {
     }
     const size_t shapes[][3] = {{1, 576, 1536}, {1024, 768, 3072}};
     const struct { vlm_dtype dtype; const char *name; } dtypes[] = {
-        {VLM_DTYPE_F32, "f32"}, {VLM_DTYPE_F16, "f16"}, {VLM_DTYPE_Q8_0, "q8_0"}};
+        {VLM_DTYPE_F32, "f32"}, {VLM_DTYPE_F16, "f16"}, {VLM_DTYPE_BF16, "bf16"},
+        {VLM_DTYPE_Q8_0, "q8_0"}};
     for (size_t s = 0; s < 2; s++) {
         size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
-        for (size_t d = 0; d < 3; d++) {
+        for (size_t d = 0; d < sizeof dtypes / sizeof *dtypes; d++) {
             for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
                 const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
                 if (tier == NULL) continue;
                 /* the scalar reference is slow: fewer runs */
                 int r = t != VLMI_KERNELS_REF ? reps : m > 1 ? 1 : (reps < 3 ? reps : 3);
                 bench_matmul(pool, tier->name, tier, false, dtypes[d].dtype, dtypes[d].name, m,
-                             k, n, r);
+                             k, n, r, false);
             }
             if (dtypes[d].dtype == VLM_DTYPE_F32 && vlmi_blas_available())
                 bench_matmul(pool, "blas", vlmi_kernels(), true, VLM_DTYPE_F32, "f32", m, k, n,
-                             reps);
+                             reps, false);
+            /* what the model code gets for the shape (vlmi_matmul) */
+            if (m > 1)
+                bench_matmul(pool, "lib", NULL, false, dtypes[d].dtype, dtypes[d].name, m, k, n,
+                             reps, false);
         }
     }
     /* k-quants (k % 256 == 0): decode (one token through a 768 -> 3072 layer)
@@ -609,8 +662,16 @@ int main(int argc, char **argv) {
                 if (tier == NULL) continue;
                 int r = t != VLMI_KERNELS_REF ? reps : m > 1 ? 1 : (reps < 3 ? reps : 3);
                 bench_matmul(pool, tier->name, tier, false, kq_dtypes[d].dtype, kq_dtypes[d].name,
-                             m, k, n, r);
+                             m, k, n, r, false);
             }
+    }
+    /* Gemma 3 270M's tied LM head in Q8_0 (one token, 640 -> 262144): 178 MB
+     * of weights per call, rated in GB/s read (the ref tier is too slow) */
+    for (int t = VLMI_KERNELS_REF + 1; t < VLMI_KERNELS_TIER_COUNT; t++) {
+        const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
+        if (tier != NULL)
+            bench_matmul(pool, tier->name, tier, false, VLM_DTYPE_Q8_0, "q8_0", 1, 640, 262144,
+                         reps, true);
     }
     /* attention: each tier on one thread, then the chosen tier over the pool */
     for (int t = 0; row_filter == NULL && t < VLMI_KERNELS_TIER_COUNT; t++) {
@@ -621,9 +682,13 @@ int main(int argc, char **argv) {
     if (n_threads > 1 && row_filter == NULL)
         bench_attention(pool, vlmi_kernels(), vlmi_kernels()->tier != VLMI_KERNELS_REF
                                                   ? reps : (reps < 3 ? reps : 1));
-    /* a decode token over an f32 and an f16 KV cache */
-    for (int f16 = 0; row_filter == NULL && f16 < 2; f16++)
-        bench_decode_attention(n_threads > 1 ? pool : NULL, f16, reps);
+    /* a decode token over an f32 and an f16 KV cache of 1024 and 2048 positions */
+    for (size_t sh = 0; sh < sizeof DECODE_SHAPES / sizeof *DECODE_SHAPES; sh++)
+        for (size_t n_kv = 1024; n_kv <= 2048; n_kv *= 2)
+            for (int f16 = 0; f16 < 2; f16++)
+                for (int hot = 0; hot < 2; hot++)
+                    bench_decode_attention(n_threads > 1 ? pool : NULL, &DECODE_SHAPES[sh],
+                                           n_kv, f16, hot, reps);
     if (json) printf("\n  ]\n}\n");
     vlmi_threadpool_free(pool);
     return 0;

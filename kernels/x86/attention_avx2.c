@@ -24,6 +24,7 @@
  * tiles, and each value block the same before its P V tiles, so they compute
  * bit for bit what the f32 entries compute on the converted keys and values. */
 #include "x86/x86.h"
+#include "x86/reduce_avx2.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -392,6 +393,294 @@ static void attend_block_f16(float *out, const float *q, const void *kb, const v
     attend_block_any(out, q, kb, vb, true, s, row_i, row_h, n_rows);
 }
 
+// ----------------------------------------------------------------------------
+// decode: few (query row, head) pairs, vectorised along head_dim
+
+/* Keys per online-softmax step of the decode path. */
+#define DEC_BLOCK 64
+
+/* Eight dims of a key or value row from element d: f32, or f16 converted
+ * exactly (so both entries compute the same bits). */
+static ALWAYS_INLINE __m256 load8(const void *row, size_t d, bool f16) {
+    if (f16)
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)row + d)));
+    return _mm256_loadu_ps((const float *)row + d);
+}
+
+/* The dot products of q (hd) with the 8 keys kp[0..7], lane j for key j:
+ * each lane an FMA chain over 8-wide slices of d, summed by a fixed tree. */
+static ALWAYS_INLINE __m256 dot8(const float *q, const void *const *kp, size_t hd, bool f16) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+           a6 = a0, a7 = a0;
+    for (size_t d = 0; d < hd; d += 8) {
+        __m256 qd = _mm256_loadu_ps(q + d);
+        a0 = _mm256_fmadd_ps(qd, load8(kp[0], d, f16), a0);
+        a1 = _mm256_fmadd_ps(qd, load8(kp[1], d, f16), a1);
+        a2 = _mm256_fmadd_ps(qd, load8(kp[2], d, f16), a2);
+        a3 = _mm256_fmadd_ps(qd, load8(kp[3], d, f16), a3);
+        a4 = _mm256_fmadd_ps(qd, load8(kp[4], d, f16), a4);
+        a5 = _mm256_fmadd_ps(qd, load8(kp[5], d, f16), a5);
+        a6 = _mm256_fmadd_ps(qd, load8(kp[6], d, f16), a6);
+        a7 = _mm256_fmadd_ps(qd, load8(kp[7], d, f16), a7);
+    }
+    __m256 t0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 t1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    return _mm256_add_ps(_mm256_permute2f128_ps(t0, t1, 0x20),
+                         _mm256_permute2f128_ps(t0, t1, 0x31));
+}
+
+
+
+/* o[r] (16 dims from d) += sum_t p[r][t] v_t for the n_pairs (<= 4) pairs r */
+static ALWAYS_INLINE void decode_pv16(float *const *o, const float *const *p,
+                                      const void *const *vp, size_t nt, size_t d,
+                                      size_t n_pairs, bool f16) {
+    __m256 a00 = _mm256_loadu_ps(o[0] + d), a01 = _mm256_loadu_ps(o[0] + d + 8);
+    __m256 a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
+    if (n_pairs > 1) a10 = _mm256_loadu_ps(o[1] + d), a11 = _mm256_loadu_ps(o[1] + d + 8);
+    if (n_pairs > 2) a20 = _mm256_loadu_ps(o[2] + d), a21 = _mm256_loadu_ps(o[2] + d + 8);
+    if (n_pairs > 3) a30 = _mm256_loadu_ps(o[3] + d), a31 = _mm256_loadu_ps(o[3] + d + 8);
+    for (size_t t = 0; t < nt; t++) {
+        __m256 v0 = load8(vp[t], d, f16), v1 = load8(vp[t], d + 8, f16);
+        __m256 b = _mm256_broadcast_ss(p[0] + t);
+        a00 = _mm256_fmadd_ps(b, v0, a00);
+        a01 = _mm256_fmadd_ps(b, v1, a01);
+        if (n_pairs > 1) {
+            b = _mm256_broadcast_ss(p[1] + t);
+            a10 = _mm256_fmadd_ps(b, v0, a10);
+            a11 = _mm256_fmadd_ps(b, v1, a11);
+        }
+        if (n_pairs > 2) {
+            b = _mm256_broadcast_ss(p[2] + t);
+            a20 = _mm256_fmadd_ps(b, v0, a20);
+            a21 = _mm256_fmadd_ps(b, v1, a21);
+        }
+        if (n_pairs > 3) {
+            b = _mm256_broadcast_ss(p[3] + t);
+            a30 = _mm256_fmadd_ps(b, v0, a30);
+            a31 = _mm256_fmadd_ps(b, v1, a31);
+        }
+    }
+    _mm256_storeu_ps(o[0] + d, a00);
+    _mm256_storeu_ps(o[0] + d + 8, a01);
+    if (n_pairs > 1) _mm256_storeu_ps(o[1] + d, a10), _mm256_storeu_ps(o[1] + d + 8, a11);
+    if (n_pairs > 2) _mm256_storeu_ps(o[2] + d, a20), _mm256_storeu_ps(o[2] + d + 8, a21);
+    if (n_pairs > 3) _mm256_storeu_ps(o[3] + d, a30), _mm256_storeu_ps(o[3] + d + 8, a31);
+}
+
+/* the same for 8 dims from d */
+static ALWAYS_INLINE void decode_pv8(float *const *o, const float *const *p,
+                                     const void *const *vp, size_t nt, size_t d,
+                                     size_t n_pairs, bool f16) {
+    for (size_t r = 0; r < n_pairs; r++) {
+        __m256 a = _mm256_loadu_ps(o[r] + d);
+        for (size_t t = 0; t < nt; t++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(p[r] + t), load8(vp[t], d, f16), a);
+        _mm256_storeu_ps(o[r] + d, a);
+    }
+}
+
+/* One decode part (dispatch.h: attention_decode_part): the pairs (query row
+ * i < n_q, head of kv head kv_head), i-major, over the key positions
+ * [p0, p1) they see: per pair o (hd, unnormalised), then max m and sum l. */
+static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const void *k,
+                                          const void *v, bool f16, size_t n_q, size_t n_kv,
+                                          size_t n_heads, size_t n_kv_heads, size_t hd,
+                                          const vlmi_attention_mask *mask, float scale,
+                                          size_t kv_head, size_t p0, size_t p1) {
+    att_shape s = {.n_kv = n_kv, .hd = hd, .q_dim = n_heads * hd,
+                   .kv_dim = n_kv_heads * hd, .hpk = n_heads / n_kv_heads,
+                   .mask = mask, .scale = scale};
+    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    const unsigned char *kb = (const unsigned char *)k + kv_head * hd * elem;
+    const unsigned char *vb = (const unsigned char *)v + kv_head * hd * elem;
+    size_t n_pairs = n_q * s.hpk, stride = hd + 2;
+    const float *qr[VLMI_DECODE_MAX_PAIRS];
+    float *o[VLMI_DECODE_MAX_PAIRS];
+    const float *pr[VLMI_DECODE_MAX_PAIRS];
+    size_t first[VLMI_DECODE_MAX_PAIRS], end[VLMI_DECODE_MAX_PAIRS];
+    _Alignas(32) float st[VLMI_DECODE_MAX_PAIRS][DEC_BLOCK];
+    _Alignas(32) float k_slab[8 * MAX_HEAD_DIM]; /* f16: 8 keys as f32 */
+    const void *kp[DEC_BLOCK + 7], *vp[DEC_BLOCK];
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t r = 0; r < n_pairs; r++) {
+        size_t i = r / s.hpk, h = kv_head * s.hpk + r % s.hpk;
+        visible_range(&s, i, &first[r], &end[r]);
+        if (first[r] < p0) first[r] = p0;
+        if (end[r] > p1) end[r] = p1;
+        if (end[r] < first[r]) end[r] = first[r];
+        if (first[r] < end[r]) {
+            if (first[r] < lo) lo = first[r];
+            if (end[r] > hi) hi = end[r];
+        }
+        qr[r] = q + i * s.q_dim + h * hd;
+        o[r] = part + r * stride;
+        pr[r] = st[r];
+        for (size_t d = 0; d < hd; d++) o[r][d] = 0.0f;
+        o[r][hd] = -INFINITY;
+        o[r][hd + 1] = 0.0f;
+    }
+    const __m256 neg_inf = _mm256_set1_ps(-INFINITY), vscale = _mm256_set1_ps(scale);
+    const float softcap = mask->softcap;
+    for (size_t b0 = lo; b0 < hi; b0 += DEC_BLOCK) {
+        size_t nt = hi - b0 < DEC_BLOCK ? hi - b0 : DEC_BLOCK, nt8 = (nt + 7) & ~(size_t)7;
+        for (size_t t = 0; t < nt; t++) {
+            size_t row = key_row(&s, b0 + t);
+            kp[t] = kb + row * s.kv_dim * elem;
+            vp[t] = vb + row * s.kv_dim * elem;
+        }
+        for (size_t t = nt; t < nt + 7; t++) kp[t] = kp[0];
+        /* the values come after the scores: ask for them now */
+        for (size_t t = 0; t < nt; t++)
+            for (size_t c = 0; c < hd * elem; c += 64)
+                _mm_prefetch((const char *)vp[t] + c, _MM_HINT_T0);
+        // scores of 8 keys at a time for every pair that sees keys here
+        // (f16: the 8 keys converted once, exactly, for all the pairs)
+        for (size_t t = 0; t < nt8; t += 8) {
+            const void *k8[8];
+            if (f16) {
+                for (size_t j = 0; j < 8; j++) {
+                    const uint16_t *src = kp[t + j];
+                    for (size_t d = 0; d < hd; d += 8)
+                        _mm256_store_ps(k_slab + j * hd + d, load8(src, d, true));
+                    k8[j] = k_slab + j * hd;
+                }
+            } else {
+                for (size_t j = 0; j < 8; j++) k8[j] = kp[t + j];
+            }
+            for (size_t r = 0; r < n_pairs; r++)
+                if (first[r] < b0 + nt && end[r] > b0)
+                    _mm256_store_ps(st[r] + t,
+                                    _mm256_mul_ps(dot8(qr[r], k8, hd, false), vscale));
+        }
+        for (size_t r = 0; r < n_pairs; r++) {
+            float *sr = st[r];
+            if (first[r] >= b0 + nt || end[r] <= b0) { /* sees no key here */
+                for (size_t t = 0; t < nt; t++) sr[t] = 0.0f;
+                continue;
+            }
+            // softcap, -inf outside [first, end)
+            __m256 bmax = neg_inf;
+            for (size_t t = 0; t < nt8; t++) {
+                size_t pos = b0 + t;
+                if (t < nt && softcap > 0.0f) sr[t] = softcap * tanhf(sr[t] / softcap);
+                if (t >= nt || pos < first[r] || pos >= end[r]) sr[t] = -INFINITY;
+            }
+            for (size_t t = 0; t < nt8; t += 8) bmax = _mm256_max_ps(bmax, _mm256_load_ps(sr + t));
+            // online softmax: rescale what came before by e^(m - m_new)
+            float m_old = o[r][hd], m_new = fmaxf(m_old, vlmi_avx2_hmax(bmax));
+            __m256 vm = _mm256_set1_ps(m_new), lsum = _mm256_setzero_ps();
+            for (size_t t = 0; t < nt8; t += 8) {
+                __m256 pt = exp8z(_mm256_sub_ps(_mm256_load_ps(sr + t), vm));
+                _mm256_store_ps(sr + t, pt);
+                lsum = _mm256_add_ps(lsum, pt);
+            }
+            float alpha = _mm256_cvtss_f32(exp8z(_mm256_set1_ps(m_old - m_new)));
+            o[r][hd] = m_new;
+            o[r][hd + 1] = o[r][hd + 1] * alpha + vlmi_avx2_hsum(lsum);
+            if (alpha != 1.0f) {
+                __m256 va = _mm256_set1_ps(alpha);
+                for (size_t d = 0; d < hd; d += 8)
+                    _mm256_storeu_ps(o[r] + d, _mm256_mul_ps(_mm256_loadu_ps(o[r] + d), va));
+            }
+        }
+        // o[r] += P V, four pairs at a time sharing the value loads
+        for (size_t r = 0; r < n_pairs; r += 4) {
+            size_t np = n_pairs - r < 4 ? n_pairs - r : 4, d = 0;
+            for (; d + 16 <= hd; d += 16) decode_pv16(o + r, pr + r, vp, nt, d, np, f16);
+            for (; d < hd; d += 8) decode_pv8(o + r, pr + r, vp, nt, d, np, f16);
+        }
+    }
+}
+
+/* state <- state merged with part (both as decode_part_any writes them); an
+ * empty part (m = -inf) changes nothing, and an empty state takes part's
+ * values exactly. */
+static void decode_merge(float *state, const float *part, size_t n_pairs, size_t hd) {
+    size_t stride = hd + 2;
+    for (size_t r = 0; r < n_pairs; r++, state += stride, part += stride) {
+        float m_a = state[hd], m_b = part[hd];
+        if (m_b == -INFINITY) continue;
+        float m = fmaxf(m_a, m_b), a = expf(m_a - m), b = expf(m_b - m);
+        state[hd] = m;
+        state[hd + 1] = state[hd + 1] * a + part[hd + 1] * b;
+        __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+        for (size_t d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(state + d, _mm256_fmadd_ps(_mm256_loadu_ps(part + d), vb,
+                                                        _mm256_mul_ps(_mm256_loadu_ps(state + d), va)));
+    }
+}
+
+/* out rows of the pairs of kv_head <- state / l (zeros for a pair that saw no key) */
+static void decode_finish(float *out, const float *state, size_t n_q, size_t n_heads,
+                          size_t n_kv_heads, size_t hd, size_t kv_head) {
+    size_t hpk = n_heads / n_kv_heads, stride = hd + 2;
+    for (size_t r = 0; r < n_q * hpk; r++, state += stride) {
+        float *o = out + (r / hpk) * n_heads * hd + (kv_head * hpk + r % hpk) * hd;
+        __m256 inv = _mm256_set1_ps(state[hd + 1] > 0.0f ? 1.0f / state[hd + 1] : 0.0f);
+        for (size_t d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(state + d), inv));
+    }
+}
+
+static void decode_empty(float *state, size_t n_pairs, size_t hd) {
+    for (size_t r = 0; r < n_pairs; r++, state += hd + 2) {
+        for (size_t d = 0; d < hd; d++) state[d] = 0.0f;
+        state[hd] = -INFINITY;
+        state[hd + 1] = 0.0f;
+    }
+}
+
+// One decode part; kv_f16: k, v f16, else f32.
+void vlmi_avx2_attention_decode_part(float *part, const float *q, const void *k,
+                                     const void *v, bool kv_f16, size_t n_q, size_t n_kv,
+                                     size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                                     const vlmi_attention_mask *mask, float scale,
+                                     size_t kv_head, size_t p0, size_t p1) {
+    if (kv_f16)
+        decode_part_any(part, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                        scale, kv_head, p0, p1);
+    else
+        decode_part_any(part, q, k, v, false, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                        scale, kv_head, p0, p1);
+}
+
+// parts (n_parts, in key order) -> out rows of kv_head's pairs
+void vlmi_avx2_attention_decode_reduce(float *out, const float *parts, size_t n_parts,
+                                       size_t n_q, size_t n_heads, size_t n_kv_heads,
+                                       size_t head_dim, size_t kv_head) {
+    _Alignas(32) float state[VLMI_DECODE_MAX_PAIRS * (MAX_HEAD_DIM + 2)];
+    size_t n_pairs = n_q * (n_heads / n_kv_heads), part_floats = n_pairs * (head_dim + 2);
+    decode_empty(state, n_pairs, head_dim);
+    for (size_t j = 0; j < n_parts; j++)
+        decode_merge(state, parts + j * part_floats, n_pairs, head_dim);
+    decode_finish(out, state, n_q, n_heads, n_kv_heads, head_dim, kv_head);
+}
+
+/* The whole decode call on one thread: each key/value head's segments in
+ * order, merged as they come (the same bits as parts + reduce). */
+static void decode_all(float *out, const float *q, const void *k, const void *v, bool f16,
+                       size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                       size_t head_dim, const vlmi_attention_mask *mask, float scale) {
+    _Alignas(32) float state[VLMI_DECODE_MAX_PAIRS * (MAX_HEAD_DIM + 2)];
+    _Alignas(32) float part[VLMI_DECODE_MAX_PAIRS * (MAX_HEAD_DIM + 2)];
+    size_t n_pairs = n_q * (n_heads / n_kv_heads);
+    size_t s0, n_seg;
+    vlmi_attention_decode_segments(mask, n_kv, &s0, &n_seg);
+    for (size_t g = 0; g < n_kv_heads; g++) {
+        decode_empty(state, n_pairs, head_dim);
+        for (size_t j = 0; j < n_seg; j++) {
+            size_t p0, p1;
+            vlmi_attention_decode_segment(mask, n_kv, s0 + j, &p0, &p1);
+            vlmi_avx2_attention_decode_part(part, q, k, v, f16, n_q, n_kv, n_heads,
+                                            n_kv_heads, head_dim, mask, scale, g, p0, p1);
+            decode_merge(state, part, n_pairs, head_dim);
+        }
+        decode_finish(out, state, n_q, n_heads, n_kv_heads, head_dim, g);
+    }
+}
+
 /* One share over f32 or f16 keys and values (see vlmi_avx2_attention_share). */
 static ALWAYS_INLINE void share_any(float *out, const float *q, const void *k, const void *v,
                                     bool f16, size_t n_kv, size_t n_heads, size_t n_kv_heads,
@@ -459,6 +748,10 @@ void vlmi_avx2_attention_masked(float *out, float *scores, const float *q, const
                                 size_t n_kv_heads, size_t head_dim,
                                 const vlmi_attention_mask *mask, float scale) {
     (void)scores;
+    if (vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim)) {
+        decode_all(out, q, k, v, false, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask, scale);
+        return;
+    }
     for (size_t g = 0; g < n_kv_heads; g++)
         vlmi_avx2_attention_share(out, q, k, v, n_kv, n_heads, n_kv_heads, head_dim, mask,
                                   scale, g, 0, n_q);
@@ -471,6 +764,10 @@ void vlmi_avx2_attention_masked_f16(float *out, float *scores, const float *q,
                                     size_t head_dim, const vlmi_attention_mask *mask,
                                     float scale) {
     (void)scores;
+    if (vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim)) {
+        decode_all(out, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask, scale);
+        return;
+    }
     for (size_t g = 0; g < n_kv_heads; g++)
         vlmi_avx2_attention_share_f16(out, q, k, v, n_kv, n_heads, n_kv_heads, head_dim,
                                       mask, scale, g, 0, n_q);

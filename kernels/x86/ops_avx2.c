@@ -2,6 +2,7 @@
  * go through the same vector code on a zero-padded copy, so every element
  * sees the same arithmetic whatever its position. */
 #include "x86/x86.h"
+#include "x86/reduce_avx2.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -10,20 +11,6 @@
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 // ---- helpers ----
-
-static ALWAYS_INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static ALWAYS_INLINE float hmax(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* The first n (< 8) floats of p, zero beyond; and the inverse store. */
 static ALWAYS_INLINE __m256 load_partial(const float *p, size_t n) {
@@ -118,7 +105,7 @@ void vlmi_avx2_softmax(float *x, size_t n) {
     size_t i = 0;
     __m256 max8 = _mm256_set1_ps(-INFINITY);
     for (; i + 8 <= n; i += 8) max8 = _mm256_max_ps(max8, _mm256_loadu_ps(x + i));
-    float max = hmax(max8);
+    float max = vlmi_avx2_hmax(max8);
     for (; i < n; i++) max = x[i] > max ? x[i] : max;
 
     __m256 vmax = _mm256_set1_ps(max), sum8 = _mm256_setzero_ps();
@@ -127,7 +114,7 @@ void vlmi_avx2_softmax(float *x, size_t n) {
         _mm256_storeu_ps(x + i, e);
         sum8 = _mm256_add_ps(sum8, e);
     }
-    float sum = hsum(sum8);
+    float sum = vlmi_avx2_hsum(sum8);
     if (i < n) {
         size_t rest = n - i;
         float tail[8];
@@ -154,7 +141,7 @@ static ALWAYS_INLINE float sum_squares(const float *x, size_t n) {
         __m256 u = _mm256_loadu_ps(x + j);
         a = _mm256_fmadd_ps(u, u, a);
     }
-    float s = hsum(_mm256_add_ps(a, b));
+    float s = vlmi_avx2_hsum(_mm256_add_ps(a, b));
     for (; j < n; j++) s += x[j] * x[j];
     return s;
 }
@@ -184,7 +171,7 @@ void vlmi_avx2_layernorm(float *out, const float *x, const float *weight,
         __m256 acc = _mm256_setzero_ps();
         size_t j = 0;
         for (; j + 8 <= n; j += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + j));
-        float sum = hsum(acc);
+        float sum = vlmi_avx2_hsum(acc);
         for (; j < n; j++) sum += xr[j];
         float mean = sum / (float)n;
         /* two passes, as ref: the variance of centred values does not cancel */
@@ -194,7 +181,7 @@ void vlmi_avx2_layernorm(float *out, const float *x, const float *weight,
             __m256 d = _mm256_sub_ps(_mm256_loadu_ps(xr + j), vmean);
             acc = _mm256_fmadd_ps(d, d, acc);
         }
-        float sum_sq = hsum(acc);
+        float sum_sq = vlmi_avx2_hsum(acc);
         for (; j < n; j++) sum_sq += (xr[j] - mean) * (xr[j] - mean);
         float inv_std = 1.0f / sqrtf(sum_sq / (float)n + eps);
         __m256 vinv = _mm256_set1_ps(inv_std);

@@ -123,11 +123,27 @@ static ALWAYS_INLINE __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-/* out (4) += x row . W rows j..j+3, over nb blocks */
+/* Weights read once (one x row: decode, the LM head) are asked for this far
+ * ahead, so that memory keeps streaming while the int8 dots run (the
+ * hardware prefetcher alone left the 262144-row LM head at ~half a core's
+ * read bandwidth). */
+#define PREFETCH_BYTES 4096
+
+/* out (4) += x row . W rows j..j+3, over nb blocks; stream: prefetch the
+ * weights PREFETCH_BYTES ahead (the four rows are contiguous: 4 * w_stride
+ * bytes, three lines per block cover them) */
 static ALWAYS_INLINE void tile_1x4(float *out, const unsigned char *x, const unsigned char *w,
-                                   size_t w_stride, size_t wbb, size_t nb, vlm_dtype dt) {
+                                   size_t w_stride, size_t wbb, size_t nb, vlm_dtype dt,
+                                   bool stream) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const char *ahead = (const char *)w + PREFETCH_BYTES;
+    size_t step = (4 * w_stride + nb - 1) / nb;
     for (size_t b = 0; b < nb; b++) {
+        if (stream) {
+            _mm_prefetch(ahead + b * step, _MM_HINT_T0);
+            _mm_prefetch(ahead + b * step + 64, _MM_HINT_T0);
+            _mm_prefetch(ahead + b * step + 128, _MM_HINT_T0);
+        }
         const unsigned char *xb = x + b * VLMI_Q8_0_BLOCK_BYTES, *wb = w + b * wbb;
         __m256i xv = load_x(xb);
         float dx = load_scale(xb);
@@ -185,6 +201,94 @@ static ALWAYS_INLINE float dot_row(const unsigned char *x, const unsigned char *
     return hsum(acc);
 }
 
+/* The GEMM tile of many x rows (vision, prefill): 4 x rows by 2 weight
+ * rows, the scales of both sides converted to f32 beforehand (dx (4, nb),
+ * dw (2, nb)) and each weight block's |w| shared by the 4 x rows, so a
+ * (row, row, block) product costs sign, maddubs, madd, cvt, mul, fma.
+ * out (4 rows of out_stride) cols 0..1 += x rows . W rows */
+static ALWAYS_INLINE void tile_4x2(float *out, size_t out_stride, const unsigned char *x,
+                                   size_t x_stride, const float *dx, const unsigned char *w,
+                                   size_t w_stride, const float *dw, size_t wbb, size_t nb,
+                                   vlm_dtype dt) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;
+    __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
+    for (size_t b = 0; b < nb; b++) {
+        const unsigned char *xb = x + b * VLMI_Q8_0_BLOCK_BYTES + 2;
+        const unsigned char *wb = w + b * wbb;
+#define PRODUCT(acc, r, wv, wabs, dwv)                                                    \
+        {                                                                                 \
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xb + (r) * x_stride)); \
+            __m256i p = _mm256_madd_epi16(                                                \
+                _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wv)), ones);              \
+            __m256 sc = _mm256_mul_ps(dwv, _mm256_broadcast_ss(dx + (r) * nb + b));        \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc);                        \
+        }
+        {
+            __m256i wv = load_weights(wb, dt), wabs = _mm256_sign_epi8(wv, wv);
+            __m256 dwv = _mm256_broadcast_ss(dw + b);
+            PRODUCT(a00, 0, wv, wabs, dwv)
+            PRODUCT(a10, 1, wv, wabs, dwv)
+            PRODUCT(a20, 2, wv, wabs, dwv)
+            PRODUCT(a30, 3, wv, wabs, dwv)
+        }
+        {
+            __m256i wv = load_weights(wb + w_stride, dt), wabs = _mm256_sign_epi8(wv, wv);
+            __m256 dwv = _mm256_broadcast_ss(dw + nb + b);
+            PRODUCT(a01, 0, wv, wabs, dwv)
+            PRODUCT(a11, 1, wv, wabs, dwv)
+            PRODUCT(a21, 2, wv, wabs, dwv)
+            PRODUCT(a31, 3, wv, wabs, dwv)
+        }
+#undef PRODUCT
+    }
+    /* rows r: (a_r0, a_r1) -> out[r][0..1] */
+    __m128 s01 = hsum4(a00, a01, a10, a11), s23 = hsum4(a20, a21, a30, a31);
+    float *o0 = out, *o1 = out + out_stride, *o2 = o1 + out_stride, *o3 = o2 + out_stride;
+    _mm_storel_pi((__m64 *)(void *)o0, _mm_add_ps(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)o0), s01));
+    _mm_storel_pi((__m64 *)(void *)o1, _mm_add_ps(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)o1), _mm_movehl_ps(s01, s01)));
+    _mm_storel_pi((__m64 *)(void *)o2, _mm_add_ps(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)o2), s23));
+    _mm_storel_pi((__m64 *)(void *)o3, _mm_add_ps(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)o3), _mm_movehl_ps(s23, s23)));
+}
+
+/* Block scales of rows as f32: rows (n_rows, row_stride bytes apart) ->
+ * d (n_rows, nb) */
+static void scales_f32(float *d, const unsigned char *rows, size_t row_stride, size_t n_rows,
+                       size_t block_bytes, size_t nb) {
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t b = 0; b < nb; b++)
+            d[r * nb + b] = load_scale(rows + r * row_stride + b * block_bytes);
+}
+
+/* Blocks per k-slab of the tiled GEMM: its f32 scales live on the stack. */
+#define GEMM_SLAB_BLOCKS 128
+#define GEMM_BLOCK_N 16
+
+
+/* out (m, n) strided += xq . W, m >= 4 rows in steps of 4 (the rest: *m_done
+ * tells how many were done), n a multiple of 4: tile_4x2 over cache blocks of
+ * BLOCK_N weight rows */
+static ALWAYS_INLINE void q8_gemm_4x2(float *out, size_t out_stride, const unsigned char *xq,
+                                      size_t x_stride, const unsigned char *w, size_t w_stride,
+                                      size_t m, size_t nb, size_t n, vlm_dtype dt, size_t wbb) {
+    _Alignas(32) float dw[GEMM_BLOCK_N * GEMM_SLAB_BLOCKS];
+    _Alignas(32) float dx[4 * GEMM_SLAB_BLOCKS];
+    for (size_t b0 = 0; b0 < nb; b0 += GEMM_SLAB_BLOCKS) {
+        size_t sb = nb - b0 < GEMM_SLAB_BLOCKS ? nb - b0 : GEMM_SLAB_BLOCKS;
+        const unsigned char *xs = xq + b0 * VLMI_Q8_0_BLOCK_BYTES, *ws = w + b0 * wbb;
+        for (size_t j0 = 0; j0 < n; j0 += GEMM_BLOCK_N) {
+            size_t j1 = j0 + GEMM_BLOCK_N < n ? j0 + GEMM_BLOCK_N : n;
+            scales_f32(dw, ws + j0 * w_stride, w_stride, j1 - j0, wbb, sb);
+            for (size_t i = 0; i + 4 <= m; i += 4) {
+                scales_f32(dx, xs + i * x_stride, x_stride, 4, VLMI_Q8_0_BLOCK_BYTES, sb);
+                for (size_t j = j0; j < j1; j += 2)
+                    tile_4x2(out + i * out_stride + j, out_stride, xs + i * x_stride, x_stride,
+                             dx, ws + j * w_stride, w_stride, dw + (j - j0) * sb, wbb, sb, dt);
+            }
+        }
+    }
+}
+
 /* out (m, n) strided += xq (m rows, x_stride bytes apart) . W (n rows, w_stride
  * bytes apart) over nb blocks */
 static ALWAYS_INLINE void q8_gemm(float *out, size_t out_stride, const unsigned char *xq,
@@ -194,17 +298,25 @@ static ALWAYS_INLINE void q8_gemm(float *out, size_t out_stride, const unsigned 
                  : dt == VLM_DTYPE_Q5_0 ? VLMI_Q5_0_BLOCK_BYTES
                                         : VLMI_Q4_0_BLOCK_BYTES;
     size_t n4 = n - n % 4;
+    /* many rows: 4x2 tiles for the rows in fours, columns below n4 */
+    size_t i_tiled = m >= 8 ? m - m % 4 : 0;
+    if (i_tiled > 0)
+        q8_gemm_4x2(out, out_stride, xq, x_stride, w, w_stride, i_tiled, nb, n4, dt, wbb);
     for (size_t j0 = 0; j0 < n4; j0 += BLOCK_N) {
         size_t j1 = j0 + BLOCK_N < n4 ? j0 + BLOCK_N : n4;
-        size_t i = 0;
+        size_t i = i_tiled;
         for (; i + 2 <= m; i += 2)
             for (size_t j = j0; j < j1; j += 4)
                 tile_2x4(out + i * out_stride + j, out_stride, xq + i * x_stride, x_stride,
                          w + j * w_stride, w_stride, wbb, nb, dt);
-        for (; i < m; i++)
+        if (m == 1) /* the weights are read once: stream them */
             for (size_t j = j0; j < j1; j += 4)
-                tile_1x4(out + i * out_stride + j, xq + i * x_stride, w + j * w_stride,
-                         w_stride, wbb, nb, dt);
+                tile_1x4(out + j, xq, w + j * w_stride, w_stride, wbb, nb, dt, true);
+        else
+            for (; i < m; i++)
+                for (size_t j = j0; j < j1; j += 4)
+                    tile_1x4(out + i * out_stride + j, xq + i * x_stride, w + j * w_stride,
+                             w_stride, wbb, nb, dt, false);
     }
     for (size_t j = n4; j < n; j++)
         for (size_t i = 0; i < m; i++)

@@ -3,7 +3,8 @@
  * blocks, softcap, rows that see nothing), at awkward sizes with misaligned
  * pointers; and the threaded entry points (vlmi_attention*, over the chosen
  * tier) bit for bit equal to the tier's one-call result for 1, 2, 3 threads.
- * The f16 key/value entries: in every tier (ref included) bit for bit the
+ * Decode calls (one or a few query rows, computed by key segments) are
+ * among the shapes of each part. The f16 key/value entries: in every tier (ref included) bit for bit the
  * tier's f32 result on the keys and values rounded to f16, within ATTN_TOL of
  * ref's f16 result, and identical for 1, 2, 3 threads.
  * Speed is measured by examples/vlm-bench, never here. */
@@ -178,6 +179,8 @@ static void test_threads(void) {
         /* n_q, n_kv, n_heads, n_kv_heads, head_dim, causal */
         {257, 257, 4, 4, 64, 0}, {33, 257, 4, 2, 72, 1}, {1, 1024, 9, 3, 64, 1},
         {100, 100, 12, 12, 8, 0}, {7, 33, 6, 2, 264, 1},
+        /* decode by key segments: Gemma 3 270M's heads, few rows */
+        {1, 1000, 4, 1, 256, 1}, {2, 600, 6, 2, 64, 1}, {1, 1, 4, 1, 256, 1},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
@@ -270,6 +273,7 @@ static void test_f16(const vlmi_kernel_table *tier) {
         /* n_q, n_kv, n_heads, n_kv_heads, head_dim */
         {1, 1, 4, 4, 8}, {1, 257, 9, 3, 64}, {7, 33, 4, 2, 72}, {33, 257, 6, 3, 72},
         {5, 131, 4, 1, 20}, {257, 257, 4, 4, 64}, {3, 40, 2, 1, 264}, {1, 1024, 9, 3, 64},
+        {1, 700, 4, 1, 256}, {2, 600, 9, 3, 64}, {3, 300, 4, 2, 16}, {16, 513, 16, 16, 8},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         size_t n_q = shapes[i][0], n_kv = shapes[i][1], hd = shapes[i][4];
@@ -319,7 +323,7 @@ static void test_threads_f16(void) {
     for (size_t t = 0; t < 3; t++) CHECK_OK(vlmi_threadpool_create(t + 1, &pools[t]));
     static const size_t shapes[][5] = {
         {257, 257, 4, 4, 64}, {33, 257, 4, 2, 72}, {1, 1024, 9, 3, 64}, {7, 33, 6, 2, 264},
-        {64, 300, 8, 1, 256},
+        {64, 300, 8, 1, 256}, {1, 1000, 4, 1, 256}, {3, 520, 4, 2, 64},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],

@@ -206,6 +206,10 @@ static void test_matmul_quant(const vlmi_kernel_table *tier) {
         check_matmul(tier, QUANT_DTYPES[d], 5, 1024, 133, true, 1);
         /* rows longer than a tier's stack slab for quantized activations */
         check_matmul(tier, QUANT_DTYPES[d], 2, 482 * 32, 5, true, 1);
+        /* many rows (the tiled GEMM, rows in fours plus a rest; columns past a
+         * multiple of 4), and k past the tiled GEMM's scale slab */
+        check_matmul(tier, QUANT_DTYPES[d], 13, 1024, 133, true, 1);
+        check_matmul(tier, QUANT_DTYPES[d], 8, 130 * 32, 70, false, 2);
     }
 }
 
@@ -236,7 +240,9 @@ static void test_quantize_q8_0(const vlmi_kernel_table *tier) {
  * summed in another order). */
 static void test_matmul_q8(const vlmi_kernel_table *tier) {
     const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
-    const size_t shapes[][3] = {{1, 32, 1}, {1, 96, 7}, {2, 64, 5}, {3, 288, 9}, {4, 1024, 70}};
+    const size_t shapes[][3] = {{1, 32, 1}, {1, 96, 7}, {2, 64, 5}, {3, 288, 9}, {4, 1024, 70},
+                                {1, 640, 301}, /* the streaming one-row path */
+                                {11, 4160, 67}, {64, 768, 128}}; /* the tiled GEMM */
     for (size_t d = 0; d < sizeof QUANT_DTYPES / sizeof *QUANT_DTYPES; d++) {
         vlm_dtype dtype = QUANT_DTYPES[d];
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {

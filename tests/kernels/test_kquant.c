@@ -361,6 +361,50 @@ static void test_matmul_threads(vlm_dtype dtype, size_t m, size_t k, size_t n) {
     free(out);
 }
 
+/* Many rows (BLAS in a build that has one: weights dequantized to f32 chunk
+ * by chunk in the pool's scratch): pools of 1..3 threads give the same
+ * bytes, within KQ_REL_TOL of ref (exact dequantization) there. */
+static void test_matmul_many_rows(vlm_dtype dtype, size_t m, size_t k, size_t n) {
+    unsigned char *w = malloc(vlmi_kernels_row_bytes(dtype, k) * n);
+    float *w_f32 = malloc(n * k * sizeof(float)), *w_mag = malloc(n * k * sizeof(float));
+    float *x = malloc(m * k * sizeof(float)), *want = malloc(m * n * sizeof(float));
+    float *first = malloc(m * n * sizeof(float)), *out = malloc(m * n * sizeof(float));
+    make_weight(w, w_f32, w_mag, dtype, n, k);
+    fill(x, m * k, 1.0f);
+    vlmi_kernels_tier(VLMI_KERNELS_REF)->matmul(want, n, x, w, dtype, NULL, m, k, n);
+    for (size_t t = 1; t <= 3; t++) {
+        vlmi_threadpool *pool = NULL;
+        CHECK_OK(vlmi_threadpool_create(t, &pool));
+        float *got = t == 1 ? first : out;
+        vlmi_matmul(pool, got, x, w, dtype, NULL, m, k, n);
+        CHECK_MSG(t == 1 || memcmp(got, first, m * n * sizeof(float)) == 0,
+                  "%s m=%zu k=%zu n=%zu: %zu threads differ from one", dtype_name(dtype), m,
+                  k, n, t);
+        vlmi_threadpool_free(pool);
+    }
+    if (vlmi_blas_available() && vlmi_kernels()->tier != VLMI_KERNELS_REF) {
+        int bad = 0;
+        for (size_t i = 0; i < m && bad < 3; i++)
+            for (size_t j = 0; j < n && bad < 3; j++) {
+                float magnitude = 0.0f;
+                for (size_t l = 0; l < k; l++) magnitude += fabsf(x[i * k + l]) * w_mag[j * k + l];
+                if (!(fabsf(first[i * n + j] - want[i * n + j]) <= KQ_REL_TOL * magnitude)) {
+                    bad++;
+                    CHECK_MSG(0, "%s m=%zu: [%zu,%zu] %g vs ref %g", dtype_name(dtype), m, i, j,
+                              (double)first[i * n + j], (double)want[i * n + j]);
+                }
+            }
+        test_checks++;
+    }
+    free(w);
+    free(w_f32);
+    free(w_mag);
+    free(x);
+    free(want);
+    free(first);
+    free(out);
+}
+
 static void test_weight_rows(void) {
     for (size_t d = 0; d < 2; d++) {
         vlm_dtype dtype = KQ_DTYPES[d];
@@ -401,6 +445,7 @@ int main(void) {
         test_matmul_threads(KQ_DTYPES[d], 1, 768, 133);
         test_matmul_threads(KQ_DTYPES[d], 5, 512, 70);
         test_matmul_threads(KQ_DTYPES[d], 40, 256, 200);
+        test_matmul_many_rows(KQ_DTYPES[d], 257, 256, 600);
     }
     printf("matmul vs ref, quantizing tiers: max |error| / bound = %.4f, "
            "rms error / rms ref = %.2e\n", worst_quant_ratio,
