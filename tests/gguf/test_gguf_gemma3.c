@@ -34,13 +34,13 @@
  * QUANTIZED_LOGITS_TOLERANCE on the top-20 logits (measured: 0.52 with the
  * Q5_0 weights dequantized to f32) and QUANTIZED_STATS_TOLERANCE on mean and
  * std (measured: 0.10, 0.03), and give the same greedy tokens until the
- * reference itself is at a near tie (top-1/top-2 margin below TIE_MARGIN:
- * this prompt has one of 0.012 at its 16th token). */
+ * reference's top-1/top-2 margin falls under TOP1_MARGIN too (within the
+ * tier's error a token there may go either way: the 5th greedy token, margin
+ * 0.256, flipped when the decode attention's summation order changed). */
 #define TOP1_MARGIN 0.5f
 #define QUANTIZED_LOGITS_TOLERANCE 1.0f
 #define QUANTIZED_STATS_TOLERANCE 0.25f
-#define TIE_MARGIN 0.1f
-/* greedy tokens that must match whatever the tier */
+/* greedy tokens an exact tier must match */
 #define MIN_GREEDY_MATCH 8
 
 static cJSON *read_json(const char *name) {
@@ -221,10 +221,14 @@ static int test_forward(const vlm_model *m, const cJSON *ref) {
     CHECK_OK(vlmi_decoder_embed(emb, dec, prompt, n_prompt));
     CHECK_OK(vlmi_decoder_forward_pool(s, dec, emb, n_prompt, NULL, pool));
     size_t same = 0;
+    float decode_drift = 0.0f;
     for (size_t i = 0; i < n_greedy; i++) {
+        /* while on the reference's path, the cache's logits are the prefill's */
+        float drift = ref_max_abs_diff(s->logits, logits + (n_prompt - 1 + i) * n_vocab, n_vocab);
+        if (!(drift <= decode_drift)) decode_drift = drift;
         int32_t token = ref_argmax(s->logits, n_vocab);
         const cJSON *margin = cJSON_GetArrayItem(margins, (int)(n_prompt - 1 + i));
-        bool tie = margin != NULL && margin->valuedouble < TIE_MARGIN;
+        bool tie = margin != NULL && margin->valuedouble < TOP1_MARGIN;
         if (token != greedy[i]) {
             CHECK_MSG(!exact && tie, "greedy token %zu: %d, transformers %d (its margin %.3f)", i,
                       (int)token, (int)greedy[i], margin ? margin->valuedouble : 0.0);
@@ -237,7 +241,11 @@ static int test_forward(const vlm_model *m, const cJSON *ref) {
         CHECK_OK(vlmi_decoder_embed(emb, dec, &token, 1));
         CHECK_OK(vlmi_decoder_forward_pool(s, dec, emb, 1, NULL, pool));
     }
-    CHECK_MSG(same >= MIN_GREEDY_MATCH, "only %zu greedy tokens match", same);
+    CHECK_MSG(!exact || same >= MIN_GREEDY_MATCH, "only %zu greedy tokens match", same);
+    CHECK_MSG(decode_drift <= tolerance, "decode through the cache: logits %g from the "
+              "teacher-forced prefill's (> %g)", (double)decode_drift, (double)tolerance);
+    printf("decode through the cache: logits within %g of the teacher-forced prefill's\n",
+           (double)decode_drift);
     char text[4096];
     size_t len = 0;
     if (vlm_detokenize(vlm_model_tokenizer(m), greedy, same, 0, text, sizeof text, &len) == VLM_OK)
