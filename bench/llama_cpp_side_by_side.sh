@@ -18,6 +18,7 @@
 # VLM_BENCH      vlm-bench (default build-rel/examples/vlm-bench/vlm-bench,
 #                from meson setup build-rel --buildtype=release).
 # THREADS (2), REPS (3), N_PROMPT (512), N_GEN (64).
+# PARTS          "text vision" (default): which runs; the table needs both.
 # NICE           run both engines under nice -n NICE (e.g. -10 as root, to
 #                measure past other jobs on a shared machine; default: not).
 #
@@ -77,30 +78,40 @@ timed() { # name, command...: the command's stdout+stderr and /usr/bin/time -v
 }
 
 # SUMMARY_ONLY=1: the table from the logs of an earlier run
-[ -n "${SUMMARY_ONLY:-}" ] && reps=$(grep -l Maximum "$logs"/vlm-tile.*.time | wc -l) # complete reps
+[ -n "${SUMMARY_ONLY:-}" ] && reps=$(grep -l Maximum "$logs"/vlm-decode.*.time | wc -l) # complete reps
 [ -n "${SUMMARY_ONLY:-}" ] || uptime > "$logs/uptime.txt"
 for r in $(seq 1 "$reps"); do
     [ -n "${SUMMARY_ONLY:-}" ] && break
     echo "rep $r/$reps: $(uptime)" | tee -a "$logs/uptime.txt"
-    for type in f16 q8_0; do
-        # text: prefill of n_prompt tokens and decode of n_gen from an empty context
-        timed "llama-bench-$type.$r" "$LLAMA_CPP_BIN/llama-bench" -m "$work/text-$type.gguf" \
+    case ${PARTS:-text vision} in *text*)
+        # text: prefill of n_prompt tokens, decode of n_gen from an empty context
+        # (libvlm: a 16-token prompt)
+        timed "llama-bench-f16.$r" "$LLAMA_CPP_BIN/llama-bench" -m "$work/text-f16.gguf" \
             -t "$threads" -p "$n_prompt" -n "$n_gen" -r 3 -o json
-        # the photo with the default processing; one warm-up encode at load;
-        # -lv 4 prints the library's timings (slices, llama_perf)
-        timed "llama-mtmd-$type.$r" "$LLAMA_CPP_BIN/llama-mtmd-cli" -m "$work/text-$type.gguf" \
-            --mmproj "$work/mmproj-$type.gguf" --image "$photo" -p "What is in this image?" \
-            -n "$n_gen" -t "$threads" --temp 0 --ignore-eos -c 4096 --log-timestamps --log-prefix -lv 4
-    done
-    # libvlm reads the BF16 hub directory (its safetensors as released)
-    timed "vlm-prefill.$r" "$vlm_bench" --model "$model" --text-tokens "$n_prompt" \
-        --max-tokens 1 --threads "$threads" --json
-    timed "vlm-decode.$r" "$vlm_bench" --model "$model" --text-tokens 16 \
-        --max-tokens "$n_gen" --threads "$threads" --json
-    timed "vlm-photo.$r" "$vlm_bench" --model "$model" --image "$photo" \
-        --max-tokens "$n_gen" --threads "$threads" --json
-    timed "vlm-tile.$r" "$vlm_bench" --model "$model" --image "$photo" --max-tiles 1 \
-        --max-tokens "$n_gen" --threads "$threads" --json
+        timed "vlm-prefill.$r" "$vlm_bench" --model "$model" --text-tokens "$n_prompt" \
+            --max-tokens 1 --threads "$threads" --json
+        timed "llama-bench-q8_0.$r" "$LLAMA_CPP_BIN/llama-bench" -m "$work/text-q8_0.gguf" \
+            -t "$threads" -p "$n_prompt" -n "$n_gen" -r 3 -o json
+        timed "vlm-decode.$r" "$vlm_bench" --model "$model" --text-tokens 16 \
+            --max-tokens "$n_gen" --threads "$threads" --json ;;
+    esac
+    case ${PARTS:-text vision} in *vision*)
+        # the photo with the default processing (llama.cpp: one warm-up encode
+        # at load; -lv 4 prints the library's timings, slices and llama_perf)
+        for type in f16 q8_0; do
+            timed "llama-mtmd-$type.$r" "$LLAMA_CPP_BIN/llama-mtmd-cli" -m "$work/text-$type.gguf" \
+                --mmproj "$work/mmproj-$type.gguf" --image "$photo" -p "What is in this image?" \
+                -n "$n_gen" -t "$threads" --temp 0 --ignore-eos -c 4096 \
+                --log-timestamps --log-prefix -lv 4
+            if [ $type = f16 ]; then
+                timed "vlm-photo.$r" "$vlm_bench" --model "$model" --image "$photo" \
+                    --max-tokens "$n_gen" --threads "$threads" --json
+            else
+                timed "vlm-tile.$r" "$vlm_bench" --model "$model" --image "$photo" --max-tiles 1 \
+                    --max-tokens "$n_gen" --threads "$threads" --json
+            fi
+        done ;;
+    esac
 done
 [ -n "${SUMMARY_ONLY:-}" ] || uptime | tee -a "$logs/uptime.txt"
 
@@ -159,8 +170,10 @@ def vlm(kind, r):  # its own peak RSS: the machine rows after the query allocate
 
 
 L = {t: [llama_bench(t, r) for r in range(1, reps + 1)] for t in ("f16", "q8_0")}
-M = {t: [llama_mtmd(t, r) for r in range(1, reps + 1)] for t in ("f16", "q8_0")}
-V = {k: [vlm(k, r) for r in range(1, reps + 1)] for k in ("prefill", "decode", "photo", "tile")}
+vision = os.path.exists(os.path.join(logs, "vlm-tile.1.out"))  # PARTS=text: no vision rows
+M = {t: [llama_mtmd(t, r) for r in range(1, reps + 1)] for t in ("f16", "q8_0")} if vision else {}
+V = {k: [vlm(k, r) for r in range(1, reps + 1)]
+     for k in (("prefill", "decode", "photo", "tile") if vision else ("prefill", "decode"))}
 
 
 def lm(t, i): return median([x[i] for x in M[t]])
@@ -170,17 +183,21 @@ def ttft(x): return x["add_turn_ms"] + x["prefill_ms"]
 
 # each row: name, llama.cpp f16, llama.cpp q8_0, libvlm bf16, higher is better, format
 tile_ms = lambda k: vm(k, "encode_ms_per_frame")
-rows = [
+rows = [] if not vision else [
     ("vision encode, one 512x512 tile (ms; libvlm `--max-tiles 1`)",
      lm("f16", 0), lm("q8_0", 0), tile_ms("tile"), False, "{:.0f}"),
     ("vision encode, per frame of the photo (ms)",
      lm("f16", 0), lm("q8_0", 0), tile_ms("photo"), False, "{:.0f}"),
+]
+rows += [
     (f"decode tok/s ({n_gen} tokens from an empty context; libvlm: a 16-token prompt)",
      median([x[1] for x in L["f16"]]), median([x[1] for x in L["q8_0"]]),
      vm("decode", "decode_tokens_per_s"), True, "{:.1f}"),
     (f"prefill tok/s, {n_prompt}-token text prompt",
      median([x[0] for x in L["f16"]]), median([x[0] for x in L["q8_0"]]),
      vm("prefill", "prefill_tokens_per_s"), True, "{:.0f}"),
+]
+rows += [] if not vision else [
     ("photo, default processing: time to first token (s)",
      lm("f16", 2) / 1e3, lm("q8_0", 2) / 1e3, median([ttft(x[0]) for x in V["photo"]]) / 1e3,
      False, "{:.1f}"),
@@ -192,15 +209,15 @@ rows = [
      vm("photo", "load_ms"), False, "{:.0f}"),
 ]
 size = lambda p: os.path.getsize(p) / 1e6
-print(f"frames of the photo: llama.cpp {M['f16'][0][1]} slices, libvlm "
+if vision: print(f"frames of the photo: llama.cpp {M['f16'][0][1]} slices, libvlm "
       f"{V['photo'][0][0]['image']['n_frames']} frames ({V['photo'][0][0]['image']['n_image_tokens']} image tokens)")
 print(f"weights: libvlm {size(os.path.join(model, 'model.safetensors')):.0f} MB (BF16 safetensors); "
       f"llama.cpp f16 {size(os.path.join(work, 'text-f16.gguf')) + size(os.path.join(work, 'mmproj-f16.gguf')):.0f} MB, "
       f"q8_0 {size(os.path.join(work, 'text-q8_0.gguf')) + size(os.path.join(work, 'mmproj-q8_0.gguf')):.0f} MB "
       "(text + mmproj)")
-print(f"machine in the vlm-bench runs: read {median([x[0]['machine']['read_gb_per_s'] for x in V['photo']]):.1f} GB/s, "
-      f"sgemm {median([x[0]['machine']['sgemm_gflop_per_s'] for x in V['photo']]):.0f} GFLOP/s (medians); "
-      f"libvlm reached {median([x[0]['bounds']['encode_ms_per_frame_min'] / x[0]['encode_ms_per_frame'] for x in V['tile']]) * 100:.0f}% "
+print(f"machine in the vlm-bench runs: read {median([x[0]['machine']['read_gb_per_s'] for x in V['prefill']]):.1f} GB/s, "
+      f"sgemm {median([x[0]['machine']['sgemm_gflop_per_s'] for x in V['prefill']]):.0f} GFLOP/s (medians)")
+if vision: print(f"libvlm reached {median([x[0]['bounds']['encode_ms_per_frame_min'] / x[0]['encode_ms_per_frame'] for x in V['tile']]) * 100:.0f}% "
       "of its matmul-only encode bound (one tile)")
 loads = [float(read(n).split()[0]) for n in os.listdir(logs) if n.endswith(".load")]
 print(f"load average (1 min) before the {len(loads)} runs: {min(loads):.1f} to {max(loads):.1f}, "
