@@ -18,7 +18,7 @@
 # VLM_BENCH      vlm-bench (default build-rel/examples/vlm-bench/vlm-bench,
 #                from meson setup build-rel --buildtype=release).
 # THREADS (2), REPS (3), N_PROMPT (512), N_GEN (64).
-# PARTS          "text vision" (default): which runs; the table needs both.
+# PARTS          "text vision" (default) or "text": which runs to make.
 # NICE           run both engines under nice -n NICE (e.g. -10 as root, to
 #                measure past other jobs on a shared machine; default: not).
 #
