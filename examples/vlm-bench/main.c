@@ -17,10 +17,13 @@
  * short prompt, greedy decoding of up to --max-tokens tokens (an end token
  * stops it earlier; the count is printed). Prints the timings and the peak
  * RSS of the process (getrusage). --kv-f16 keeps the KV cache in f16
- * (vlm_session_params.kv_cache_type).
+ * (vlm_session_params.kv_cache_type). --text-tokens N asks a text-only
+ * question instead, whose whole prompt (chat template included) is N tokens:
+ * the prefill rate of an N-token prompt, as llama-bench -p N measures it.
  *
  *   vlm-bench --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]
  *             [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]
+ *   vlm-bench --model DIR --text-tokens N [--max-tokens N] [--threads N] [--json]
  *
  * It links the internal archive to reach every tier at once (the library
  * itself picks one per process). */
@@ -293,6 +296,7 @@ static void bench_matmul(vlmi_threadpool *pool, const char *tier_name,
 typedef struct e2e_options {
     const char *model, *image, *prompt;
     int max_tokens, max_tiles, n_ctx, n_threads;
+    int text_tokens; /* > 0: a text-only prompt of this many tokens, no image */
     bool kv_f16;
 } e2e_options;
 
@@ -319,6 +323,59 @@ typedef struct model_work {
 } model_work;
 
 static bool has(const char *name, const char *part) { return strstr(name, part) != NULL; }
+
+/* The prompt ids of one user turn holding text, chat-formatted, as the
+ * session sees them (one short generate: the template is not public). */
+static vlm_status chat_prompt_length(vlm_model *model, const char *text, size_t *n_ids) {
+    vlm_session *session = NULL;
+    vlm_status st = vlm_session_create(model, NULL, &session);
+    if (st == VLM_OK) st = vlm_session_add_turn(session, VLM_ROLE_USER, text, NULL, 0);
+    vlm_generate_params gp;
+    vlm_generate_params_init(&gp, sizeof gp);
+    gp.max_tokens = 1;
+    if (st == VLM_OK) st = vlm_session_generate(session, &gp);
+    if (st == VLM_OK) st = vlm_session_prompt_tokens(session, NULL, 0, n_ids);
+    if (st == VLM_ERR_BUFFER_TOO_SMALL) st = VLM_OK; /* the count is all we asked */
+    vlm_session_free(session);
+    return st;
+}
+
+/* A user text whose chat-formatted prompt is n_tokens ids: "the the ...",
+ * one id per word in BPE vocabularies (checked with the tokenizer), as many
+ * words as the template leaves room for. Caller frees *out. Returns 0, or 1
+ * after printing why not. */
+static int make_text_prompt(vlm_model *model, int n_tokens, char **out) {
+    const vlm_tokenizer *tok = vlm_model_tokenizer(model);
+    size_t n_template = 0, n_word = 0;
+    if (tok == NULL) return fail("--text-tokens: the model's tokenizer", VLM_ERR_UNSUPPORTED);
+    vlm_status st = chat_prompt_length(model, "the", &n_template);
+    if (st != VLM_OK) return fail("--text-tokens: a one-word prompt", st);
+    n_template -= 1; /* the one word */
+    if (n_tokens <= (int)n_template) {
+        fprintf(stderr, "vlm-bench: --text-tokens %d: the chat template alone is %zu tokens\n",
+                n_tokens, n_template);
+        return 1;
+    }
+    size_t n_words = (size_t)n_tokens - n_template;
+    char *text = malloc(4 * n_words);
+    if (text == NULL) return 1;
+    memcpy(text, "the", 3); /* then " the" per further word: 4 n_words - 1 bytes */
+    for (size_t i = 1; i < n_words; i++) memcpy(text + 4 * i - 1, " the", 4);
+    text[4 * n_words - 1] = '\0';
+    st = vlm_tokenize(tok, text, 4 * n_words - 1, 0, NULL, 0, &n_word);
+    if (st != VLM_OK && st != VLM_ERR_BUFFER_TOO_SMALL) { /* too small: the count is all we asked */
+        free(text);
+        return fail("--text-tokens: tokenize", st);
+    }
+    if (n_word != n_words) {
+        fprintf(stderr, "vlm-bench: --text-tokens: %zu words make %zu tokens, not one each\n",
+                n_words, n_word);
+        free(text);
+        return 1;
+    }
+    *out = text;
+    return 0;
+}
 
 static model_work count_work(const vlm_model *model) {
     model_work w = {0};
@@ -355,7 +412,13 @@ static int bench_e2e(const e2e_options *o) {
     if (st != VLM_OK) return fail(o->model, st);
 
     vlm_image *image = NULL;
-    if (o->image != NULL) {
+    char *text_prompt = NULL;
+    if (o->text_tokens > 0) {
+        if (make_text_prompt(model, o->text_tokens, &text_prompt) != 0) {
+            vlm_model_free(model);
+            return 1;
+        }
+    } else if (o->image != NULL) {
         st = vlm_image_load_file(o->image, NULL, &image);
     } else {
         /* a smooth synthetic picture, 512x512 */
@@ -371,6 +434,7 @@ static int bench_e2e(const e2e_options *o) {
         free(rgb);
     }
     if (st != VLM_OK) { vlm_model_free(model); return fail("image", st); }
+    const char *prompt = text_prompt != NULL ? text_prompt : o->prompt;
 
     vlm_session_params sp;
     vlm_session_params_init(&sp, sizeof sp);
@@ -383,15 +447,15 @@ static int bench_e2e(const e2e_options *o) {
     vlm_timings t = {.struct_size = sizeof t};
     double add_ms = 0.0;
     st = vlm_session_create(model, &sp, &session);
-    bool text_only = false;
-    if (st == VLM_OK) {
+    bool text_only = text_prompt != NULL;
+    if (st == VLM_OK && !text_only) {
         st = vlm_session_plan_image(session, vlm_image_width(image), vlm_image_height(image), &plan);
         /* a text-only model: the prompt alone */
         if (st == VLM_ERR_UNSUPPORTED) text_only = true, st = VLM_OK;
     }
     if (st == VLM_OK) {
         double t0 = now_s();
-        st = vlm_session_add_turn(session, VLM_ROLE_USER, o->prompt, &image, text_only ? 0 : 1);
+        st = vlm_session_add_turn(session, VLM_ROLE_USER, prompt, &image, text_only ? 0 : 1);
         add_ms = (now_s() - t0) * 1e3;
     }
     if (st == VLM_OK) {
@@ -404,6 +468,7 @@ static int bench_e2e(const e2e_options *o) {
     if (st == VLM_OK) st = vlm_session_timings(session, &t);
     if (st != VLM_OK) {
         int rc = fail("query", st);
+        free(text_prompt);
         vlm_session_free(session);
         vlm_image_free(image);
         vlm_model_free(model);
@@ -472,6 +537,7 @@ static int bench_e2e(const e2e_options *o) {
             printf("bound       encode >= %.0f ms per frame (%.0f GFLOP of matmuls): %.0f%% reached\n",
                    encode_bound_ms, frame_gflop, 100.0 * encode_bound_ms / encode_per_frame);
     }
+    free(text_prompt);
     vlm_session_free(session);
     vlm_image_free(image);
     vlm_model_free(model);
@@ -595,12 +661,14 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--max-tokens") == 0 && i + 1 < argc) e2e.max_tokens = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-tiles") == 0 && i + 1 < argc) e2e.max_tiles = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) e2e.n_ctx = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--text-tokens") == 0 && i + 1 < argc) e2e.text_tokens = atoi(argv[++i]);
         else if (strcmp(argv[i], "--kv-f16") == 0) e2e.kv_f16 = true;
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps N] [--filter TEXT] [--cpu-time] [--json]\n"
                     "       %s --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]\n"
-                    "                 [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]\n",
-                    argv[0], argv[0]);
+                    "                 [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]\n"
+                    "       %s --model DIR --text-tokens N [--max-tokens N] [--threads N] [--json]\n",
+                    argv[0], argv[0], argv[0]);
             return 2;
         }
     }
