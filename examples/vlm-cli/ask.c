@@ -231,8 +231,6 @@ static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int
     int32_t *prompt = malloc((n_prompt ? n_prompt : 1) * sizeof *prompt);
     if (prompt == NULL) return VLM_ERR_OUT_OF_MEMORY;
     st = vlm_session_prompt_tokens(s, prompt, n_prompt, &n_prompt);
-    vlm_timings t = {.struct_size = sizeof t};
-    if (st == VLM_OK) st = vlm_session_timings(s, &t);
     cJSON *out = cJSON_CreateObject();
     cJSON_AddItemToObject(out, "prompt_ids", ids_array(prompt, n_prompt));
     cJSON *image_array = cJSON_AddArrayToObject(out, "images");
@@ -258,17 +256,7 @@ static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int
     }
     cJSON_AddItemToObject(out, "generated_ids", ids_array(a->ids, a->n_ids));
     cJSON_AddStringToObject(out, "text", a->text ? a->text : "");
-    cJSON *timings = cJSON_AddObjectToObject(out, "timings");
-    cJSON_AddNumberToObject(timings, "load_ms", t.load_ms);
-    cJSON_AddNumberToObject(timings, "preprocess_ms", t.preprocess_ms);
-    cJSON_AddNumberToObject(timings, "encode_ms", t.encode_ms);
-    cJSON_AddNumberToObject(timings, "prefill_ms", t.prefill_ms);
-    cJSON_AddNumberToObject(timings, "decode_ms", t.decode_ms);
-    cJSON_AddNumberToObject(timings, "n_prompt_tokens", t.n_prompt_tokens);
-    cJSON_AddNumberToObject(timings, "n_image_tokens", t.n_image_tokens);
-    cJSON_AddNumberToObject(timings, "n_generated_tokens", t.n_generated_tokens);
-    cJSON_AddNumberToObject(timings, "prefill_tokens_per_s", t.prefill_tokens_per_s);
-    cJSON_AddNumberToObject(timings, "decode_tokens_per_s", t.decode_tokens_per_s);
+    cli_json_add_timings(out, s);
     if (o->dump_logits != NULL) {
         cJSON *dump = cJSON_AddObjectToObject(out, "logits");
         cJSON_AddStringToObject(dump, "file", o->dump_logits);
@@ -276,9 +264,7 @@ static vlm_status print_json(const vlm_session *s, vlm_image *const *images, int
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)n_logits));
         cJSON_AddStringToObject(dump, "dtype", "f32le");
     }
-    char *printed = cJSON_Print(out);
-    if (st == VLM_OK && printed != NULL) printf("%s\n", printed);
-    free(printed);
+    if (st == VLM_OK && !cli_json_print(out)) st = VLM_ERR_OUT_OF_MEMORY;
     cJSON_Delete(out);
     free(prompt);
     return st;

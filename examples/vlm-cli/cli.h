@@ -4,6 +4,7 @@
 
 #include "vlm.h"
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -23,6 +24,11 @@ void cli_model_init(cli_model *m);
 /* True (and m updated) if arg is a model option; it always takes value. */
 bool cli_model_option(cli_model *m, const char *arg, const char *value);
 vlm_status cli_model_load(const cli_model *m, vlm_progress_fn progress, vlm_model **out);
+
+/* --json (json_out.c): the session's vlm_timings as out's "timings" object,
+ * and out printed to stdout (false, with a message, when out of memory). */
+void cli_json_add_timings(cJSON *out, const vlm_session *session);
+bool cli_json_print(const cJSON *out);
 
 /* The JSON name of a vlm_grounding_reason ("no_coordinates" ...). */
 const char *cli_grounding_reason(int32_t reason);

@@ -383,24 +383,10 @@ static bool print_json(const vlm_session *session, const vlm_image *image,
     cJSON_AddNumberToObject(size, "resized_width", plan->frame_width);
     cJSON_AddNumberToObject(size, "resized_height", plan->frame_height);
     if (o->draw_path != NULL) cJSON_AddStringToObject(out, "draw", o->draw_path);
-    vlm_timings t = {.struct_size = sizeof t}; /* only load_ms when the answer was given */
-    vlm_session_timings(session, &t);
-    cJSON *timings = cJSON_AddObjectToObject(out, "timings");
-    cJSON_AddNumberToObject(timings, "load_ms", t.load_ms);
-    cJSON_AddNumberToObject(timings, "preprocess_ms", t.preprocess_ms);
-    cJSON_AddNumberToObject(timings, "encode_ms", t.encode_ms);
-    cJSON_AddNumberToObject(timings, "prefill_ms", t.prefill_ms);
-    cJSON_AddNumberToObject(timings, "decode_ms", t.decode_ms);
-    cJSON_AddNumberToObject(timings, "n_prompt_tokens", t.n_prompt_tokens);
-    cJSON_AddNumberToObject(timings, "n_image_tokens", t.n_image_tokens);
-    cJSON_AddNumberToObject(timings, "n_generated_tokens", t.n_generated_tokens);
-    cJSON_AddNumberToObject(timings, "decode_tokens_per_s", t.decode_tokens_per_s);
-    char *printed = cJSON_Print(out);
-    if (printed != NULL) printf("%s\n", printed);
-    free(printed);
+    cli_json_add_timings(out, session); /* only load_ms when the answer was given */
+    bool printed = cli_json_print(out);
     cJSON_Delete(out);
-    if (printed == NULL) fprintf(stderr, "vlm-cli: --json: out of memory\n");
-    return printed != NULL;
+    return printed;
 }
 
 /* ---- the subcommand ---------------------------------------------------------- */

@@ -78,17 +78,8 @@ int cli_safety(int argc, char **argv) {
         cJSON_AddItemToArray(scores, score);
     }
     if (st == VLM_OK && json) {
-        vlm_timings t = {.struct_size = sizeof t};
-        vlm_session_timings(session, &t);
-        cJSON *timings = cJSON_AddObjectToObject(out, "timings");
-        cJSON_AddNumberToObject(timings, "load_ms", t.load_ms);
-        cJSON_AddNumberToObject(timings, "preprocess_ms", t.preprocess_ms);
-        cJSON_AddNumberToObject(timings, "encode_ms", t.encode_ms);
-        cJSON_AddNumberToObject(timings, "prefill_ms", t.prefill_ms);
-        cJSON_AddNumberToObject(timings, "n_prompt_tokens", t.n_prompt_tokens);
-        char *printed = cJSON_Print(out);
-        if (printed != NULL) printf("%s\n", printed);
-        free(printed);
+        cli_json_add_timings(out, session);
+        if (!cli_json_print(out)) st = VLM_ERR_OUT_OF_MEMORY;
     }
     cJSON_Delete(out);
     int rc = st == VLM_OK ? 0 : cli_report(stage, st);
