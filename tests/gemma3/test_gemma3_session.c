@@ -28,15 +28,6 @@ static vlm_image *pattern_image(uint32_t w, uint32_t h) {
     return image;
 }
 
-static float max_diff(const float *a, const float *b, size_t n) {
-    float worst = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (!(d <= worst)) worst = d;
-    }
-    return worst;
-}
-
 /* With the KV cache in f16, the logits' tolerance relative to the largest
  * reference logit (tests/gemma3/test_gemma3_text.c). */
 #define LOGITS_REL_TOLERANCE_F16 3e-3f
@@ -76,7 +67,7 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
     size_t n_logits = 0;
     CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
     const float *want_last = want_logits + (n_prompt - 1) * n_vocab;
-    float d = max_diff(logits, want_last, n_vocab), tolerance = 1e-3f;
+    float d = ref_max_abs_diff(logits, want_last, n_vocab), tolerance = 1e-3f;
     if (kv_type == VLM_DTYPE_F16) {
         float largest = 0.0f;
         for (size_t i = 0; i < n_vocab; i++)
@@ -170,7 +161,7 @@ static void test_pan_and_scan(vlm_model *model) {
     float logits[384];
     size_t n_logits = 0;
     CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
-    float d = want_logits ? max_diff(logits, want_logits, 384) : INFINITY;
+    float d = want_logits ? ref_max_abs_diff(logits, want_logits, 384) : INFINITY;
     CHECK_MSG(d <= 1e-3f, "pan & scan: last prompt logits differ by %g", d);
     CHECK_MSG(want_greedy && got.n == 8 && memcmp(got.ids, want_greedy, 8 * 4) == 0,
               "pan & scan: greedy tokens differ (%zu generated)", got.n);

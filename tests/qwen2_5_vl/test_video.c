@@ -82,15 +82,6 @@ static bool append_text(int32_t token, const char *piece, size_t len, void *user
     return true;
 }
 
-static float max_diff(const float *a, const float *b, size_t n) {
-    float worst = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (!(d <= worst)) worst = d; /* NaN wins */
-    }
-    return worst;
-}
-
 /* One greedy answer; checks its prompt ids, last prompt logits and tokens
  * against the reference files of prefix in dir. */
 static void check_answer(vlm_session *s, const char *dir, const char *prefix, size_t n_ids,
@@ -117,7 +108,7 @@ static void check_answer(vlm_session *s, const char *dir, const char *prefix, si
     float logits[VOCAB];
     size_t n_logits = 0;
     CHECK_OK(vlm_session_prompt_logits(s, logits, VOCAB, &n_logits));
-    float worst = want_logits != NULL ? max_diff(logits, want_logits, VOCAB) : INFINITY;
+    float worst = want_logits != NULL ? ref_max_abs_diff(logits, want_logits, VOCAB) : INFINITY;
     CHECK_MSG(n_logits == VOCAB && worst <= 1e-3f, "%s: last logits differ by %g", what, worst);
     /* an end token stops the answer early: the reference runs all 16 */
     size_t same = 0;
@@ -157,7 +148,7 @@ static void check_processor(vlm_model *model, const cJSON *c, const char *prefix
     const uint8_t *rgb[8];
     for (size_t i = 0; i < n_frames; i++) rgb[i] = vlm_image_pixels(frames[i]);
     CHECK_OK(vlmi_qwen2vl_pixel_values(got, &plan.u.qwen2vl, &config, rgb));
-    float worst = want != NULL ? max_diff(got, want, plan.n_values) : INFINITY;
+    float worst = want != NULL ? ref_max_abs_diff(got, want, plan.n_values) : INFINITY;
     CHECK_MSG(worst <= 1e-5f, "%s: pixel values differ by %g", prefix, worst);
     printf("%s: video pixel values within %g\n", prefix, worst);
     free(want);
@@ -337,7 +328,7 @@ static void test_capped(vlm_model *model, const cJSON *ref) {
         rgb[k] = vlm_image_pixels(frames[k]);
     }
     CHECK_OK(vlmi_qwen2vl_pixel_values(got, p, &config, rgb));
-    float worst = want != NULL ? max_diff(got, want, plan.n_values) : INFINITY;
+    float worst = want != NULL ? ref_max_abs_diff(got, want, plan.n_values) : INFINITY;
     CHECK_MSG(worst <= 1e-5f, "capped: pixel values differ by %g", worst);
     printf("capped: %ux%u frames, pixel values within %g\n", p->resized_width, p->resized_height,
            worst);
@@ -509,7 +500,7 @@ static void test_sliding_window(void) {
     CHECK_MSG(n_ids2[0] == n_ids2[1] && memcmp(ids[0], ids[1], n_ids2[0] * sizeof(int32_t)) == 0,
               "the follow-up prompts differ (%zu and %zu ids; answer \"%s\")", n_ids2[0],
               n_ids2[1], answer);
-    float worst = max_diff(logits[0], logits[1], VOCAB);
+    float worst = ref_max_abs_diff(logits[0], logits[1], VOCAB);
     CHECK_MSG(worst <= 1e-4f, "follow-up logits differ from a fresh prefill by %g", worst);
     printf("sliding window 8, follow-up on the cache: logits within %g of a fresh prefill\n",
            worst);
