@@ -69,15 +69,20 @@ static ALWAYS_INLINE __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
 
 // ---- m == 1: matrix-vector ----
 
-/* x (k) . W rows j0..j0+3 (row stride w_row bytes) -> sums (4) */
+/* x (k) . W rows j0..j0+3 (row stride w_row bytes) -> sums (4). The next
+ * four rows are asked for while these are summed (a stream the hardware
+ * prefetcher alone leaves at half the read bandwidth on decode). */
 static ALWAYS_INLINE __m128 gemv_4rows(const float *x, const unsigned char *w, size_t w_row,
                                        size_t k, vlm_dtype dt) {
     size_t es = elem_size(dt);
     const unsigned char *w0 = w, *w1 = w + w_row, *w2 = w + 2 * w_row, *w3 = w + 3 * w_row;
+    const char *ahead = (const char *)(w + 4 * w_row);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     size_t l = 0;
     for (; l + 16 <= k; l += 16) {
+        /* 4 rows of 16 elements per step: 64 * es bytes of the next rows */
+        for (size_t c = 0; c < 64 * es; c += 64) _mm_prefetch(ahead + 4 * l * es + c, _MM_HINT_T0);
         __m256 xa = _mm256_loadu_ps(x + l), xb = _mm256_loadu_ps(x + l + 8);
         a0 = _mm256_fmadd_ps(load8(w0 + l * es, dt), xa, a0);
         a1 = _mm256_fmadd_ps(load8(w1 + l * es, dt), xa, a1);
