@@ -13,6 +13,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -338,13 +339,16 @@ const vlmi_kernel_table *vlmi_kernels_tier(vlmi_kernel_tier tier) {
  * weight pass per call, so it pays only with many rows (vlm-bench: the
  * "lib" rows). */
 #define BLAS_DEQUANT_MIN_ROWS 256
-/* Weight rows per BLAS call; chunks start at multiples of it whatever the
- * thread count, so results do not depend on it. Smaller chunks cost sgemm
- * its packing of x once more per chunk (128 rows: ~15% at the vision shape). */
+/* A BLAS product is cut into tiles: about BLAS_CHUNK_ROWS weight rows (each
+ * chunk dequantized once by the thread that needs it) by about
+ * BLAS_TILE_X_ROWS rows of x. Tile edges depend on the shape only, never on
+ * the thread count, so neither do the results; cutting x too keeps both
+ * threads busy on products with few weight rows (a text model's 576 x 576
+ * projections). Smaller weight chunks cost sgemm its packing of x once more
+ * per chunk (128 rows: ~15% at the vision shape). */
 #define BLAS_CHUNK_ROWS 512
+#define BLAS_TILE_X_ROWS 256
 
-/* One product through BLAS in chunks of weight rows, taken in turn by
- * whichever thread is free. */
 typedef struct blas_job {
     float *out;
     const float *x;
@@ -353,27 +357,41 @@ typedef struct blas_job {
     size_t w_row_bytes;
     const float *bias;
     size_t m, k, n;
-    float *panels;             /* per thread BLAS_CHUNK_ROWS x k floats, or NULL */
-    atomic_size_t next;
+    size_t chunk_rows, n_chunks; /* weight rows per chunk (a multiple of 16) */
+    size_t tile_rows, n_x_tiles; /* rows of x per tile */
+    float *panels;             /* per thread chunk_rows x k floats, or NULL */
 } blas_job;
 
-static void blas_chunks(void *ctx, size_t thread_index, size_t n_threads) {
+static size_t even_split(size_t total, size_t at_most, size_t multiple, size_t *count) {
+    *count = (total + at_most - 1) / at_most;
+    size_t rows = (total + *count - 1) / *count;
+    return (rows + multiple - 1) / multiple * multiple;
+}
+
+/* Each thread takes a contiguous run of tiles, chunk by chunk, so it
+ * dequantizes a chunk once for all the x tiles it multiplies it with. */
+static void blas_tiles(void *ctx, size_t thread_index, size_t n_threads) {
     blas_job *job = ctx;
-    (void)n_threads;
-    for (;;) {
-        size_t j0 = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed) *
-                    BLAS_CHUNK_ROWS;
-        if (j0 >= job->n) return;
-        size_t j1 = j0 + BLAS_CHUNK_ROWS < job->n ? j0 + BLAS_CHUNK_ROWS : job->n;
+    size_t n_tiles = job->n_chunks * job->n_x_tiles;
+    size_t t0 = n_tiles * thread_index / n_threads, t1 = n_tiles * (thread_index + 1) / n_threads;
+    size_t panel_chunk = SIZE_MAX;
+    float *panel = job->panels ? job->panels + thread_index * job->chunk_rows * job->k : NULL;
+    for (size_t t = t0; t < t1; t++) {
+        size_t chunk = t / job->n_x_tiles, tile = t % job->n_x_tiles;
+        size_t j0 = chunk * job->chunk_rows, i0 = tile * job->tile_rows;
+        if (j0 >= job->n || i0 >= job->m) continue;
+        size_t j1 = j0 + job->chunk_rows < job->n ? j0 + job->chunk_rows : job->n;
+        size_t i1 = i0 + job->tile_rows < job->m ? i0 + job->tile_rows : job->m;
         const float *w = (const float *)(const void *)(job->w + j0 * job->w_row_bytes);
-        if (job->dequant != NULL) {
-            float *panel = job->panels + thread_index * BLAS_CHUNK_ROWS * job->k;
-            for (size_t j = j0; j < j1; j++)
-                job->dequant(panel + (j - j0) * job->k, job->w + j * job->w_row_bytes, job->k);
+        if (panel != NULL) {
+            if (panel_chunk != chunk)
+                for (size_t j = j0; j < j1; j++)
+                    job->dequant(panel + (j - j0) * job->k, job->w + j * job->w_row_bytes, job->k);
+            panel_chunk = chunk;
             w = panel;
         }
-        vlmi_blas_matmul(job->out + j0, job->n, job->x, w, job->bias ? job->bias + j0 : NULL,
-                         job->m, job->k, j1 - j0);
+        vlmi_blas_matmul(job->out + i0 * job->n + j0, job->n, job->x + i0 * job->k, w,
+                         job->bias ? job->bias + j0 : NULL, i1 - i0, job->k, j1 - j0);
     }
 }
 
@@ -391,13 +409,14 @@ static bool matmul_blas(vlmi_threadpool *pool, const vlmi_kernel_table *table, f
     blas_job job = {.out = out, .x = x, .w = w, .dequant = f32 ? NULL : vlmi_dequant_fn_for(w_dtype),
                     .w_row_bytes = vlmi_kernels_row_bytes(w_dtype, k), .bias = bias, .m = m,
                     .k = k, .n = n};
+    job.chunk_rows = even_split(n, BLAS_CHUNK_ROWS, BAND_ROWS, &job.n_chunks);
+    job.tile_rows = even_split(m, BLAS_TILE_X_ROWS, BAND_ROWS, &job.n_x_tiles);
     if (!f32) {
-        job.panels = vlmi_threadpool_scratch(pool, n_threads * BLAS_CHUNK_ROWS * k * sizeof(float));
+        job.panels = vlmi_threadpool_scratch(pool, n_threads * job.chunk_rows * k * sizeof(float));
         if (job.panels == NULL) return false;
     }
-    atomic_init(&job.next, 0);
-    if (n_threads == 1 || n <= BLAS_CHUNK_ROWS) blas_chunks(&job, 0, 1);
-    else vlmi_threadpool_run(pool, blas_chunks, &job);
+    if (n_threads == 1 || job.n_chunks * job.n_x_tiles == 1) blas_tiles(&job, 0, 1);
+    else vlmi_threadpool_run(pool, blas_tiles, &job);
     return true;
 }
 

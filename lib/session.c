@@ -19,12 +19,13 @@
 #include "text/tokenizer-impl.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PIECE_CAPACITY 4096   /* streamed text per token; pieces are short */
 #define DEFAULT_MAX_CTX 4096  /* n_ctx 0: the model's length, at most this */
-#define DEFAULT_BATCH 64      /* prompt rows per forward call, unless an image block needs more */
+#define DEFAULT_BATCH 512     /* prompt rows per forward call, unless an image block needs more */
 
 typedef struct session_turn {
     vlm_role role;
@@ -928,14 +929,21 @@ static vlm_status prefill_prompt(vlm_session *s) {
     size_t shared = 0;
     while (shared < dec->n_past && shared < n_prompt && s->cached_ids[shared] == s->prompt_ids[shared])
         shared++;
-    if (shared == n_prompt) shared--;
-    /* an image block is prefilled whole; a sliding window's ring rewinds
-     * only so far */
-    while (shared > 0 && s->ops->image_block_rows(s->model) > 0 &&
-           s->prompt_ids[shared] == s->image_token &&
-           s->prompt_ids[shared - 1] == s->image_token)
-        shared--;
-    shared = vlmi_decoder_state_reusable(dec, shared);
+    /* the whole prompt cached with its last logits (a prefill cancelled at
+     * its last report): nothing to run, and the answer is the same to the
+     * bit as the uninterrupted one */
+    bool logits_ready = shared == n_prompt && dec->logits_position == n_prompt - 1 &&
+                        vlmi_decoder_state_reusable(dec, shared) == shared;
+    if (!logits_ready) {
+        if (shared == n_prompt) shared--;
+        /* an image block is prefilled whole; a sliding window's ring
+         * rewinds only so far */
+        while (shared > 0 && s->ops->image_block_rows(s->model) > 0 &&
+               s->prompt_ids[shared] == s->image_token &&
+               s->prompt_ids[shared - 1] == s->image_token)
+            shared--;
+        shared = vlmi_decoder_state_reusable(dec, shared);
+    }
     double t0 = vlmi_now_ms();
     vlm_status st = VLM_OK;
     if (s->positions != NULL) st = compute_positions(s);

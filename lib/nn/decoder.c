@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 // ----------------------------------------------------------------------------
@@ -200,6 +201,7 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->kv_dtype = kv_dtype;
+    s->logits_position = SIZE_MAX;
     bool sliding_ok = true;
     if (sliding) {
         s->sliding_rows = sliding_rows;
@@ -274,6 +276,7 @@ void vlmi_decoder_state_reset(vlmi_decoder_state *s) {
     s->n_past = 0;
     s->n_filled = 0;
     s->ring_valid_from = 0;
+    s->logits_position = SIZE_MAX;
 }
 
 /* The first position a query at n_past needs in the sliding rings. */
@@ -605,6 +608,7 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
         if (hp->final_softcap > 0.0f) softcap(s->logits, hp->n_vocab, hp->final_softcap);
     }
     s->n_past += n;
+    s->logits_position = s->n_past - 1;
     if (s->layer_offset != NULL) {
         /* writing pos0 .. end - 1 overwrote the ring rows of end - rows .. pos0 - 1 */
         size_t end = s->n_past, rows = s->sliding_rows;

@@ -131,6 +131,7 @@ typedef struct vlmi_decoder_state {
     float *up;           /* (n_batch, ffn_dim) */
     float *scores;       /* (n_ctx) attention weights of one query and head */
     float *logits;       /* (n_vocab) of the last token of the latest forward */
+    size_t logits_position; /* the position logits belong to; SIZE_MAX: none */
     vlm_dtype kv_dtype;  /* VLM_DTYPE_F32 or VLM_DTYPE_F16: the elements of the
                             caches, rings and window scratch */
     void *key_cache;     /* per layer (rows, n_kv_heads * head_dim) kv_dtype, after

@@ -179,6 +179,8 @@ int main(void) {
         test_matmul_threads(dtypes[d], 1, 64, 17);
         /* 260 rows: over BLAS_DEQUANT_MIN_ROWS; n past two 512-row chunks */
         test_matmul_many_rows(dtypes[d], 260, 64, 1100);
+        /* 530 rows of x: three uneven x tiles of one weight chunk */
+        test_matmul_many_rows(dtypes[d], 530, 64, 70);
     }
     return test_finish("threadpool");
 }
