@@ -14,6 +14,7 @@ for t in test_kernels test_threadpool test_kquant test_moe test_attention; do
     -I"$src/include" -I"$src/lib" -I"$src/kernels" -I"$src/tests" \
     "$src/tests/kernels/$t.c" \
     "$src"/kernels/dispatch.c "$src"/kernels/threadpool.c "$src"/kernels/blas.c \
+    "$src"/kernels/attention_blas.c \
     "$src"/kernels/ref/*.c "$src"/kernels/arm/*.c \
     "$src"/lib/core/error.c "$src"/lib/core/memory.c "$src"/lib/core/log.c \
     -lm -lpthread -o "$out/$t"

@@ -41,9 +41,30 @@ void vlmi_blas_matmul(float *out, size_t out_stride, const float *x, const float
                 (int)k, w, (int)k, 1.0f, out, (int)out_stride);
 }
 
+void vlmi_blas_gemm(bool trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    if (m == 0 || n == 0) return;
+#if defined(VLM_HAVE_OPENBLAS)
+    pthread_once(&single_thread_once, make_single_threaded);
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
+                (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
 #else
 
 bool vlmi_blas_available(void) { return false; }
+
+void vlmi_blas_gemm(bool trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float dot = 0.0f;
+            for (size_t t = 0; t < k; t++)
+                dot += a[i * lda + t] * (trans_b ? b[j * ldb + t] : b[t * ldb + j]);
+            c[i * ldc + j] = alpha * dot + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0f);
+        }
+}
 
 void vlmi_blas_matmul(float *out, size_t out_stride, const float *x, const float *w,
                       const float *bias, size_t m, size_t k, size_t n) {

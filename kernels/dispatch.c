@@ -497,6 +497,7 @@ typedef struct attention_job {
     float scale;
     size_t chunk_rows;         /* query rows per share */
     size_t n_chunks, n_items;
+    float *blas_scores;        /* the BLAS path's n_threads score blocks, or NULL */
     atomic_size_t next;        /* the next share to take */
 } attention_job;
 
@@ -527,12 +528,18 @@ static void attention_worker(void *ctx, size_t thread_index, size_t n_threads) {
     for (;;) {
         size_t item = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
         if (item >= job->n_items) return;
-        size_t per_chunk = share ? job->n_kv_heads : 1;
+        size_t per_chunk = share || job->blas_scores != NULL ? job->n_kv_heads : 1;
         /* the last rows first: under a causal mask they see the most keys */
         size_t chunk = job->n_chunks - 1 - item / per_chunk;
         size_t i0 = chunk * job->chunk_rows;
         size_t i1 = i0 + job->chunk_rows < job->n_q ? i0 + job->chunk_rows : job->n_q;
-        if (share && job->f16) {
+        if (job->blas_scores != NULL) {
+            vlmi_attention_blas_share(job->out,
+                                      job->blas_scores + thread_index * job->chunk_rows * job->n_kv,
+                                      job->q, job->k, job->v, job->n_kv, job->n_heads,
+                                      job->n_kv_heads, job->head_dim, job->mask, job->scale,
+                                      item % per_chunk, i0, i1);
+        } else if (share && job->f16) {
             job->table->attention_share_f16(job->out, job->q, job->k, job->v, job->n_kv,
                                             job->n_heads, job->n_kv_heads, job->head_dim,
                                             job->mask, job->scale, item % per_chunk, i0, i1);
@@ -610,6 +617,32 @@ static bool attention_decode_pool(vlmi_threadpool *pool, const vlmi_kernel_table
     return true;
 }
 
+/* The BLAS path (kernels/attention_blas.c): shares of
+ * VLMI_ATTENTION_BLAS_ROWS rows per key/value head, at positions that do not
+ * depend on the thread count. False if no scratch could be had. */
+static bool attention_blas(vlmi_threadpool *pool, float *out, const float *q, const float *k,
+                           const float *v, size_t n_q, size_t n_kv, size_t n_heads,
+                           size_t n_kv_heads, size_t head_dim, const vlmi_attention_mask *mask,
+                           float scale) {
+    size_t n_threads = vlmi_threadpool_n_threads(pool);
+    attention_job job = {.table = vlmi_kernels(), .out = out, .q = q, .k = k, .v = v,
+                         .n_q = n_q, .n_kv = n_kv, .n_heads = n_heads,
+                         .n_kv_heads = n_kv_heads, .head_dim = head_dim, .mask = mask,
+                         .scale = scale, .chunk_rows = VLMI_ATTENTION_BLAS_ROWS};
+    job.n_chunks = (n_q + job.chunk_rows - 1) / job.chunk_rows;
+    job.n_items = job.n_chunks * n_kv_heads;
+    size_t block = job.chunk_rows * n_kv * sizeof(float);
+    float *own = NULL;
+    job.blas_scores = vlmi_threadpool_scratch(pool, n_threads * block);
+    if (job.blas_scores == NULL && pool == NULL) job.blas_scores = own = malloc(block);
+    if (job.blas_scores == NULL) return false;
+    atomic_init(&job.next, 0);
+    if (n_threads > 1 && job.n_items > 1) vlmi_threadpool_run(pool, attention_worker, &job);
+    else attention_worker(&job, 0, 1);
+    free(own);
+    return true;
+}
+
 /* vlmi_attention_masked over f32 or f16 (f16) keys and values. */
 static void attention_masked_any(vlmi_threadpool *pool, float *out, float *scores,
                                  const float *q, const void *k, const void *v, bool f16,
@@ -632,6 +665,10 @@ static void attention_masked_any(vlmi_threadpool *pool, float *out, float *score
         }
         return;
     }
+    if (vlmi_attention_blas_takes(mask, f16, n_q, n_kv) &&
+        attention_blas(pool, out, q, k, v, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                       scale))
+        return;
     size_t heads_per_kv = n_heads / n_kv_heads;
     attention_job job = {.table = table, .out = out, .q = q, .k = k, .v = v, .f16 = f16,
                          .n_q = n_q, .n_kv = n_kv, .n_heads = n_heads,

@@ -272,4 +272,31 @@ bool vlmi_blas_available(void);
 void vlmi_blas_matmul(float *out, size_t out_stride, const float *x, const float *w,
                       const float *bias, size_t m, size_t k, size_t n);
 
+/* cblas_sgemm on the calling thread: C (m,n) = alpha A (m,k) B + beta C,
+ * B (k,n), or B^T with B (n,k) when trans_b; row-major with leading
+ * dimensions. Without a BLAS, plain loops (callers check
+ * vlmi_blas_available first). */
+void vlmi_blas_gemm(bool trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+/* ---- attention through BLAS (kernels/attention_blas.c) ---- */
+
+/* Query rows per share of the BLAS attention, and the least rows and keys
+ * for which it is used. */
+#define VLMI_ATTENTION_BLAS_ROWS 64
+#define VLMI_ATTENTION_BLAS_MIN_ROWS 16
+#define VLMI_ATTENTION_BLAS_MIN_KEYS 64
+/* True if vlmi_attention_masked takes the BLAS path for this call: f32
+ * keys in position order (no ring), a BLAS, a tier other than ref, and at
+ * least the rows and keys above. */
+bool vlmi_attention_blas_takes(const vlmi_attention_mask *mask, bool f16, size_t n_q,
+                               size_t n_kv);
+/* The query heads of kv_head, rows [i0, i1) (at most VLMI_ATTENTION_BLAS_ROWS)
+ * as vlmi_ref_attention_masked (another summation order); scores is scratch
+ * for VLMI_ATTENTION_BLAS_ROWS x n_kv floats. */
+void vlmi_attention_blas_share(float *out, float *scores, const float *q, const float *k,
+                               const float *v, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, const vlmi_attention_mask *mask, float scale,
+                               size_t kv_head, size_t i0, size_t i1);
+
 #endif

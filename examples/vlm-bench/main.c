@@ -552,6 +552,10 @@ static int bench_e2e(const e2e_options *o) {
  * tier (VLM_KERNELS picks it). */
 static void bench_attention(vlmi_threadpool *pool, const vlmi_kernel_table *tier, int reps) {
     const size_t n = 1024, heads = 12, hd = 64, dim = heads * hd;
+    char name[96];
+    snprintf(name, sizeof name, "%s %zut %zux%zux%zu", tier->name,
+             pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, n, heads, hd);
+    if (row_filter != NULL && strstr(name, row_filter) == NULL) return;
     float *q = malloc(n * dim * sizeof(float)), *k = malloc(n * dim * sizeof(float));
     float *v = malloc(n * dim * sizeof(float)), *out = malloc(n * dim * sizeof(float));
     float *scores = malloc(n * sizeof(float));
@@ -568,9 +572,6 @@ static void bench_attention(vlmi_threadpool *pool, const vlmi_kernel_table *tier
                            0.125f);
         t[r] = now_s() - t0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "%s %zut %zux%zux%zu", tier->name,
-             pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, n, heads, hd);
     report("attn", name, "GFLOP/s", 4.0 * (double)(n * n * heads * hd) * 1e-9,
            summarize(t, reps));
     free(q);
@@ -742,12 +743,12 @@ int main(int argc, char **argv) {
                          reps, true);
     }
     /* attention: each tier on one thread, then the chosen tier over the pool */
-    for (int t = 0; row_filter == NULL && t < VLMI_KERNELS_TIER_COUNT; t++) {
+    for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
         const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
         if (tier != NULL)
             bench_attention(NULL, tier, t != VLMI_KERNELS_REF ? reps : (reps < 3 ? reps : 1));
     }
-    if (n_threads > 1 && row_filter == NULL)
+    if (n_threads > 1)
         bench_attention(pool, vlmi_kernels(), vlmi_kernels()->tier != VLMI_KERNELS_REF
                                                   ? reps : (reps < 3 ? reps : 1));
     /* a decode token over an f32 and an f16 KV cache of 1024 and 2048 positions */

@@ -54,18 +54,12 @@ static inline void attention_masked_any(float *out, float *scores, const float *
     size_t q_dim = n_heads * head_dim;
     size_t kv_dim = n_kv_heads * head_dim;
     size_t heads_per_kv = n_heads / n_kv_heads;
-    size_t kv_pos_end = mask->kv_pos0 + n_kv;
     size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
     const unsigned char *kb = k, *vb = v;
     for (size_t i = 0; i < n_q; i++) {
-        /* visible key positions [first, end) */
-        size_t pos = mask->q_pos0 + i;
-        size_t first = mask->kv_pos0;
-        if (mask->window > 0 && pos + 1 > mask->window && pos + 1 - mask->window > first)
-            first = pos + 1 - mask->window;
-        size_t end = mask->kv_end != NULL ? mask->kv_end[i] : pos + 1;
-        if (end > kv_pos_end) end = kv_pos_end;
-        size_t n_visible = end > first ? end - first : 0;
+        size_t first, end;
+        vlmi_attention_visible(mask, n_kv, i, &first, &end);
+        size_t n_visible = end - first;
         for (size_t h = 0; h < n_heads; h++) {
             const float *qh = q + i * q_dim + h * head_dim;
             size_t kv_offset = (h / heads_per_kv) * head_dim;

@@ -115,6 +115,21 @@ typedef struct vlmi_attention_mask {
                              after the scale (Gemma 2 attn_logit_softcapping) */
 } vlmi_attention_mask;
 
+/* The key positions query row i sees under mask: [*first, *end) (empty
+ * when *first == *end); every tier follows it. */
+static inline void vlmi_attention_visible(const vlmi_attention_mask *mask, size_t n_kv,
+                                          size_t i, size_t *first, size_t *end) {
+    size_t pos = mask->q_pos0 + i;
+    size_t f = mask->kv_pos0;
+    if (mask->window > 0 && pos + 1 > mask->window && pos + 1 - mask->window > f)
+        f = pos + 1 - mask->window;
+    size_t e = mask->kv_end != NULL ? mask->kv_end[i] : pos + 1;
+    if (e > mask->kv_pos0 + n_kv) e = mask->kv_pos0 + n_kv;
+    if (e < f) e = f;
+    *first = f;
+    *end = e;
+}
+
 /* Scaled dot-product attention as vlmi_ref_attention (grouped-query heads,
  * the same summation order), where query row i at position p sees the keys
  * at positions max(kv_pos0, p - window + 1) .. min(kv_end[i], kv_pos0 + n_kv) - 1

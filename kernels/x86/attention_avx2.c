@@ -34,7 +34,7 @@
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 #define ROWS 8          /* query rows per block: one per lane */
-#define KEY_BLOCK 128   /* keys per online-softmax step */
+#define KEY_BLOCK 128    /* keys per online-softmax step */
 #define MAX_HEAD_DIM 256 /* packed blocks on the stack; larger heads go scalar */
 #define F16_SUB 32      /* f16 keys / values converted to f32 at a time; a
                            multiple of 8 that divides KEY_BLOCK */
@@ -71,16 +71,7 @@ typedef struct att_shape {
 
 /* The key positions query row i sees: [*first, *end), as the ref kernel. */
 static void visible_range(const att_shape *s, size_t i, size_t *first, size_t *end) {
-    const vlmi_attention_mask *m = s->mask;
-    size_t pos = m->q_pos0 + i;
-    size_t f = m->kv_pos0;
-    if (m->window > 0 && pos + 1 > m->window && pos + 1 - m->window > f)
-        f = pos + 1 - m->window;
-    size_t e = m->kv_end != NULL ? m->kv_end[i] : pos + 1;
-    if (e > m->kv_pos0 + s->n_kv) e = m->kv_pos0 + s->n_kv;
-    if (e < f) e = f;
-    *first = f;
-    *end = e;
+    vlmi_attention_visible(s->mask, s->n_kv, i, first, end);
 }
 
 /* The row of K / V holding key position p. */

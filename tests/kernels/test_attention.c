@@ -169,8 +169,27 @@ static void test_masked(const vlmi_kernel_table *tier) {
     }
 }
 
-/* vlmi_attention / vlmi_attention_masked with 1, 2, 3 threads: the same
- * bits as the chosen tier's one call. */
+/* Runs vlmi_attention_masked with pools of 1, 2, 3 threads: the same bits
+ * every time, and the same bits as the chosen tier's one call (want), or,
+ * where the call takes the BLAS path, within ATTN_TOL of it. */
+static void check_threads(problem *p, vlmi_threadpool *const *pools,
+                          const vlmi_attention_mask *mask, const char *what, size_t s) {
+    size_t n = p->n_q * p->n_heads * p->head_dim;
+    bool blas = vlmi_attention_blas_takes(mask, false, p->n_q, p->n_kv);
+    float *first = malloc(n * sizeof(float));
+    for (size_t t = 0; t < 3; t++) {
+        fill(p->got.p, n, 9.0f);
+        vlmi_attention_masked(pools[t], p->got.p, p->scores.p, p->q.p, p->k.p, p->v.p, p->n_q,
+                              p->n_kv, p->n_heads, p->n_kv_heads, p->head_dim, mask, 0.125f);
+        if (t == 0) memcpy(first, p->got.p, n * sizeof(float));
+        CHECK_MSG(memcmp(p->got.p, blas ? first : p->want.p, n * sizeof(float)) == 0,
+                  "%s shape %zu, %zu threads", what, s, t + 1);
+    }
+    if (blas) compare(p, what);
+    free(first);
+}
+
+/* vlmi_attention / vlmi_attention_masked with 1, 2, 3 threads (check_threads). */
 static void test_threads(void) {
     const vlmi_kernel_table *tier = vlmi_kernels();
     vlmi_threadpool *pools[3] = {NULL, NULL, NULL};
@@ -181,6 +200,8 @@ static void test_threads(void) {
         {100, 100, 12, 12, 8, 0}, {7, 33, 6, 2, 264, 1},
         /* decode by key segments: Gemma 3 270M's heads, few rows */
         {1, 1000, 4, 1, 256, 1}, {2, 600, 6, 2, 64, 1}, {1, 1, 4, 1, 256, 1},
+        /* the BLAS path's edges: the fewest rows and keys it takes, one row less */
+        {16, 64, 4, 2, 64, 1}, {15, 64, 4, 2, 64, 0}, {130, 200, 6, 3, 32, 1},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
@@ -188,27 +209,26 @@ static void test_threads(void) {
         bool causal = shapes[s][5];
         size_t q_pos0 = causal ? n_kv - n_q : 0;
         problem p = problem_new(n_q, n_kv, nh, nkv, hd);
-        size_t n = n_q * nh * hd;
+        vlmi_attention_mask plain = {.q_pos0 = causal ? q_pos0 : n_kv};
         tier->attention(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh, nkv, hd,
                         q_pos0, causal, 0.125f);
-        for (size_t t = 0; t < 3; t++) {
-            fill(p.got.p, n, 9.0f);
-            vlmi_attention(pools[t], p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh,
-                           nkv, hd, q_pos0, causal, 0.125f);
-            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
-                      "shape %zu, %zu threads", s, t + 1);
-        }
+        check_threads(&p, pools, &plain, "plain", s);
         /* a window and a softcap through the masked entry */
         vlmi_attention_mask mask = {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f};
         tier->attention_masked(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh, nkv,
                                hd, &mask, 0.125f);
-        for (size_t t = 0; t < 3; t++) {
-            fill(p.got.p, n, 9.0f);
-            vlmi_attention_masked(pools[t], p.got.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q,
-                                  n_kv, nh, nkv, hd, &mask, 0.125f);
-            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
-                      "masked shape %zu, %zu threads", s, t + 1);
+        check_threads(&p, pools, &mask, "masked", s);
+        /* blocks of 5 queries that see each other; the first rows see nothing */
+        size_t *kv_end = malloc(n_q * sizeof *kv_end);
+        for (size_t i = 0; i < n_q; i++) {
+            size_t e = i < 3 ? 0 : q_pos0 + (i / 5 + 1) * 5;
+            kv_end[i] = e < n_kv ? e : n_kv;
         }
+        vlmi_attention_mask blocks = {.q_pos0 = q_pos0, .kv_end = kv_end};
+        tier->attention_masked(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, n_kv, nh, nkv,
+                               hd, &blocks, 0.125f);
+        check_threads(&p, pools, &blocks, "blocks", s);
+        free(kv_end);
         problem_free(&p);
     }
     for (size_t t = 0; t < 3; t++) vlmi_threadpool_free(pools[t]);
