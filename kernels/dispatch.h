@@ -41,6 +41,10 @@ typedef struct vlmi_kernel_table {
      * for Q4_K / Q6_K weights (and so equals quantize_q8_0 or quantize_q8_k,
      * then matmul_q8); false if it dequantizes W exactly */
     bool quantizes_activations;
+    /* the instruction set of those int8 products where a tier chooses one
+     * at run time (neon: "base", "dotprod", "i8mm"; VLM_NEON_INT8 caps
+     * it, see dispatch.c), else NULL; for tests and logs */
+    const char *int8_variant;
 
     /* ---- matrix products ---- */
 
