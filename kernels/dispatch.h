@@ -6,7 +6,8 @@
  * faster and takes the rest from ref, so a table is always complete.
  *
  * The tier is chosen on first use, thread-safely: the best one the CPU runs
- * (cpuid + xgetbv on x86, compiled without ISA flags), unless the environment
+ * (cpuid + xgetbv on x86, compiled without ISA flags; neon on AArch64, its
+ * int8 instruction set from getauxval / sysctl), unless the environment
  * variable VLM_KERNELS names one (ref, avx2, neon); a name this build or CPU
  * cannot run falls back to the automatic choice.
  *
