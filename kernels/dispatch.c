@@ -27,6 +27,7 @@
 #  if defined(__linux__)
 #    include <sys/auxv.h>
 #  elif defined(__APPLE__)
+#    include <sys/types.h>
 #    include <sys/sysctl.h>
 #  endif
 #endif
