@@ -25,6 +25,12 @@
 #if defined(__aarch64__)
 #  define VLMI_BUILD_NEON 1
 #  include "arm/arm.h"
+#  if defined(__linux__)
+#    include <sys/auxv.h>
+#  elif defined(__APPLE__)
+#    include <sys/types.h>
+#    include <sys/sysctl.h>
+#  endif
 #endif
 
 // ----------------------------------------------------------------------------
@@ -242,26 +248,80 @@ static void fill_avx2_table(void) {
 
 #ifdef VLMI_BUILD_NEON
 static vlmi_kernel_table neon_table;
+static vlmi_neon_int8_set neon_int8_set;
 
-/* NEON for the float weight types and (dequantized into a row slab) the
- * k-quants, the ref tier for Q8_0 / Q4_0. */
+/* Linux hwcap bits (the kernel's ABI; older libc headers lack them) */
+#  ifndef HWCAP_ASIMDDP
+#    define HWCAP_ASIMDDP (1UL << 20)
+#  endif
+#  ifndef HWCAP2_I8MM
+#    define HWCAP2_I8MM (1UL << 13)
+#  endif
+
+#  if defined(__APPLE__)
+/* hw.optional.arm.FEAT_* are 1 when present; absent (older macOS / iOS)
+ * reads as not present */
+static bool apple_has(const char *name) {
+    int value = 0;
+    size_t size = sizeof value;
+    return sysctlbyname(name, &value, &size, NULL, 0) == 0 && value == 1;
+}
+#  endif
+
+/* The best int8 instruction set of this CPU (as the OS reports it). */
+static vlmi_neon_int8_set neon_detect_int8_set(void) {
+    bool dotprod = false, i8mm = false;
+#  if defined(__linux__)
+    dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+    i8mm = (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
+#  elif defined(__APPLE__)
+    dotprod = apple_has("hw.optional.arm.FEAT_DotProd");
+    i8mm = apple_has("hw.optional.arm.FEAT_I8MM");
+#  endif
+    if (dotprod && i8mm) return VLMI_NEON_INT8_I8MM;
+    return dotprod ? VLMI_NEON_INT8_DOTPROD : VLMI_NEON_INT8_BASE;
+}
+
+static const char *const NEON_INT8_NAMES[] = {"base", "dotprod", "i8mm"};
+
+/* The CPU's set, capped by VLM_NEON_INT8 (base, dotprod, i8mm) so that
+ * tests and benchmarks can run the lesser sets too; other values ignored. */
+static vlmi_neon_int8_set neon_choose_int8_set(void) {
+    vlmi_neon_int8_set set = neon_detect_int8_set();
+    const char *cap = getenv("VLM_NEON_INT8");
+    for (int s = 0; cap != NULL && s < 3; s++)
+        if (strcmp(cap, NEON_INT8_NAMES[s]) == 0 && (int)set > s) set = (vlmi_neon_int8_set)s;
+    return set;
+}
+
+static void neon_matmul_q8(float *out, size_t out_stride, const void *xq, const void *w,
+                           vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
+    vlmi_neon_matmul_q8(neon_int8_set, out, out_stride, xq, w, w_dtype, bias, m, k, n);
+}
+
+/* NEON for the float weight types; quantized ones with x quantized to 8
+ * bits on the fly (quant_neon.c). */
 static void neon_matmul(float *out, size_t out_stride, const float *x, const void *w,
                         vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n) {
-    if (is_block32(w_dtype))
-        ref_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
-    else if (is_kquant(w_dtype))
-        vlmi_neon_matmul_dequant(out, out_stride, x, w, w_dtype, bias, m, k, n);
+    if (is_block32(w_dtype) || is_kquant(w_dtype))
+        vlmi_neon_matmul_quant(neon_int8_set, out, out_stride, x, w, w_dtype, bias, m, k, n);
     else
         vlmi_neon_matmul(out, out_stride, x, w, w_dtype, bias, m, k, n);
 }
 
-/* Advanced SIMD is part of every AArch64 CPU: nothing to detect yet
- * (dotprod and i8mm, when used, come from getauxval). */
+/* Advanced SIMD is part of every AArch64 CPU; dotprod and i8mm are
+ * optional and come from the OS (getauxval, sysctl). */
 static void fill_neon_table(void) {
+    neon_int8_set = neon_choose_int8_set();
     neon_table = ref_table;
     neon_table.name = "neon";
     neon_table.tier = VLMI_KERNELS_NEON;
+    neon_table.quantizes_activations = true;
+    neon_table.int8_variant = NEON_INT8_NAMES[neon_int8_set];
     neon_table.matmul = neon_matmul;
+    neon_table.quantize_q8_0 = vlmi_neon_quantize_q8_0;
+    neon_table.matmul_q8 = neon_matmul_q8;
+    neon_table.quantize_q8_k = vlmi_neon_quantize_q8_k;
     neon_table.attention = vlmi_neon_attention;
     neon_table.attention_masked = vlmi_neon_attention_masked;
     neon_table.attention_masked_f16 = vlmi_neon_attention_masked_f16;

@@ -6,7 +6,8 @@
  * faster and takes the rest from ref, so a table is always complete.
  *
  * The tier is chosen on first use, thread-safely: the best one the CPU runs
- * (cpuid + xgetbv on x86, compiled without ISA flags), unless the environment
+ * (cpuid + xgetbv on x86, compiled without ISA flags; neon on AArch64, its
+ * int8 instruction set from getauxval / sysctl), unless the environment
  * variable VLM_KERNELS names one (ref, avx2, neon); a name this build or CPU
  * cannot run falls back to the automatic choice.
  *
@@ -41,6 +42,10 @@ typedef struct vlmi_kernel_table {
      * for Q4_K / Q6_K weights (and so equals quantize_q8_0 or quantize_q8_k,
      * then matmul_q8); false if it dequantizes W exactly */
     bool quantizes_activations;
+    /* the instruction set of those int8 products where a tier chooses one
+     * at run time (neon: "base", "dotprod", "i8mm"; VLM_NEON_INT8 caps
+     * it, see dispatch.c), else NULL; for tests and logs */
+    const char *int8_variant;
 
     /* ---- matrix products ---- */
 

@@ -10,13 +10,33 @@
 void vlmi_neon_matmul(float *out, size_t out_stride, const float *x, const void *w,
                       vlm_dtype w_dtype, const float *bias, size_t m, size_t k, size_t n);
 
-/* Q4_K / Q6_K weights: each weight row dequantized exactly (ref dequant)
- * into a stack slab of up to 4096 values, then NEON f32 dot products with
- * every row of x. k % 256 == 0.
- * x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n), row i at out + i*out_stride */
-void vlmi_neon_matmul_dequant(float *out, size_t out_stride, const float *x, const void *w,
-                              vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
-                              size_t n);
+/* quant_neon.c: quantized weights with activations quantized to 8 bits on
+ * the fly (the quantizes_activations contract of dispatch.h), in one of
+ * three instruction sets, all giving the same bits: dispatch.c picks the
+ * best the CPU has. */
+typedef enum vlmi_neon_int8_set {
+    VLMI_NEON_INT8_BASE = 0,    /* ARMv8.0 Advanced SIMD: smull / sadalp */
+    VLMI_NEON_INT8_DOTPROD = 1, /* FEAT_DotProd: sdot */
+    VLMI_NEON_INT8_I8MM = 2,    /* FEAT_I8MM (+ dotprod): smmla for >= 2 rows of x */
+} vlmi_neon_int8_set;
+
+/* quantize_q8_0 / quantize_q8_k of dispatch.h: bytes identical to ref */
+void vlmi_neon_quantize_q8_0(void *y, const float *x, size_t n);
+void vlmi_neon_quantize_q8_k(void *y, const float *x, size_t n);
+
+/* matmul_q8 of dispatch.h (Q8_0 / Q4_0 / Q5_0 weights with Q8_0 rows, Q4_K /
+ * Q6_K with Q8_K rows), with the instruction set `set`.
+ * xq (m, k/32 or k/256 blocks) @ W (n,k)^T + bias (n,) -> out (m,n) strided */
+void vlmi_neon_matmul_q8(vlmi_neon_int8_set set, float *out, size_t out_stride, const void *xq,
+                         const void *w, vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
+                         size_t n);
+
+/* The same weights with x in f32, quantized in stack slabs (equal to
+ * quantize + vlmi_neon_matmul_q8 when a row fits one slab: 481 Q8_0 or 112
+ * Q8_K blocks). x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided */
+void vlmi_neon_matmul_quant(vlmi_neon_int8_set set, float *out, size_t out_stride,
+                            const float *x, const void *w, vlm_dtype w_dtype, const float *bias,
+                            size_t m, size_t k, size_t n);
 
 /* attention_neon.c: attention with the contracts of the ref kernels
  * (ref/ops.h), every (row, head) pair on its own; and the decode entries

@@ -92,28 +92,3 @@ void vlmi_neon_matmul(float *out, size_t out_stride, const float *x, const void 
     else if (w_dtype == VLM_DTYPE_F16) matmul_dtype(out, out_stride, x, w, bias, m, k, n, VLM_DTYPE_F16);
     else matmul_dtype(out, out_stride, x, w, bias, m, k, n, VLM_DTYPE_BF16);
 }
-
-// ---- k-quants: dequantize a slab of a weight row, then f32 dots ----
-
-#define DEQUANT_SLAB 4096 /* values per slab: 16 KB of stack, a multiple of 256 */
-
-// x (m,k) @ W (n,k)^T + bias (n,) -> out (m,n) strided, W in Q4_K / Q6_K
-void vlmi_neon_matmul_dequant(float *out, size_t out_stride, const float *x, const void *w,
-                              vlm_dtype w_dtype, const float *bias, size_t m, size_t k,
-                              size_t n) {
-    float slab[DEQUANT_SLAB];
-    vlmi_dequant_fn dequant = vlmi_dequant_fn_for(w_dtype);
-    size_t row_bytes = vlmi_kernels_row_bytes(w_dtype, k);
-    size_t block_bytes = vlmi_kernels_row_bytes(w_dtype, VLMI_QK_K);
-    for (size_t j = 0; j < n; j++) {
-        const unsigned char *w_row = (const unsigned char *)w + j * row_bytes;
-        for (size_t i = 0; i < m; i++) out[i * out_stride + j] = bias ? bias[j] : 0.0f;
-        for (size_t k0 = 0; k0 < k; k0 += DEQUANT_SLAB) {
-            size_t len = k - k0 < DEQUANT_SLAB ? k - k0 : DEQUANT_SLAB;
-            dequant(slab, w_row + k0 / VLMI_QK_K * block_bytes, len);
-            for (size_t i = 0; i < m; i++)
-                out[i * out_stride + j] += dot1(x + i * k + k0, (const unsigned char *)slab, len,
-                                                VLM_DTYPE_F32);
-        }
-    }
-}

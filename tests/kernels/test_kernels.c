@@ -5,11 +5,14 @@
  * Float paths are compared with tolerances relative to the magnitudes
  * involved (the summation order differs); quantizing activations must give
  * the same bytes in every tier; the quantized-activation matmul is held to
- * the bound its 8-bit rounding implies (QUANT_BOUND below). Built also for
- * aarch64 and run under qemu by cross/run-kernel-tests.sh. */
+ * the bound its 8-bit rounding implies (QUANT_BOUND below) and, in a tier
+ * that quantizes, equals its quantize_q8_0 + matmul_q8 bit for bit. Built
+ * also for aarch64 and run under qemu by cross/run-kernel-tests.sh, where
+ * the neon tier's int8 instruction sets are compared with each other. */
 #include "dispatch.h"
 #include "kernels.h"
 #include "test.h"
+#include "neon_int8_sets.h"
 
 #include <stdint.h>
 
@@ -168,6 +171,24 @@ static void check_matmul(const vlmi_kernel_table *tier, vlm_dtype dtype, size_t 
             }
     }
     test_checks++;
+
+    /* a quantizing tier's matmul is its quantize_q8_0 + matmul_q8, exactly,
+     * when the quantized rows fit the tiers' stack slab (16 KB) at once
+     * (k > 0: avx2's one-row matmul_q8 divides by the block count) */
+    size_t xq_row = k / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
+    if (quantizes_x && m > 0 && k > 0 && m * xq_row <= 16384) {
+        unsigned char *xq = malloc(m * xq_row + 1);
+        float *two = malloc((m * n + 1) * sizeof(float));
+        for (size_t i = 0; i < m; i++) tier->quantize_q8_0(xq + i * xq_row, x + i * k, k);
+        tier->matmul_q8(two, n, xq, w, dtype, b, m, k, n);
+        bool same = true;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) same = same && two[i * n + j] == got[i * out_stride + j];
+        CHECK_MSG(same, "%s matmul %s m=%zu k=%zu n=%zu: not quantize_q8_0 + matmul_q8",
+                  tier->name, dtype_name(dtype), m, k, n);
+        free(xq);
+        free(two);
+    }
     free(w_base);
     free(w_f32);
     free(x_base);
@@ -242,13 +263,16 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
     const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
     const size_t shapes[][3] = {{1, 32, 1}, {1, 96, 7}, {2, 64, 5}, {3, 288, 9}, {4, 1024, 70},
                                 {1, 640, 301}, /* the streaming one-row path */
-                                {11, 4160, 67}, {64, 768, 128}}; /* the tiled GEMM */
+                                {11, 4160, 67}, {64, 768, 128}, /* the tiled GEMM */
+                                /* one block; rows 2, 3, 5 against columns past the tiles */
+                                {2, 32, 4}, {3, 32, 6}, {5, 32, 13}, {5, 96, 3}, {2, 256, 67}};
     for (size_t d = 0; d < sizeof QUANT_DTYPES / sizeof *QUANT_DTYPES; d++) {
         vlm_dtype dtype = QUANT_DTYPES[d];
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
             size_t x_row = k / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
-            unsigned char *w = malloc(vlmi_kernels_row_bytes(dtype, k) * n);
+            void *w_base;
+            unsigned char *w = alloc_misaligned(vlmi_kernels_row_bytes(dtype, k) * n, s % 3, &w_base);
             float *w_f32 = malloc(n * k * sizeof(float));
             float *x = malloc(m * k * sizeof(float)), *x_deq = malloc(m * k * sizeof(float));
             unsigned char *xq = malloc(m * x_row + 1);
@@ -259,6 +283,10 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
             vlmi_dequant_q8_0(x_deq, xq + 1, m * k);
             ref->matmul_q8(want, n, xq + 1, w, dtype, NULL, m, k, n);
             tier->matmul_q8(got, n, xq + 1, w, dtype, NULL, m, k, n);
+#if defined(__aarch64__)
+            if (tier->tier == VLMI_KERNELS_NEON)
+                check_neon_int8_sets(got, xq + 1, w, dtype, NULL, m, k, n);
+#endif
             int bad = 0;
             for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n && bad < 3; j++) {
@@ -282,7 +310,7 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
                     }
                 }
             test_checks++;
-            free(w);
+            free(w_base);
             free(w_f32);
             free(x);
             free(x_deq);
@@ -441,7 +469,9 @@ int main(void) {
     for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
         const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
         if (tier == NULL) continue;
-        printf("tier %s\n", tier->name);
+        printf("tier %s", tier->name);
+        if (tier->int8_variant != NULL) printf(" (int8: %s)", tier->int8_variant);
+        printf("\n");
         test_matmul_float(tier);
         test_matmul_quant(tier);
         test_quantize_q8_0(tier);

@@ -5,10 +5,12 @@
  * misaligned inputs and strided outputs, and the threaded vlmi_matmul
  * identical for 1, 2, 3 threads. Weights are random bytes with random signed
  * f16 scales (negative minimums included) and every 6-bit / int8 scale.
- * Built also for aarch64 and run under qemu by cross/run-kernel-tests.sh. */
+ * Built also for aarch64 and run under qemu by cross/run-kernel-tests.sh,
+ * where the neon tier's int8 instruction sets are compared with each other. */
 #include "dispatch.h"
 #include "kernels.h"
 #include "test.h"
+#include "neon_int8_sets.h"
 
 #include <stdint.h>
 
@@ -277,13 +279,16 @@ static void test_matmul(const vlmi_kernel_table *tier) {
  * then every tier's against ref's */
 static void test_matmul_q8(const vlmi_kernel_table *tier) {
     const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
-    const size_t shapes[][3] = {{1, 256, 1}, {1, 768, 7}, {7, 512, 33}, {33, 256, 7}, {5, 1024, 70}};
+    const size_t shapes[][3] = {{1, 256, 1}, {1, 768, 7}, {7, 512, 33}, {33, 256, 7}, {5, 1024, 70},
+                                /* rows 2, 3, 5: whole and partial tiles of x rows */
+                                {2, 256, 3}, {3, 512, 5}, {5, 256, 2}};
     for (size_t d = 0; d < 2; d++) {
         vlm_dtype dtype = KQ_DTYPES[d];
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
             size_t x_row = k / VLMI_QK_K * VLMI_Q8_K_BLOCK_BYTES;
-            unsigned char *w = malloc(vlmi_kernels_row_bytes(dtype, k) * n);
+            void *w_base;
+            unsigned char *w = alloc_misaligned(vlmi_kernels_row_bytes(dtype, k) * n, s % 3, &w_base);
             float *w_f32 = malloc(n * k * sizeof(float)), *w_mag = malloc(n * k * sizeof(float));
             float *x = malloc(m * k * sizeof(float)), *x_deq = malloc(m * k * sizeof(float));
             unsigned char *xq = malloc(m * x_row + 1);
@@ -296,6 +301,10 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
             ref->matmul_q8(want, n, xq + 1, w, dtype, NULL, m, k, n);
             tier->matmul_q8(got, n, xq + 1, w, dtype, NULL, m, k, n);
             ref->matmul(spec, n, x_deq, w, dtype, NULL, m, k, n);
+#if defined(__aarch64__)
+            if (tier->tier == VLMI_KERNELS_NEON)
+                check_neon_int8_sets(got, xq + 1, w, dtype, NULL, m, k, n);
+#endif
             int bad = 0;
             for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n && bad < 3; j++) {
@@ -316,7 +325,7 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
                     }
                 }
             test_checks++;
-            free(w);
+            free(w_base);
             free(w_f32);
             free(w_mag);
             free(x);
@@ -435,7 +444,9 @@ int main(void) {
     for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
         const vlmi_kernel_table *tier = vlmi_kernels_tier((vlmi_kernel_tier)t);
         if (tier == NULL) continue;
-        printf("tier %s\n", tier->name);
+        printf("tier %s", tier->name);
+        if (tier->int8_variant != NULL) printf(" (int8: %s)", tier->int8_variant);
+        printf("\n");
         CHECK(tier->quantize_q8_k != NULL);
         test_quantize_q8_k(tier);
         test_matmul_q8(tier);
