@@ -137,7 +137,7 @@ static ALWAYS_INLINE void tile_1x4(float *out, const unsigned char *x, const uns
                                    bool stream) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     const char *ahead = (const char *)w + PREFETCH_BYTES;
-    size_t step = (4 * w_stride + nb - 1) / nb;
+    size_t step = nb > 0 ? (4 * w_stride + nb - 1) / nb : 0; /* k = 0: no blocks */
     for (size_t b = 0; b < nb; b++) {
         if (stream) {
             _mm_prefetch(ahead + b * step, _MM_HINT_T0);

@@ -173,10 +173,9 @@ static void check_matmul(const vlmi_kernel_table *tier, vlm_dtype dtype, size_t 
     test_checks++;
 
     /* a quantizing tier's matmul is its quantize_q8_0 + matmul_q8, exactly,
-     * when the quantized rows fit the tiers' stack slab (16 KB) at once
-     * (k > 0: avx2's one-row matmul_q8 divides by the block count) */
+     * when the quantized rows fit the tiers' stack slab (16 KB) at once */
     size_t xq_row = k / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
-    if (quantizes_x && m > 0 && k > 0 && m * xq_row <= 16384) {
+    if (quantizes_x && m > 0 && m * xq_row <= 16384) {
         unsigned char *xq = malloc(m * xq_row + 1);
         float *two = malloc((m * n + 1) * sizeof(float));
         for (size_t i = 0; i < m; i++) tier->quantize_q8_0(xq + i * xq_row, x + i * k, k);
