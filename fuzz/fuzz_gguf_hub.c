@@ -7,6 +7,8 @@
  * Linux an in-memory one (memfd) opened through /proc/self/fd, elsewhere a
  * temporary file. Any input must end in a model or a status with a message:
  * never a crash, leak or over-read. Seeds: fuzz/make_gguf_hub_seeds.py. */
+#include "model.h"
+#include "model_gguf_hub.h"
 #include "vlm.h"
 
 #include <stdint.h>
@@ -71,7 +73,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vlm_status st = vlm_model_load(path, NULL, &model);
     if (st != VLM_OK) {
         if (model != NULL || vlm_last_error()[0] == '\0') abort();  /* failures must say why */
+        if (getenv("FUZZ_EXPECT_LOADABLE") != NULL) {
+            fprintf(stderr, "not loaded: %s\n", vlm_last_error());
+            abort();
+        }
         return 0;
+    }
+    /* the seeds' check (fuzz/meson.build): each is a hub file bound to a family */
+    if (getenv("FUZZ_EXPECT_LOADABLE") != NULL &&
+        (!vlmi_gguf_hub_detect(path) || model->family == VLMI_FAMILY_NONE)) {
+        fprintf(stderr, "loaded, but not as a libvlm GGUF of a known family\n");
+        abort();
     }
     touch_model(model);
     vlm_model_free(model);
