@@ -6,6 +6,7 @@
 #include "model/config.h"
 #include "io/safetensors.h"
 #include "test.h"
+#include "vlm.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -99,6 +100,77 @@ static inline int32_t ref_argmax(const float *x, size_t n) {
     size_t best = 0;
     for (size_t i = 1; i < n; i++) if (x[i] > x[best]) best = i;
     return (int32_t)best;
+}
+
+/* What one greedy answer of a session gives: the tokens generated (the first
+ * REF_MAX_GREEDY), the prompt's ids and the logits at its last position. */
+#define REF_MAX_GREEDY 64
+typedef struct ref_answer {
+    int32_t greedy[REF_MAX_GREEDY];
+    size_t n_greedy;
+    int32_t *ids;           /* (n_ids) the prompt, malloc'd */
+    size_t n_ids;
+    float *logits;          /* (n_logits) the last prompt position's, malloc'd */
+    size_t n_logits;
+} ref_answer;
+
+static inline void ref_answer_free(ref_answer *a) {
+    free(a->ids);
+    free(a->logits);
+    memset(a, 0, sizeof *a);
+}
+
+static inline bool ref_collect_greedy(int32_t token, const char *piece, size_t len,
+                                      void *user_data) {
+    (void)piece, (void)len;
+    ref_answer *a = user_data;
+    if (token >= 0 && a->n_greedy < REF_MAX_GREEDY) a->greedy[a->n_greedy++] = token;
+    return true;
+}
+
+/* A buffer of what a buffer-convention getter reports: asked with no room
+ * first for the count, then filled. */
+#define REF_FETCH(getter, s, out, n_out)                                                  \
+    do {                                                                                  \
+        vlm_status fetch_st_ = getter(s, NULL, 0, &(n_out));                                    \
+        CHECK_MSG(fetch_st_ == VLM_OK || fetch_st_ == VLM_ERR_BUFFER_TOO_SMALL, #getter ": %s",      \
+                  vlm_last_error());                                                      \
+        (out) = malloc((n_out) * sizeof *(out) + 1);                                      \
+        if ((out) != NULL) CHECK_OK(getter(s, out, n_out, &(n_out)));                     \
+    } while (0)
+
+/* Greedy generation of up to max_tokens on the session's pending turns (gp's
+ * other fields as vlm_generate_params_init sets them), then the prompt ids and
+ * the last prompt logits into *a (zeroed or an earlier answer: what it held is
+ * freed first). Returns the
+ * generation's status; on a failure *a holds no ids or logits. */
+static inline vlm_status ref_session_answer(vlm_session *s, int32_t max_tokens, ref_answer *a) {
+    ref_answer_free(a);
+    vlm_generate_params gp;
+    vlm_generate_params_init(&gp, sizeof gp);
+    gp.max_tokens = max_tokens;
+    gp.on_token = ref_collect_greedy;
+    gp.user_data = a;
+    vlm_status st = vlm_session_generate(s, &gp);
+    if (st != VLM_OK) return st;
+    REF_FETCH(vlm_session_prompt_tokens, s, a->ids, a->n_ids);
+    REF_FETCH(vlm_session_prompt_logits, s, a->logits, a->n_logits);
+    return VLM_OK;
+}
+
+/* A new session on model (params sp, NULL for the defaults), one user turn of
+ * prompt with the images, and its greedy answer into *a (see
+ * ref_session_answer); every step checked. */
+static inline void ref_session_ask(vlm_model *model, const vlm_session_params *sp,
+                                   const char *prompt, vlm_image *const *images, size_t n_images,
+                                   int32_t max_tokens, ref_answer *a) {
+    ref_answer_free(a);
+    vlm_session *s = NULL;
+    CHECK_OK(vlm_session_create(model, sp, &s));
+    if (s == NULL) return;
+    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, prompt, images, n_images));
+    CHECK_OK(ref_session_answer(s, max_tokens, a));
+    vlm_session_free(s);
 }
 
 #endif

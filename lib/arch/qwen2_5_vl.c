@@ -212,21 +212,26 @@ static vlm_status bind_merger(vlmi_qwen2_5_vl *model, const vlmi_model_config *c
                               const name_layout *names, const vlmi_safetensors_set *set) {
     const char *p = names->vision;
     size_t vdim = model->vision.hp.dim, merge = model->vision.hp.merge_size;
-    size_t wide = vdim * merge * merge, out = model->text.hp.dim;
+    size_t wide, out = model->text.hp.dim;
+    if (__builtin_mul_overflow(merge, merge, &wide) || __builtin_mul_overflow(vdim, wide, &wide))
+        return vlmi_fail(VLM_ERR_FORMAT, "config.json: vision_config.spatial_merge_size %zu is "
+                         "out of range", merge);
     if (config->vision.out_hidden_size != 0 && (size_t)config->vision.out_hidden_size != out)
         return vlmi_fail(VLM_ERR_FORMAT, "config.json: vision_config.out_hidden_size %d is not "
                          "the text hidden_size %zu", (int)config->vision.out_hidden_size, out);
+    /* the matrices' shapes first: they bound the sizes allocated below by
+     * what the file holds, whatever the config claims */
+    vlm_status st = vlmi_weights_matrix(&model->merger_fc1, set, wide, wide, "%smerger.mlp.0.weight", p);
+    if (st == VLM_OK) st = vlmi_weights_matrix(&model->merger_fc2, set, out, wide, "%smerger.mlp.2.weight", p);
+    if (st != VLM_OK) return st;
     model->merger_storage = vlmi_calloc(vdim + wide + out, sizeof(float));
     if (model->merger_storage == NULL) return VLM_ERR_OUT_OF_MEMORY;
     model->merger_norm = model->merger_storage;
     model->merger_fc1_bias = model->merger_norm + vdim;
     model->merger_fc2_bias = model->merger_fc1_bias + wide;
     const size_t norm_vec[1] = {vdim}, wide_vec[1] = {wide}, out_vec[1] = {out};
-    vlm_status st = vlmi_weights_load_f32(model->merger_norm, set, 1, norm_vec,
-                                          "%smerger.ln_q.weight", p);
-    if (st == VLM_OK) st = vlmi_weights_matrix(&model->merger_fc1, set, wide, wide, "%smerger.mlp.0.weight", p);
+    st = vlmi_weights_load_f32(model->merger_norm, set, 1, norm_vec, "%smerger.ln_q.weight", p);
     if (st == VLM_OK) st = vlmi_weights_load_f32(model->merger_fc1_bias, set, 1, wide_vec, "%smerger.mlp.0.bias", p);
-    if (st == VLM_OK) st = vlmi_weights_matrix(&model->merger_fc2, set, out, wide, "%smerger.mlp.2.weight", p);
     if (st == VLM_OK) st = vlmi_weights_load_f32(model->merger_fc2_bias, set, 1, out_vec, "%smerger.mlp.2.bias", p);
     return st;
 }

@@ -7,18 +7,6 @@
 
 #include <string.h>
 
-typedef struct collected {
-    int32_t ids[64];
-    size_t n;
-} collected;
-
-static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    collected *c = user_data;
-    if (token >= 0 && c->n < 64) c->ids[c->n++] = token;
-    return true;
-}
-
 static vlm_image *pattern_image(uint32_t w, uint32_t h) {
     uint8_t *rgb = vlm_image_rgb(w, h);
     vlm_image *image = NULL;
@@ -50,47 +38,35 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
     CHECK_OK(vlm_session_create(model, &sp, &s));
     if (s == NULL) return;
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
-    collected got = {0};
-    vlm_generate_params gp;
-    vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = 16;
-    gp.on_token = collect;
-    gp.user_data = &got;
-    CHECK_OK(vlm_session_generate(s, &gp));
-
-    int32_t ids[128];
-    size_t n_ids = 0;
-    CHECK_OK(vlm_session_prompt_tokens(s, ids, 128, &n_ids));
-    CHECK_MSG(n_ids == n_prompt && memcmp(ids, want_ids, n_prompt * 4) == 0,
-              "prompt: %zu ids, transformers %zu", n_ids, n_prompt);
-    float logits[384];
-    size_t n_logits = 0;
-    CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
+    ref_answer got = {0};
+    CHECK_OK(ref_session_answer(s, 16, &got));
+    CHECK_MSG(got.n_ids == n_prompt && memcmp(got.ids, want_ids, n_prompt * 4) == 0,
+              "prompt: %zu ids, transformers %zu", got.n_ids, n_prompt);
     const float *want_last = want_logits + (n_prompt - 1) * n_vocab;
-    float d = ref_max_abs_diff(logits, want_last, n_vocab), tolerance = 1e-3f;
+    float d = got.n_logits == n_vocab ? ref_max_abs_diff(got.logits, want_last, n_vocab) : INFINITY;
+    float tolerance = 1e-3f;
     if (kv_type == VLM_DTYPE_F16) {
         float largest = 0.0f;
         for (size_t i = 0; i < n_vocab; i++)
             if (fabsf(want_last[i]) > largest) largest = fabsf(want_last[i]);
         tolerance = LOGITS_REL_TOLERANCE_F16 * largest;
     }
-    CHECK_MSG(n_logits == n_vocab && d <= tolerance, "last prompt logits differ by %g", d);
-    CHECK_MSG(got.n == 16 && memcmp(got.ids, want_greedy, 16 * 4) == 0,
-              "greedy tokens differ (%zu generated)", got.n);
+    CHECK_MSG(d <= tolerance, "last prompt logits differ by %g (%zu of them)", d, got.n_logits);
+    CHECK_MSG(got.n_greedy == 16 && memcmp(got.greedy, want_greedy, 16 * 4) == 0,
+              "greedy tokens differ (%zu generated)", got.n_greedy);
     vlm_timings t = {.struct_size = sizeof t};
     CHECK_OK(vlm_session_timings(s, &t));
     CHECK(t.n_image_tokens == 16 && t.n_prompt_tokens == (int32_t)n_prompt);
     printf("threads %d, %s KV: last prompt logits within %g, %zu greedy tokens identical\n",
-           n_threads, kv_type == VLM_DTYPE_F16 ? "f16" : "f32", d, got.n);
+           n_threads, kv_type == VLM_DTYPE_F16 ? "f16" : "f32", d, got.n_greedy);
 
     /* a second turn: the random answer does not survive detokenizing and
      * tokenizing again, and the sliding-window rings cannot rewind to where
      * it differs, so the prompt is prefilled afresh, image block and all */
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "And the colours?", NULL, 0));
-    gp.max_tokens = 2;
-    got.n = 0;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    CHECK(got.n == 2);
+    CHECK_OK(ref_session_answer(s, 2, &got));
+    CHECK(got.n_greedy == 2);
+    ref_answer_free(&got);
     vlm_session_free(s);
     free(want_ids);
     free(want_logits);
@@ -133,8 +109,6 @@ static void test_pan_and_scan(vlm_model *model) {
         if (d > worst) worst = d;
     }
     CHECK_MSG(worst <= 1e-5f, "pan & scan pixel values differ by %g", worst);
-    vlm_generate_params gp;
-    vlm_generate_params_init(&gp, sizeof gp);
     free(values);
     free(frames);
     free(table);
@@ -146,33 +120,23 @@ static void test_pan_and_scan(vlm_model *model) {
     int32_t *want_ids = ref_read("gemma3-vlm/pan_ids.i32", 0, 4, &n_pan);
     float *want_logits = ref_read("gemma3-vlm/pan_last_logits.f32", 384, 4, NULL);
     int32_t *want_greedy = ref_read("gemma3-vlm/pan_greedy.i32", 8, 4, NULL);
-    CHECK_OK(vlm_session_create(model, &sp, &s));
-    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &pano, 1));
-    collected got = {0};
-    gp.max_tokens = 8;
-    gp.on_token = collect;
-    gp.user_data = &got;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    int32_t *ids = malloc(n_pan * sizeof *ids + 4);
-    size_t n_ids = 0;
-    CHECK_OK(vlm_session_prompt_tokens(s, ids, n_pan, &n_ids));
-    CHECK_MSG(want_ids && n_ids == n_pan && memcmp(ids, want_ids, n_pan * 4) == 0,
-              "pan & scan prompt: %zu ids, transformers %zu", n_ids, n_pan);
-    float logits[384];
-    size_t n_logits = 0;
-    CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
-    float d = want_logits ? ref_max_abs_diff(logits, want_logits, 384) : INFINITY;
-    CHECK_MSG(d <= 1e-3f, "pan & scan: last prompt logits differ by %g", d);
-    CHECK_MSG(want_greedy && got.n == 8 && memcmp(got.ids, want_greedy, 8 * 4) == 0,
-              "pan & scan: greedy tokens differ (%zu generated)", got.n);
+    ref_answer got = {0};
+    ref_session_ask(model, &sp, "Describe this image.", &pano, 1, 8, &got);
+    CHECK_MSG(want_ids && got.n_ids == n_pan && memcmp(got.ids, want_ids, n_pan * 4) == 0,
+              "pan & scan prompt: %zu ids, transformers %zu", got.n_ids, n_pan);
+    float d = want_logits && got.n_logits == 384 ? ref_max_abs_diff(got.logits, want_logits, 384)
+                                                 : INFINITY;
+    CHECK_MSG(d <= 1e-3f, "pan & scan: last prompt logits differ by %g (%zu of them)", d,
+              got.n_logits);
+    CHECK_MSG(want_greedy && got.n_greedy == 8 && memcmp(got.greedy, want_greedy, 8 * 4) == 0,
+              "pan & scan: greedy tokens differ (%zu generated)", got.n_greedy);
     printf("pan & scan: %zu prompt ids identical, last logits within %g, 8 greedy identical\n",
-           n_ids, d);
-    free(ids);
+           got.n_ids, d);
+    ref_answer_free(&got);
     free(want_ids);
     free(want_logits);
     free(want_greedy);
     vlm_image_free(pano);
-    vlm_session_free(s);
     /* the placeholder is the chat format's own */
     CHECK_OK(vlm_session_create(model, NULL, &s));
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT,

@@ -42,18 +42,6 @@ static void pair_path(char *buf, size_t size, const char *name) {
 }
 
 
-typedef struct collected {
-    int32_t ids[64];
-    size_t n;
-} collected;
-
-static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    collected *c = user_data;
-    if (token >= 0 && c->n < 64) c->ids[c->n++] = token;
-    return true;
-}
-
 // ----------------------------------------------------------------------------
 // the bound model
 
@@ -177,30 +165,23 @@ static void test_session(vlm_model *m) {
     if (want_ids && want_logits && want_greedy && image) CHECK_OK(vlm_session_create(m, NULL, &s));
     if (s != NULL) {
         CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
-        collected got = {0};
-        vlm_generate_params gp;
-        vlm_generate_params_init(&gp, sizeof gp);
-        gp.max_tokens = 16;
-        gp.on_token = collect;
-        gp.user_data = &got;
-        CHECK_OK(vlm_session_generate(s, &gp));
-        int32_t ids[128];
-        size_t n_ids = 0;
-        CHECK_OK(vlm_session_prompt_tokens(s, ids, 128, &n_ids));
-        CHECK_MSG(n_ids == n_prompt && memcmp(ids, want_ids, n_prompt * 4) == 0,
-                  "prompt: %zu ids, transformers %zu", n_ids, n_prompt);
-        float logits[384];
-        size_t n_logits = 0;
-        CHECK_OK(vlm_session_prompt_logits(s, logits, 384, &n_logits));
-        float d = ref_max_abs_diff(logits, want_logits + (n_prompt - 1) * n_vocab, n_vocab);
-        CHECK_MSG(n_logits == n_vocab && d <= LOGITS_TOLERANCE, "last prompt logits differ by %g", d);
-        CHECK_MSG(got.n == 16 && memcmp(got.ids, want_greedy, 16 * 4) == 0,
-                  "greedy tokens differ (%zu generated)", got.n);
+        ref_answer got = {0};
+        CHECK_OK(ref_session_answer(s, 16, &got));
+        CHECK_MSG(got.n_ids == n_prompt && memcmp(got.ids, want_ids, n_prompt * 4) == 0,
+                  "prompt: %zu ids, transformers %zu", got.n_ids, n_prompt);
+        float d = got.n_logits == n_vocab
+                      ? ref_max_abs_diff(got.logits, want_logits + (n_prompt - 1) * n_vocab, n_vocab)
+                      : INFINITY;
+        CHECK_MSG(d <= LOGITS_TOLERANCE, "last prompt logits differ by %g (%zu of them)", d,
+                  got.n_logits);
+        CHECK_MSG(got.n_greedy == 16 && memcmp(got.greedy, want_greedy, 16 * 4) == 0,
+                  "greedy tokens differ (%zu generated)", got.n_greedy);
         vlm_timings t = {.struct_size = sizeof t};
         CHECK_OK(vlm_session_timings(s, &t));
         CHECK(t.n_image_tokens == 16 && t.n_prompt_tokens == (int32_t)n_prompt);
         printf("GGUF pair: %zu prompt ids identical, last prompt logits within %g, %zu greedy "
-               "tokens identical\n", n_ids, d, got.n);
+               "tokens identical\n", got.n_ids, d, got.n_greedy);
+        ref_answer_free(&got);
     }
     vlm_session_free(s);
     vlm_image_free(image);

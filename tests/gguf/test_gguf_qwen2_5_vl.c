@@ -229,47 +229,20 @@ static void test_tokenizer(const vlm_model *m) {
 // ----------------------------------------------------------------------------
 // a session
 
-typedef struct run {
-    int32_t ids[128];
-    size_t n_ids;
-    float logits[VOCAB];
-    int32_t greedy[N_GREEDY + 1];
-    size_t n_greedy;
-} run;
-
-static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    run *r = user_data;
-    if (token >= 0 && r->n_greedy < N_GREEDY) r->greedy[r->n_greedy++] = token;
-    return true;
+/* One user turn (the image, if any) through a new session: greedy tokens,
+ * prompt ids, last prompt logits. */
+static void session_run(vlm_model *m, vlm_image *image, ref_answer *out) {
+    ref_session_ask(m, NULL, "Describe this image.", &image, image != NULL ? 1 : 0, N_GREEDY, out);
+    CHECK(out->n_logits == VOCAB);
 }
 
-static void session_run(vlm_model *m, vlm_image *image, run *out) {
-    memset(out, 0, sizeof *out);
-    vlm_session *s = NULL;
-    CHECK_OK(vlm_session_create(m, NULL, &s));
-    if (s == NULL) return;
-    CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image,
-                                  image != NULL ? 1 : 0));
-    vlm_generate_params gp;
-    vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = N_GREEDY;
-    gp.on_token = collect;
-    gp.user_data = out;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    CHECK_OK(vlm_session_prompt_tokens(s, out->ids, 128, &out->n_ids));
-    size_t n_logits = 0;
-    CHECK_OK(vlm_session_prompt_logits(s, out->logits, VOCAB, &n_logits));
-    CHECK(n_logits == VOCAB);
-    vlm_session_free(s);
-}
-
-static void test_session(const char *label, vlm_model *m, const run *hub, vlm_image *image,
-                         const float *transformers_last, float tolerance) {
-    run got;
+static void test_session(const char *label, vlm_model *m, const ref_answer *hub,
+                         vlm_image *image, const float *transformers_last, float tolerance) {
+    ref_answer got = {0};
     session_run(m, image, &got);
     CHECK_MSG(got.n_ids == hub->n_ids && memcmp(got.ids, hub->ids, hub->n_ids * 4) == 0,
               "%s: prompt of %zu ids, the hub load %zu", label, got.n_ids, hub->n_ids);
+    if (got.n_logits != VOCAB || hub->n_logits != VOCAB) { ref_answer_free(&got); return; }
     float d = ref_max_abs_diff(got.logits, hub->logits, VOCAB);
     float dt = transformers_last ? ref_max_abs_diff(got.logits, transformers_last, VOCAB) : 0.0f;
     CHECK_MSG(d <= tolerance, "%s: last prompt logits differ from the hub load by %g", label, d);
@@ -279,6 +252,7 @@ static void test_session(const char *label, vlm_model *m, const run *hub, vlm_im
               "%s: greedy tokens differ from the hub load", label);
     printf("%s: %zu prompt ids identical, last prompt logits within %g of the hub load (%g of "
            "transformers), %zu greedy tokens identical\n", label, got.n_ids, d, dt, got.n_greedy);
+    ref_answer_free(&got);
 }
 
 /* The text GGUF without its mmproj: text-only sessions as the hub model's,
@@ -287,9 +261,10 @@ static void test_text_only(vlm_model *hub, vlm_image *image) {
     vlm_model *m = NULL;
     CHECK_OK(load_pair_named("text.gguf", NULL, &m));
     if (m == NULL) return;
-    run want;
+    ref_answer want = {0};
     session_run(hub, NULL, &want);
     test_session("f32 text GGUF, no image", m, &want, NULL, NULL, F32_TOLERANCE);
+    ref_answer_free(&want);
     vlm_session *s = NULL;
     CHECK_OK(vlm_session_create(m, NULL, &s));
     if (s != NULL) {
@@ -401,10 +376,11 @@ int main(void) {
                       F32_FEATURES_TOLERANCE);
         test_features("f16 video", m16, "ref_video_pixels.f32", "ref_video_features.f32", 2, 4,
                       6, F16_FEATURES_TOLERANCE);
-        run want;
+        ref_answer want = {0};
         session_run(hub, image, &want);
         test_session("f32 GGUF pair", m, &want, image, ref_logits + 47 * VOCAB, F32_TOLERANCE);
         test_session("f16 GGUF pair", m16, &want, image, ref_logits + 47 * VOCAB, F16_TOLERANCE);
+        ref_answer_free(&want);
         test_text_only(hub, image);
     }
     free(ref_logits);

@@ -15,39 +15,16 @@
 #include "io/safetensors.h"
 #include "kernels.h"
 #include "model_gguf_hub.h"
-#include "test.h"
+#include "reference.h"
 #include "vlm.h"
 
 #include <stdint.h>
 #include <unistd.h>
 
-#define MAX_IDS 4096
 #define MAX_GREEDY 8
 
 static const char *quantize_tool;
 static char work_dir[512];
-
-typedef struct answer {
-    int32_t *ids;        /* (n_ids) the prompt */
-    size_t n_ids;
-    float *logits;       /* (n_vocab) at the last prompt position */
-    size_t n_vocab;
-    int32_t greedy[MAX_GREEDY];
-    size_t n_greedy;
-} answer;
-
-static void answer_free(answer *a) {
-    free(a->ids);
-    free(a->logits);
-    memset(a, 0, sizeof *a);
-}
-
-static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    answer *a = user_data;
-    if (a->n_greedy < MAX_GREEDY) a->greedy[a->n_greedy++] = token;
-    return true;
-}
 
 static const char *data_dir(void) {
     const char *d = getenv("VLM_TEST_DATA");
@@ -55,7 +32,7 @@ static const char *data_dir(void) {
 }
 
 /* One user turn with the sample picture, greedy: ids, logits, tokens. */
-static bool ask(vlm_model *model, answer *a) {
+static bool ask(vlm_model *model, ref_answer *a) {
     memset(a, 0, sizeof *a);
     char image_path[1024];
     snprintf(image_path, sizeof image_path, "%s/sample.jpg", data_dir());
@@ -65,27 +42,9 @@ static bool ask(vlm_model *model, answer *a) {
     vlm_session_params_init(&sp, sizeof sp);
     sp.n_ctx = 4096;
     sp.max_image_tiles = 1;
-    vlm_session *s = NULL;
-    if (image != NULL) CHECK_OK(vlm_session_create(model, &sp, &s));
-    bool ok = s != NULL;
-    if (ok) {
-        CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "What is in the picture?", &image, 1));
-        vlm_generate_params gp;
-        vlm_generate_params_init(&gp, sizeof gp);
-        gp.max_tokens = MAX_GREEDY;
-        gp.on_token = collect;
-        gp.user_data = a;
-        CHECK_OK(vlm_session_generate(s, &gp));
-        a->ids = malloc(MAX_IDS * sizeof *a->ids);
-        a->n_vocab = vlm_tokenizer_n_vocab(vlm_model_tokenizer(model)) + 1024;
-        a->logits = malloc(a->n_vocab * sizeof *a->logits);
-        ok = a->ids != NULL && a->logits != NULL;
-        if (ok) CHECK_OK(vlm_session_prompt_tokens(s, a->ids, MAX_IDS, &a->n_ids));
-        if (ok) CHECK_OK(vlm_session_prompt_logits(s, a->logits, a->n_vocab, &a->n_vocab));
-    }
-    vlm_session_free(s);
+    if (image != NULL) ref_session_ask(model, &sp, "What is in the picture?", &image, 1, MAX_GREEDY, a);
     vlm_image_free(image);
-    return ok;
+    return a->ids != NULL && a->logits != NULL;
 }
 
 static vlm_model *load(const char *path) {
@@ -199,13 +158,13 @@ static void check_family(const family *f) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/%s", data_dir(), f->dir);
     vlm_model *reference_model = load(dir);
-    answer want;
+    ref_answer want;
     if (reference_model == NULL || !ask(reference_model, &want)) {
         vlm_model_free(reference_model);
         return;
     }
     float max_logit = 0, top1 = -INFINITY, top2 = -INFINITY;
-    for (size_t i = 0; i < want.n_vocab; i++) {
+    for (size_t i = 0; i < want.n_logits; i++) {
         max_logit = fmaxf(max_logit, fabsf(want.logits[i]));
         if (want.logits[i] > top1) { top2 = top1; top1 = want.logits[i]; }
         else if (want.logits[i] > top2) top2 = want.logits[i];
@@ -218,7 +177,7 @@ static void check_family(const family *f) {
         if (!quantize(dir, out, types[k])) continue;
         check_tensors(dir, out);
         vlm_model *m = load(out);
-        answer got;
+        ref_answer got;
         if (m == NULL || !ask(m, &got)) { vlm_model_free(m); continue; }
 
         CHECK_MSG(strcmp(vlm_model_architecture(m), vlm_model_architecture(reference_model)) == 0,
@@ -227,8 +186,8 @@ static void check_family(const family *f) {
                       memcmp(got.ids, want.ids, want.n_ids * sizeof *want.ids) == 0,
                   "%s: prompt ids differ (%zu vs %zu)", out, got.n_ids, want.n_ids);
         float worst = 0;
-        CHECK(got.n_vocab == want.n_vocab);
-        for (size_t i = 0; i < want.n_vocab && got.n_vocab == want.n_vocab; i++)
+        CHECK(got.n_logits == want.n_logits);
+        for (size_t i = 0; i < want.n_logits && got.n_logits == want.n_logits; i++)
             worst = fmaxf(worst, fabsf(got.logits[i] - want.logits[i]));
         float tol = k == 0 ? f->tol_f16 : k == 1 ? f->tol_q8_0 : f->tol_q4_k;
         printf("%s %s: logits differ by %.3g of the largest (%.3g); first-token margin %.3g\n",
@@ -258,10 +217,10 @@ static void check_family(const family *f) {
         CHECK_MSG(dtype_of(m, f->norm) == VLM_DTYPE_F32, "%s: %s stored as %d", out, f->norm,
                   dtype_of(m, f->norm));
         CHECK(vlm_model_n_tensors(m) == vlm_model_n_tensors(reference_model));
-        answer_free(&got);
+        ref_answer_free(&got);
         vlm_model_free(m);
     }
-    answer_free(&want);
+    ref_answer_free(&want);
     vlm_model_free(reference_model);
 }
 

@@ -11,13 +11,6 @@
 
 #define VOCAB 400
 
-static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    int32_t *ids = user_data;
-    if (token >= 0 && ids[0] < 64) ids[1 + ids[0]++] = token;
-    return true;
-}
-
 static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads) {
     int32_t *want_ids = ref_read("qwen2_5_vl-model/ref_image_ids.i32", 48, 4, NULL);
     float *want_logits = ref_read("qwen2_5_vl-model/ref_image_logits.f32", 48 * VOCAB, 4, NULL);
@@ -45,40 +38,27 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads)
     free(pixels);
 
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "Describe this image.", &image, 1));
-    int32_t got[65] = {0};
-    vlm_generate_params gp;
-    vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = 16;
-    gp.on_token = collect;
-    gp.user_data = got;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    int32_t ids[128];
-    size_t n_ids = 0;
-    CHECK_OK(vlm_session_prompt_tokens(s, ids, 128, &n_ids));
-    CHECK_MSG(n_ids == 48 && memcmp(ids, want_ids, 48 * 4) == 0, "prompt: %zu ids", n_ids);
-    float logits[VOCAB];
-    size_t n_logits = 0;
-    CHECK_OK(vlm_session_prompt_logits(s, logits, VOCAB, &n_logits));
-    float d = 0.0f;
-    for (size_t i = 0; i < VOCAB; i++) {
-        float e = fabsf(logits[i] - want_logits[47 * VOCAB + i]);
-        if (!(e <= d)) d = e;
-    }
-    CHECK_MSG(n_logits == VOCAB && d <= 1e-3f, "last prompt logits differ by %g", d);
+    ref_answer got = {0};
+    CHECK_OK(ref_session_answer(s, 16, &got));
+    CHECK_MSG(got.n_ids == 48 && memcmp(got.ids, want_ids, 48 * 4) == 0, "prompt: %zu ids",
+              got.n_ids);
+    float d = got.n_logits == VOCAB ? ref_max_abs_diff(got.logits, want_logits + 47 * VOCAB, VOCAB)
+                                    : INFINITY;
+    CHECK_MSG(d <= 1e-3f, "last prompt logits differ by %g (%zu of them)", d, got.n_logits);
     /* greedy through M-RoPE decode positions (cache row + rope delta); an
      * end token may stop it early, which transformers' loop did not */
     size_t same = 0;
-    while (same < (size_t)got[0] && got[1 + same] == want_greedy[same]) same++;
-    CHECK_MSG(got[0] > 0 && same == (size_t)got[0], "greedy: %zu of %d tokens as transformers",
-              same, got[0]);
-    printf("threads %d: pixels exact (%g), last logits within %g, %d greedy tokens identical\n",
-           n_threads, worst, d, got[0]);
+    while (same < got.n_greedy && got.greedy[same] == want_greedy[same]) same++;
+    CHECK_MSG(got.n_greedy > 0 && same == got.n_greedy, "greedy: %zu of %zu tokens as transformers",
+              same, got.n_greedy);
+    printf("threads %d: pixels exact (%g), last logits within %g, %zu greedy tokens identical\n",
+           n_threads, worst, d, got.n_greedy);
+    ref_answer_free(&got);
 
     /* a second turn reuses the cache (no sliding window) */
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "More?", NULL, 0));
-    gp.max_tokens = 2;
-    got[0] = 0;
-    CHECK_OK(vlm_session_generate(s, &gp));
+    CHECK_OK(ref_session_answer(s, 2, &got));
+    ref_answer_free(&got);
     vlm_timings t = {.struct_size = sizeof t};
     CHECK_OK(vlm_session_timings(s, &t));
     CHECK_MSG(t.n_prefill_tokens < t.n_prompt_tokens / 2, "second turn prefilled %d of %d",

@@ -63,13 +63,6 @@ static double number(const cJSON *o, const char *key) {
     return cJSON_IsNumber(item) ? item->valuedouble : 0.0;
 }
 
-static bool collect(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    int32_t *ids = user_data;
-    if (token >= 0 && ids[0] < 64) ids[1 + ids[0]++] = token;
-    return true;
-}
-
 /* Appends each piece to the NUL-terminated text in user_data (256 bytes). */
 static bool append_text(int32_t token, const char *piece, size_t len, void *user_data) {
     (void)token;
@@ -93,30 +86,24 @@ static void check_answer(vlm_session *s, const char *dir, const char *prefix, si
     float *want_logits = read_data(dir, name, VOCAB, 4);
     snprintf(name, sizeof name, "%s_greedy.i32", prefix);
     int32_t *want_greedy = read_data(dir, name, N_GREEDY, 4);
-    int32_t got[65] = {0};
-    vlm_generate_params gp;
-    vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = N_GREEDY;
-    gp.on_token = collect;
-    gp.user_data = got;
-    CHECK_OK(vlm_session_generate(s, &gp));
-    int32_t ids[256];
-    size_t n = 0;
-    CHECK_OK(vlm_session_prompt_tokens(s, ids, 256, &n));
-    CHECK_MSG(want_ids != NULL && n == n_ids && memcmp(ids, want_ids, n * sizeof *ids) == 0,
-              "%s: prompt ids differ (%zu, reference %zu)", what, n, n_ids);
-    float logits[VOCAB];
-    size_t n_logits = 0;
-    CHECK_OK(vlm_session_prompt_logits(s, logits, VOCAB, &n_logits));
-    float worst = want_logits != NULL ? ref_max_abs_diff(logits, want_logits, VOCAB) : INFINITY;
-    CHECK_MSG(n_logits == VOCAB && worst <= 1e-3f, "%s: last logits differ by %g", what, worst);
+    ref_answer got = {0};
+    CHECK_OK(ref_session_answer(s, N_GREEDY, &got));
+    CHECK_MSG(want_ids != NULL && got.n_ids == n_ids &&
+              memcmp(got.ids, want_ids, n_ids * sizeof *want_ids) == 0,
+              "%s: prompt ids differ (%zu, reference %zu)", what, got.n_ids, n_ids);
+    float worst = want_logits != NULL && got.n_logits == VOCAB
+                      ? ref_max_abs_diff(got.logits, want_logits, VOCAB) : INFINITY;
+    CHECK_MSG(worst <= 1e-3f, "%s: last logits differ by %g (%zu of them)", what, worst,
+              got.n_logits);
     /* an end token stops the answer early: the reference runs all 16 */
     size_t same = 0;
-    while (want_greedy != NULL && same < (size_t)got[0] && got[1 + same] == want_greedy[same]) same++;
-    CHECK_MSG(want_greedy != NULL && same == (size_t)got[0] && got[0] > 0,
-              "%s: greedy tokens agree for %zu of %d", what, same, got[0]);
-    printf("%s: ids identical, last logits within %g, %d greedy tokens identical\n", what, worst,
-           got[0]);
+    while (want_greedy != NULL && same < got.n_greedy && got.greedy[same] == want_greedy[same])
+        same++;
+    CHECK_MSG(want_greedy != NULL && same == got.n_greedy && got.n_greedy > 0,
+              "%s: greedy tokens agree for %zu of %zu", what, same, got.n_greedy);
+    printf("%s: ids identical, last logits within %g, %zu greedy tokens identical\n", what, worst,
+           got.n_greedy);
+    ref_answer_free(&got);
     free(want_ids);
     free(want_logits);
     free(want_greedy);

@@ -15,43 +15,26 @@
 #define TILES 4        /* the tile cap of most sessions here: several frames */
 
 typedef struct answer {
-    int32_t ids[64];
-    size_t n;
-    float *logits;         /* (n_vocab) the prompt logits, malloc'd */
+    ref_answer r;          /* greedy ids, prompt ids, last prompt logits */
     vlm_timings timings;
 } answer;
 
-static bool collect_ids(int32_t token, const char *piece, size_t len, void *user_data) {
-    (void)piece, (void)len;
-    answer *a = user_data;
-    if (token >= 0 && a->n < 64) a->ids[a->n++] = token;
-    return true;
-}
-
-static size_t n_vocab;
-
 /* Greedy N_TOKENS; *a receives the ids, prompt logits and timings. */
 static vlm_status answer_now(vlm_session *s, answer *a) {
-    memset(a->ids, 0, sizeof a->ids);
-    a->n = 0;
-    vlm_generate_params gp;
-    vlm_generate_params_init(&gp, sizeof gp);
-    gp.max_tokens = N_TOKENS;
-    gp.on_token = collect_ids;
-    gp.user_data = a;
-    vlm_status st = vlm_session_generate(s, &gp);
+    vlm_status st = ref_session_answer(s, N_TOKENS, &a->r);
     if (st != VLM_OK) return st;
-    if (a->logits == NULL) a->logits = malloc(n_vocab * sizeof(float));
-    size_t n = 0;
-    CHECK_OK(vlm_session_prompt_logits(s, a->logits, n_vocab, &n));
     a->timings.struct_size = sizeof a->timings;
     CHECK_OK(vlm_session_timings(s, &a->timings));
     return VLM_OK;
 }
 
+/* The same tokens, prompt and prompt logits, to the bit. */
 static bool same_answer(const answer *a, const answer *b) {
-    return a->n == b->n && memcmp(a->ids, b->ids, sizeof a->ids) == 0 &&
-           memcmp(a->logits, b->logits, n_vocab * sizeof(float)) == 0;
+    const ref_answer *x = &a->r, *y = &b->r;
+    return x->n_greedy == y->n_greedy && memcmp(x->greedy, y->greedy, sizeof x->greedy) == 0 &&
+           x->n_ids == y->n_ids && memcmp(x->ids, y->ids, x->n_ids * sizeof *x->ids) == 0 &&
+           x->n_logits == y->n_logits && x->n_logits > 0 &&
+           memcmp(x->logits, y->logits, x->n_logits * sizeof *x->logits) == 0;
 }
 
 static vlm_model *load(const char *dir, uint64_t cache_bytes) {
@@ -154,7 +137,7 @@ static void test_cache(const char *dir, vlm_image *image, const answer *referenc
     CHECK_OK(answer_now(s, &a));
     CHECK(a.timings.n_cached_images == 0 && a.timings.encode_ms > 0);
     vlm_session_free(s);
-    free(a.logits);
+    ref_answer_free(&a.r);
     vlm_model_free(m);
 
     /* a cache too small for one image holds none */
@@ -165,7 +148,7 @@ static void test_cache(const char *dir, vlm_image *image, const answer *referenc
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "And this?", &image, 1));
     CHECK_OK(answer_now(s, &b));
     CHECK(b.timings.n_cached_images == 0);
-    free(b.logits);
+    ref_answer_free(&b.r);
     vlm_session_free(s);
     vlm_model_free(m);
 }
@@ -208,7 +191,7 @@ static void test_cache_threads(const char *dir, vlm_image *image, const answer *
         /* the second session of each thread found the image cached */
         CHECK(jobs[i].a.timings.n_cached_images == 1);
         CHECK(same_answer(&jobs[i].a, reference));
-        free(jobs[i].a.logits);
+        ref_answer_free(&jobs[i].a.r);
     }
     vlm_model_free(m);
 }
@@ -260,18 +243,18 @@ static void test_cancel(vlm_model *uncached, vlm_image *image, const answer *ref
     /* generate cancelled at the first prefill report */
     reset(&p, 1);
     CHECK_STATUS(VLM_ERR_CANCELLED, answer_now(s, &a));
-    CHECK(p.calls == 1 && a.n == 0);
+    CHECK(p.calls == 1 && a.r.n_greedy == 0);
     /* cancelled after the first chunk: what was prefilled stays cached */
     reset(&p, 2);
     CHECK_STATUS(VLM_ERR_CANCELLED, answer_now(s, &a));
-    CHECK(p.calls == 2 && a.n == 0);
+    CHECK(p.calls == 2 && a.r.n_greedy == 0);
     reset(&p, 0);
     CHECK_OK(answer_now(s, &a));
     CHECK(p.ordered && p.last == 1.0f);
     CHECK_MSG(same_answer(&a, reference), "the answer after cancelled calls differs");
     CHECK_MSG(a.timings.n_prefill_tokens < a.timings.n_prompt_tokens && a.timings.encode_ms > 0,
               "prefilled %d of %d", a.timings.n_prefill_tokens, a.timings.n_prompt_tokens);
-    free(a.logits);
+    ref_answer_free(&a.r);
     vlm_session_free(s);
 }
 
@@ -300,7 +283,7 @@ static void test_misuse(vlm_model *m, const char *data_dir) {
     CHECK_MSG(strstr(vlm_last_error(), "the context holds 4096") != NULL &&
               strstr(vlm_last_error(), "the prompt takes 42") != NULL, "%s", vlm_last_error());
     free(text);
-    free(a.logits);
+    ref_answer_free(&a.r);
     vlm_session_free(s);
 
     /* a directory without tokenizer.json: the model loads (it can be
@@ -340,14 +323,14 @@ int main(void) {
     ref_data_path(path, sizeof path, "sample.jpg");
     CHECK_OK(vlm_image_load_file(path, NULL, &image));
     if (uncached == NULL || image == NULL) return test_finish("smolvlm_session");
-    n_vocab = vlm_tokenizer_n_vocab(vlm_model_tokenizer(uncached));
 
     /* the reference: a model without a cache */
     answer reference = {0};
     vlm_session *s = open_session(uncached, TILES, NULL, NULL);
     CHECK_OK(vlm_session_add_turn(s, VLM_ROLE_USER, "What is it?", &image, 1));
     CHECK_OK(answer_now(s, &reference));
-    CHECK(reference.n == N_TOKENS && reference.timings.n_cached_images == 0);
+    CHECK(reference.r.n_greedy == N_TOKENS && reference.timings.n_cached_images == 0);
+    CHECK(reference.r.n_logits == vlm_tokenizer_n_vocab(vlm_model_tokenizer(uncached)));
     vlm_session_free(s);
 
     test_cache(dir, image, &reference);
@@ -355,7 +338,7 @@ int main(void) {
     test_cancel(uncached, image, &reference);
     test_misuse(uncached, data_dir);
 
-    free(reference.logits);
+    ref_answer_free(&reference.r);
     vlm_image_free(image);
     vlm_model_free(uncached);
     return test_finish("smolvlm_session");
