@@ -109,17 +109,27 @@ static ALWAYS_INLINE __m256i pick16(__m256i v, int lo, int hi) {
 
 /* The 12 packed bytes of a Q4_K block -> its 8 six-bit scales as int16 in
  * both lanes of *scales and its 8 minimums as int16 in *mins (the fields
- * dequant.c reads one by one). */
+ * dequant.c reads one by one: for j < 4, scale s[j] & 63 and minimum
+ * s[j+4] & 63; for j >= 4, the low and high nibbles of s[j+4] topped by the
+ * two high bits of s[j-4] and s[j]), by two byte shuffles of the block's
+ * first 16 bytes rather than a dozen scalar ops. */
 static ALWAYS_INLINE void q4_k_scales(const unsigned char *wb, __m256i *scales, __m128i *mins) {
-    uint32_t v[3];
-    memcpy(v, wb + 4, 12);
-    uint32_t sc_low = v[0] & 0x3f3f3f3f;
-    uint32_t sc_high = (v[2] & 0x0f0f0f0f) | (((v[0] >> 6) & 0x03030303) << 4);
-    uint32_t m_low = v[1] & 0x3f3f3f3f;
-    uint32_t m_high = ((v[2] >> 4) & 0x0f0f0f0f) | (((v[1] >> 6) & 0x03030303) << 4);
-    *scales = _mm256_cvtepu8_epi16(_mm_setr_epi32((int)sc_low, (int)sc_high, (int)sc_low,
-                                                  (int)sc_high));
-    *mins = _mm_cvtepu8_epi16(_mm_setr_epi32((int)m_low, (int)m_high, 0, 0));
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)wb); /* d, dmin, s[12] */
+    /* scales 0..3, 4..7, minimums 0..3, 4..7: the bytes holding their low bits */
+    __m128i low = _mm_shuffle_epi8(raw, _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15,
+                                                      8, 9, 10, 11, 12, 13, 14, 15));
+    __m128i low_bits = _mm_or_si128(
+        _mm_and_si128(low, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15,
+                                         63, 63, 63, 63, 0, 0, 0, 0)),
+        _mm_and_si128(_mm_srli_epi16(low, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0,
+                                                            0, 0, 0, 0, 15, 15, 15, 15)));
+    /* the two high bits of j >= 4, from s[0..3] and s[4..7], to bits 4-5 */
+    __m128i high = _mm_shuffle_epi8(raw, _mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7,
+                                                       -1, -1, -1, -1, 8, 9, 10, 11));
+    high = _mm_srli_epi16(_mm_and_si128(high, _mm_set1_epi8((char)0xc0)), 2);
+    __m128i both = _mm_or_si128(low_bits, high);
+    *scales = _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(both, both));
+    *mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(both, both));
 }
 
 /* Q4_K: d, dmin (f16), scales[12] (8 x 6-bit scale and minimum), qs[128]
@@ -137,6 +147,7 @@ static ALWAYS_INLINE void block_q4_k(__m256 *acc, __m128 *acc_m, const unsigned 
     __m128i mins[TILE_M];
     for (size_t iw = 0; iw < n_w; iw++) q4_k_scales(wb + iw * w_stride, &scales[iw], &mins[iw]);
     for (size_t a = 0; a < n_w * n_x; a++) sumi[a] = _mm256_setzero_si256();
+    _Pragma("GCC unroll 4")
     for (int p = 0; p < 4; p++) {
         __m256i x_lo[TILE_M], x_hi[TILE_M];
         for (size_t ix = 0; ix < n_x; ix++) {
@@ -208,7 +219,9 @@ static ALWAYS_INLINE void block_q6_k(__m256 *acc, const unsigned char *wb, size_
         sc_second[iw] = _mm256_permute4x64_epi64(sc16[iw], 0xee);
     }
     for (size_t a = 0; a < n_w * n_x; a++) sumi[a] = _mm256_setzero_si256();
+    _Pragma("GCC unroll 2")
     for (int h = 0; h < 2; h++) {
+        _Pragma("GCC unroll 4")
         for (int k = 0; k < 4; k++) {
             int c = 4 * h + k;
             __m256i xv[TILE_M];
