@@ -75,21 +75,23 @@ static ALWAYS_INLINE float load_scale(const unsigned char *p) {
 static ALWAYS_INLINE __m256i load_weights(const unsigned char *block, vlm_dtype dt) {
     if (dt == VLM_DTYPE_Q8_0) return _mm256_loadu_si256((const __m256i *)(const void *)(block + 2));
     if (dt == VLM_DTYPE_Q5_0) {
-        /* nibbles as Q4_0 after the 4 bytes of qh; bit l of qh adds 16 to
-         * element l: spread each of qh's bytes over 8 lanes, test its bits */
-        const __m128i low_mask = _mm_set1_epi8(0x0f);
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(block + 6));
-        __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), low_mask),
-                                           _mm_and_si128(raw, low_mask));
+        /* nibbles as Q4_0 after the 4 bytes of qh: the 16 bytes in both
+         * lanes, the high lane's qwords shifted by 4 (each byte's high
+         * nibble then sits in its low one). Bit l of qh clear means element
+         * l is nibble - 16, i.e. the nibble with 0xf0 or'ed in: spread each
+         * of qh's bytes over 8 lanes, set every bit but the tested one, and
+         * compare with all ones. As ggml's Q5_0 product, one op per step. */
+        __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(block + 6)));
+        __m256i nibbles = _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)),
+                                           _mm256_set1_epi8(0x0f));
         uint32_t qh;
         memcpy(&qh, block + 2, 4);
         const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                                 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-        const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-        __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
-        __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-        __m256i high = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-        return _mm256_sub_epi8(_mm256_or_si256(nibbles, high), _mm256_set1_epi8(16));
+        const __m256i other_bits = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfeLL);
+        __m256i bytes = _mm256_or_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread), other_bits);
+        __m256i set = _mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(-1));
+        return _mm256_or_si256(nibbles, _mm256_andnot_si256(set, _mm256_set1_epi8((char)0xf0)));
     }
     /* Q4_0: low nibbles are elements 0..15, high nibbles 16..31, offset 8 */
     const __m128i low_mask = _mm_set1_epi8(0x0f);

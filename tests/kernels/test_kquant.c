@@ -2,8 +2,9 @@
  * every tier, round trip within its bound), the ref integer formulation
  * against the dequantizing specification, every tier's matmul and
  * matmul_q8 against ref at k = 256, 512, 768 and m, n in {0, 1, 7, 33} with
- * misaligned inputs and strided outputs, and the threaded vlmi_matmul
- * identical for 1, 2, 3 threads. Weights are random bytes with random signed
+ * misaligned inputs and strided outputs, one x row identical to the same
+ * row among many, and the threaded vlmi_matmul identical for 1, 2, 3
+ * threads. Weights are random bytes with random signed
  * f16 scales (negative minimums included) and every 6-bit / int8 scale.
  * Built also for aarch64 and run under qemu by cross/run-kernel-tests.sh,
  * where the neon tier's int8 instruction sets are compared with each other. */
@@ -338,6 +339,49 @@ static void test_matmul_q8(const vlmi_kernel_table *tier) {
     }
 }
 
+/* One x row (the decode path: weight rows in tiles of several, streamed)
+ * gives the same bytes as that row inside a product of many (x rows in
+ * tiles), for n not a multiple of either tile and misaligned inputs: every
+ * output is made by the same operations whatever the tile. */
+static void test_one_row_as_many(const vlmi_kernel_table *tier) {
+    const size_t ks[] = {256, 512, 1024};
+    const size_t ns[] = {1, 2, 3, 5, 8, 17};
+    enum { M = 6 };
+    for (size_t d = 0; d < 2; d++) {
+        vlm_dtype dtype = KQ_DTYPES[d];
+        for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+            for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
+                size_t k = ks[a], n = ns[c], x_row = k / VLMI_QK_K * VLMI_Q8_K_BLOCK_BYTES;
+                void *w_base, *xq_base;
+                unsigned char *w = alloc_misaligned(vlmi_kernels_row_bytes(dtype, k) * n, 1 + c % 3, &w_base);
+                unsigned char *xq = alloc_misaligned(M * x_row, 3 - c % 3, &xq_base);
+                float *w_f32 = malloc(n * k * sizeof(float)), *w_mag = malloc(n * k * sizeof(float));
+                float *x = malloc(M * k * sizeof(float)), *bias = malloc(n * sizeof(float));
+                float *many = malloc(M * n * sizeof(float)), *one = malloc(n * sizeof(float));
+                make_weight(w, w_f32, w_mag, dtype, n, k);
+                fill(x, M * k, 2.0f);
+                fill(bias, n, 1.0f);
+                for (size_t i = 0; i < M; i++) tier->quantize_q8_k(xq + i * x_row, x + i * k, k);
+                tier->matmul_q8(many, n, xq, w, dtype, bias, M, k, n);
+                bool same = true;
+                for (size_t i = 0; i < M; i++) {
+                    tier->matmul_q8(one, n, xq + i * x_row, w, dtype, bias, 1, k, n);
+                    same = same && memcmp(one, many + i * n, n * sizeof(float)) == 0;
+                }
+                CHECK_MSG(same, "%s %s k=%zu n=%zu: one x row differs from the same row of %d",
+                          tier->name, dtype_name(dtype), k, n, M);
+                free(w_base);
+                free(xq_base);
+                free(w_f32);
+                free(w_mag);
+                free(x);
+                free(bias);
+                free(many);
+                free(one);
+            }
+    }
+}
+
 // ---- threads, weight rows, the dtype list ----
 
 /* vlmi_matmul (the chosen tier) on pools of 1..3 threads and on no pool
@@ -451,6 +495,7 @@ int main(void) {
         test_quantize_q8_k(tier);
         test_matmul_q8(tier);
         test_matmul(tier);
+        test_one_row_as_many(tier);
     }
     for (size_t d = 0; d < 2; d++) {
         test_matmul_threads(KQ_DTYPES[d], 1, 768, 133);
