@@ -17,6 +17,9 @@
 # MODEL_DIR      the BF16 hub directory (default WORK_DIR/smolvlm-256m-random).
 # VLM_BENCH      vlm-bench (default build-rel/examples/vlm-bench/vlm-bench,
 #                from meson setup build-rel --buildtype=release).
+# VLM_QUANTIZE   vlm-quantize (default build-rel/examples/vlm-quantize/vlm-quantize):
+#                makes WORK_DIR/libvlm-q8_0.gguf (text and vision Q8_0), the
+#                libvlm column to set against llama.cpp's q8_0.
 # THREADS (2), REPS (3), N_PROMPT (512), N_GEN (64).
 # PARTS          "text vision" (default) or "text": which runs to make.
 # NICE           run both engines under nice -n NICE (e.g. -10 as root, to
@@ -34,6 +37,7 @@ n_prompt=${N_PROMPT:-512}
 n_gen=${N_GEN:-64}
 model=${MODEL_DIR:-$work/smolvlm-256m-random}
 vlm_bench=${VLM_BENCH:-build-rel/examples/vlm-bench/vlm-bench}
+vlm_quantize=${VLM_QUANTIZE:-build-rel/examples/vlm-quantize/vlm-quantize}
 logs=$work/logs
 mkdir -p "$work" "$logs"
 
@@ -64,6 +68,10 @@ for type in f16 q8_0; do
     convert "$type" --mmproj "$work/mmproj-$type.gguf"
 done
 
+q8_model=$work/libvlm-q8_0.gguf
+[ -f "$q8_model" ] || "$vlm_quantize" "$model" "$q8_model" --type q8_0 --vision-type q8_0 \
+    > "$logs/vlm-quantize.log" 2>&1
+
 photo=$work/photo512.jpg
 [ -f "$photo" ] || python3 -c "import sys; from PIL import Image; \
 Image.open('tests/data/sample.jpg').convert('RGB').resize((512, 512)).save(sys.argv[1])" "$photo"
@@ -93,6 +101,10 @@ for r in $(seq 1 "$reps"); do
         timed "llama-bench-q8_0.$r" "$LLAMA_CPP_BIN/llama-bench" -m "$work/text-q8_0.gguf" \
             -t "$threads" -p "$n_prompt" -n "$n_gen" -r 3 -o json
         timed "vlm-decode.$r" "$vlm_bench" --model "$model" --text-tokens 16 \
+            --max-tokens "$n_gen" --threads "$threads" --json
+        timed "vlm-prefill-q8.$r" "$vlm_bench" --model "$q8_model" --text-tokens "$n_prompt" \
+            --max-tokens 1 --threads "$threads" --json
+        timed "vlm-decode-q8.$r" "$vlm_bench" --model "$q8_model" --text-tokens 16 \
             --max-tokens "$n_gen" --threads "$threads" --json ;;
     esac
     case ${PARTS:-text vision} in *vision*)
@@ -103,13 +115,12 @@ for r in $(seq 1 "$reps"); do
                 --mmproj "$work/mmproj-$type.gguf" --image "$photo" -p "What is in this image?" \
                 -n "$n_gen" -t "$threads" --temp 0 --ignore-eos -c 4096 \
                 --log-timestamps --log-prefix -lv 4
-            if [ $type = f16 ]; then
-                timed "vlm-photo.$r" "$vlm_bench" --model "$model" --image "$photo" \
-                    --max-tokens "$n_gen" --threads "$threads" --json
-            else
-                timed "vlm-tile.$r" "$vlm_bench" --model "$model" --image "$photo" --max-tiles 1 \
-                    --max-tokens "$n_gen" --threads "$threads" --json
-            fi
+            m=$model suffix=""
+            [ $type = q8_0 ] && m=$q8_model suffix=-q8
+            timed "vlm-photo$suffix.$r" "$vlm_bench" --model "$m" --image "$photo" \
+                --max-tokens "$n_gen" --threads "$threads" --json
+            timed "vlm-tile$suffix.$r" "$vlm_bench" --model "$m" --image "$photo" --max-tiles 1 \
+                --max-tokens "$n_gen" --threads "$threads" --json
         done ;;
     esac
 done
@@ -172,16 +183,17 @@ def vlm(kind, r):  # its own peak RSS: the machine rows after the query allocate
 L = {t: [llama_bench(t, r) for r in range(1, reps + 1)] for t in ("f16", "q8_0")}
 vision = os.path.exists(os.path.join(logs, "vlm-tile.1.out"))  # PARTS=text: no vision rows
 M = {t: [llama_mtmd(t, r) for r in range(1, reps + 1)] for t in ("f16", "q8_0")} if vision else {}
-V = {k: [vlm(k, r) for r in range(1, reps + 1)]
-     for k in (("prefill", "decode", "photo", "tile") if vision else ("prefill", "decode"))}
+kinds = ("prefill", "decode", "photo", "tile") if vision else ("prefill", "decode")
+V = {k + q: [vlm(k + q, r) for r in range(1, reps + 1)] for k in kinds for q in ("", "-q8")}
 
 
 def lm(t, i): return median([x[i] for x in M[t]])
-def vm(k, key): return median([x[0][key] for x in V[k]])
+def vm(k, key): return (median([x[0][key] for x in V[k]]), median([x[0][key] for x in V[k + "-q8"]]))
+def vmed(k, f): return (median([f(x) for x in V[k]]), median([f(x) for x in V[k + "-q8"]]))
 def ttft(x): return x["add_turn_ms"] + x["prefill_ms"]
 
 
-# each row: name, llama.cpp f16, llama.cpp q8_0, libvlm bf16, higher is better, format
+# each row: name, llama.cpp f16, llama.cpp q8_0, (libvlm bf16, libvlm q8_0), higher is better, format
 tile_ms = lambda k: vm(k, "encode_ms_per_frame")
 rows = [] if not vision else [
     ("vision encode, one 512x512 tile (ms; libvlm `--max-tiles 1`)",
@@ -199,12 +211,12 @@ rows += [
 ]
 rows += [] if not vision else [
     ("photo, default processing: time to first token (s)",
-     lm("f16", 2) / 1e3, lm("q8_0", 2) / 1e3, median([ttft(x[0]) for x in V["photo"]]) / 1e3,
+     lm("f16", 2) / 1e3, lm("q8_0", 2) / 1e3, tuple(t / 1e3 for t in vmed("photo", lambda x: ttft(x[0]))),
      False, "{:.1f}"),
     ("photo: decode tok/s after its prompt", lm("f16", 4), lm("q8_0", 4),
      vm("photo", "decode_tokens_per_s"), True, "{:.1f}"),
     ("photo: peak RSS (MB; llama.cpp /usr/bin/time -v, libvlm getrusage before its machine rows)", lm("f16", 5), lm("q8_0", 5),
-     median([x[1] for x in V["photo"]]), False, "{:.0f}"),
+     vmed("photo", lambda x: x[1]), False, "{:.0f}"),
     ("load, warm (ms; llama.cpp: start to ready, warm-up included)", lm("f16", 3), lm("q8_0", 3),
      vm("photo", "load_ms"), False, "{:.0f}"),
 ]
@@ -222,12 +234,14 @@ if vision: print(f"libvlm reached {median([x[0]['bounds']['encode_ms_per_frame_m
 loads = [float(read(n).split()[0]) for n in os.listdir(logs) if n.endswith(".load")]
 print(f"load average (1 min) before the {len(loads)} runs: {min(loads):.1f} to {max(loads):.1f}, "
       f"median {median(loads):.1f}; medians of {reps} runs each\n")
-print("| metric | llama.cpp f16 | llama.cpp q8_0 | libvlm bf16 | libvlm vs f16 | libvlm vs the faster |")
-print("|---|---:|---:|---:|---:|---:|")
-for name, f16, q8, ours, higher, fmt in rows:
-    speedup = lambda theirs: (ours / theirs if higher else theirs / ours)
-    best = max(f16, q8) if higher else min(f16, q8)
-    ratio = "" if "RSS" in name or "load" in name else f"{speedup(f16):.2f}x"
-    ratio_best = "" if ratio == "" else f"{speedup(best):.2f}x"
-    print(f"| {name} | {fmt.format(f16)} | {fmt.format(q8)} | {fmt.format(ours)} | {ratio} | {ratio_best} |")
+print("| metric | llama.cpp f16 | llama.cpp q8_0 | libvlm bf16 | libvlm q8_0 | bf16 vs f16 | q8_0 vs q8_0 | best vs best |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for name, f16, q8, (ours, ours_q8), higher, fmt in rows:
+    speedup = lambda a, theirs: (a / theirs if higher else theirs / a)
+    best = lambda a, b: max(a, b) if higher else min(a, b)
+    plain = "RSS" in name or "load" in name
+    cells = ["", "", ""] if plain else [f"{speedup(ours, f16):.2f}x", f"{speedup(ours_q8, q8):.2f}x",
+                                        f"{speedup(best(ours, ours_q8), best(f16, q8)):.2f}x"]
+    print(f"| {name} | {fmt.format(f16)} | {fmt.format(q8)} | {fmt.format(ours)} | {fmt.format(ours_q8)} | "
+          + " | ".join(cells) + " |")
 EOF
