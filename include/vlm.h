@@ -402,12 +402,17 @@ typedef struct vlm_session_params {
     int64_t min_image_pixels;
     int64_t max_image_pixels;
     /* Since 0.1: the element type of the KV cache, a vlm_dtype:
-     * VLM_DTYPE_F32 (0, the default) or VLM_DTYPE_F16 (1). f16 halves the
-     * cache's memory per token (SmolVLM-256M: 23 KB instead of 46 KB) and the
-     * memory traffic of every decoded token; keys and values are rounded to
-     * f16 as they are stored, which moves the logits by about 1e-3 of the
-     * largest logit (in the tests, at most 2.2e-3 of it, greedy tokens
-     * unchanged). Any other value is VLM_ERR_INVALID_ARGUMENT. */
+     * VLM_DTYPE_F32 (0, the default), VLM_DTYPE_F16 (1) or VLM_DTYPE_Q8_0
+     * (3). f16 halves the cache's memory per token (SmolVLM-256M: 23 KB
+     * instead of 46 KB) and the memory traffic of every decoded token; keys
+     * and values are rounded to f16 as they are stored, which moves the
+     * logits by about 1e-3 of the largest logit (in the tests, at most
+     * 2.2e-3 of it, greedy tokens unchanged). Q8_0 stores them as ggml's
+     * blocks of 32 values with one f16 scale, 0.27x the f32 memory (12 KB
+     * per token), for models whose attention heads have a multiple of 32
+     * dims (else vlm_session_create fails with VLM_ERR_INVALID_ARGUMENT,
+     * naming them); its answers are transformers' with every key and value
+     * rounded the same way. Any other value is VLM_ERR_INVALID_ARGUMENT. */
     int32_t kv_cache_type;
 } vlm_session_params;
 

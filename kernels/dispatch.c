@@ -626,7 +626,7 @@ typedef struct decode_job {
     float *parts;              /* n_kv_heads * n_seg parts, head-major */
     const float *q;
     const void *k, *v;
-    bool f16;
+    vlm_dtype kv_dtype;
     size_t n_q, n_kv, n_heads, n_kv_heads, head_dim;
     const vlmi_attention_mask *mask;
     float scale;
@@ -644,33 +644,36 @@ static void decode_worker(void *ctx, size_t thread_index, size_t n_threads) {
         vlmi_attention_decode_segment(job->mask, job->n_kv, job->seg0 + item % job->n_seg,
                                       &p0, &p1);
         job->table->attention_decode_part(job->parts + item * job->part_floats, job->q,
-                                          job->k, job->v, job->f16, job->n_q, job->n_kv,
+                                          job->k, job->v, job->kv_dtype, job->n_q, job->n_kv,
                                           job->n_heads, job->n_kv_heads, job->head_dim,
                                           job->mask, job->scale, item / job->n_seg, p0, p1);
     }
 }
 
 /* True if the decode call ran over the pool; false: the caller runs it as
- * one call (too small, one thread, or no scratch). */
+ * one call (too small, one thread, or no scratch). serial: run it on the
+ * calling thread rather than return false when it is too small or the pool
+ * has one thread (for key types without a one-call entry). */
 static bool attention_decode_pool(vlmi_threadpool *pool, const vlmi_kernel_table *table,
                                   float *out, const float *q, const void *k, const void *v,
-                                  bool f16, size_t n_q, size_t n_kv, size_t n_heads,
-                                  size_t n_kv_heads, size_t head_dim,
+                                  vlm_dtype kv_dtype, bool serial, size_t n_q, size_t n_kv,
+                                  size_t n_heads, size_t n_kv_heads, size_t head_dim,
                                   const vlmi_attention_mask *mask, float scale) {
-    decode_job job = {.table = table, .q = q, .k = k, .v = v, .f16 = f16, .n_q = n_q,
+    decode_job job = {.table = table, .q = q, .k = k, .v = v, .kv_dtype = kv_dtype, .n_q = n_q,
                       .n_kv = n_kv, .n_heads = n_heads, .n_kv_heads = n_kv_heads,
                       .head_dim = head_dim, .mask = mask, .scale = scale,
                       .part_floats = VLMI_DECODE_PART_FLOATS(n_q, n_heads, n_kv_heads,
                                                              head_dim)};
     vlmi_attention_decode_segments(mask, n_kv, &job.seg0, &job.n_seg);
     size_t n_items = n_kv_heads * job.n_seg;
-    if (vlmi_threadpool_n_threads(pool) == 1 || n_items < 2 ||
-        n_q * n_heads * n_kv * head_dim < PARALLEL_MIN_MACS)
-        return false;
+    bool small = vlmi_threadpool_n_threads(pool) == 1 || n_items < 2 ||
+                 n_q * n_heads * n_kv * head_dim < PARALLEL_MIN_MACS;
+    if (small && !serial) return false;
     job.parts = vlmi_threadpool_scratch(pool, n_items * job.part_floats * sizeof(float));
     if (job.parts == NULL) return false;
     atomic_init(&job.next, 0);
-    vlmi_threadpool_run(pool, decode_worker, &job);
+    if (small) decode_worker(&job, 0, 1);
+    else vlmi_threadpool_run(pool, decode_worker, &job);
     for (size_t g = 0; g < n_kv_heads; g++)
         table->attention_decode_reduce(out, job.parts + g * job.n_seg * job.part_floats,
                                        job.n_seg, n_q, n_heads, n_kv_heads, head_dim, g);
@@ -714,8 +717,9 @@ static void attention_masked_any(vlmi_threadpool *pool, float *out, float *score
     if (n_q == 0) return;
     if (table->attention_decode_part != NULL &&
         vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim)) {
-        if (!attention_decode_pool(pool, table, out, q, k, v, f16, n_q, n_kv, n_heads,
-                                   n_kv_heads, head_dim, mask, scale)) {
+        if (!attention_decode_pool(pool, table, out, q, k, v,
+                                   f16 ? VLM_DTYPE_F16 : VLM_DTYPE_F32, false, n_q, n_kv,
+                                   n_heads, n_kv_heads, head_dim, mask, scale)) {
             if (f16)
                 table->attention_masked_f16(out, scores, q, k, v, n_q, n_kv, n_heads,
                                             n_kv_heads, head_dim, mask, scale);
@@ -769,6 +773,49 @@ void vlmi_attention_masked_f16(vlmi_threadpool *pool, float *out, float *scores,
                                size_t head_dim, const vlmi_attention_mask *mask, float scale) {
     attention_masked_any(pool, out, scores, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads,
                          head_dim, mask, scale);
+}
+
+typedef struct dequant_rows_job {
+    float *out;                /* (rows, row_len) */
+    const unsigned char *src;  /* (rows) rows of src_row_bytes */
+    size_t rows, row_len, src_row_bytes;
+    vlmi_dequant_fn dequant;
+} dequant_rows_job;
+
+static void dequant_rows(void *ctx, size_t thread_index, size_t n_threads) {
+    const dequant_rows_job *job = ctx;
+    size_t r0 = job->rows * thread_index / n_threads, r1 = job->rows * (thread_index + 1) / n_threads;
+    for (size_t r = r0; r < r1; r++)
+        job->dequant(job->out + r * job->row_len, job->src + r * job->src_row_bytes,
+                     job->row_len);
+}
+
+// q (n_q, n_heads*head_dim), k, v Q8_0 (rows of n_kv_heads*head_dim, see mask->kv_ring)
+//   -> out (n_q, n_heads*head_dim)
+void vlmi_attention_masked_q8_0(vlmi_threadpool *pool, float *out, float *scores,
+                                const float *q, const void *k, const void *v, float *staging,
+                                size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                size_t head_dim, const vlmi_attention_mask *mask, float scale) {
+    const vlmi_kernel_table *table = vlmi_kernels();
+    if (n_q == 0) return;
+    if (table->attention_decode_part != NULL &&
+        vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim) &&
+        attention_decode_pool(pool, table, out, q, k, v, VLM_DTYPE_Q8_0, true, n_q, n_kv,
+                              n_heads, n_kv_heads, head_dim, mask, scale))
+        return;
+    size_t kv_dim = n_kv_heads * head_dim, rows = mask->kv_ring ? mask->kv_ring : n_kv;
+    dequant_rows_job job = {.out = staging, .src = k, .rows = rows, .row_len = kv_dim,
+                            .src_row_bytes = vlmi_kernels_row_bytes(VLM_DTYPE_Q8_0, kv_dim),
+                            .dequant = vlmi_dequant_fn_for(VLM_DTYPE_Q8_0)};
+    bool split = rows * kv_dim >= PARALLEL_MIN_MACS;
+    if (split) vlmi_threadpool_run(pool, dequant_rows, &job);
+    else dequant_rows(&job, 0, 1);
+    job.out = staging + rows * kv_dim;
+    job.src = v;
+    if (split) vlmi_threadpool_run(pool, dequant_rows, &job);
+    else dequant_rows(&job, 0, 1);
+    vlmi_attention_masked(pool, out, scores, q, staging, staging + rows * kv_dim, n_q, n_kv,
+                          n_heads, n_kv_heads, head_dim, mask, scale);
 }
 
 // q (n_q, n_heads*head_dim), k, v (n_kv, n_kv_heads*head_dim)

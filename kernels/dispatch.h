@@ -152,10 +152,12 @@ typedef struct vlmi_kernel_table {
      * with these entries computes its attention_masked(_f16) of decode calls
      * as parts over every segment in order, then reduce, so a threaded call
      * that computes the parts in parallel gives the same bits. NULL in a
-     * tier without them. kv_f16: k, v IEEE f16, else f32 (layouts as above). */
+     * tier without them. kv_dtype: k, v f32, IEEE f16, or Q8_0 (each row
+     * n_kv_heads heads of head_dim / 32 blocks; head_dim a multiple of 32),
+     * which a part computes as the f32 bits of the converted values. */
     void (*attention_decode_part)(float *part, const float *q, const void *k, const void *v,
-                                  bool kv_f16, size_t n_q, size_t n_kv, size_t n_heads,
-                                  size_t n_kv_heads, size_t head_dim,
+                                  vlm_dtype kv_dtype, size_t n_q, size_t n_kv,
+                                  size_t n_heads, size_t n_kv_heads, size_t head_dim,
                                   const vlmi_attention_mask *mask, float scale,
                                   size_t kv_head, size_t p0, size_t p1);
     void (*attention_decode_reduce)(float *out, const float *parts, size_t n_parts,
@@ -265,6 +267,18 @@ void vlmi_attention_masked_f16(vlmi_threadpool *pool, float *out, float *scores,
                                const float *q, const uint16_t *k, const uint16_t *v,
                                size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
                                size_t head_dim, const vlmi_attention_mask *mask, float scale);
+
+/* The same over keys and values stored as Q8_0 blocks (each row n_kv_heads
+ * heads of head_dim / 32 blocks; head_dim a multiple of 32): the attention of
+ * their dequantized values. Decode calls in a tier with the decode entries
+ * read the blocks in place (the f32 bits of the converted values); other
+ * calls dequantize the stored rows (mask->kv_ring of them for a ring, else
+ * n_kv) into staging, 2 * rows * n_kv_heads * head_dim floats, and run
+ * vlmi_attention_masked on them. */
+void vlmi_attention_masked_q8_0(vlmi_threadpool *pool, float *out, float *scores,
+                                const float *q, const void *k, const void *v, float *staging,
+                                size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                size_t head_dim, const vlmi_attention_mask *mask, float scale);
 
 /* ---- BLAS (kernels/blas.c) ---- */
 

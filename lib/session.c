@@ -199,7 +199,7 @@ static vlm_status session_init(vlm_session *s, const vlm_session_params *p) {
     size_t n_batch = s->ops->image_block_rows(model);
     if (n_batch < DEFAULT_BATCH) n_batch = DEFAULT_BATCH;
     if (n_batch > s->n_ctx) n_batch = s->n_ctx;
-    vlm_dtype kv_dtype = p->kv_cache_type == VLM_DTYPE_F16 ? VLM_DTYPE_F16 : VLM_DTYPE_F32;
+    vlm_dtype kv_dtype = (vlm_dtype)p->kv_cache_type; /* checked by vlm_session_create */
     if ((st = vlmi_decoder_state_create_kv(s->text, s->n_ctx, n_batch, kv_dtype,
                                            &s->decoder)) != VLM_OK)
         return st;
@@ -246,9 +246,11 @@ vlm_status vlm_session_create(vlm_model *model, const vlm_session_params *params
     if (p.pan_and_scan < -1 || p.pan_and_scan > 1)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_create: pan_and_scan %d (0, 1 "
                          "or -1)", p.pan_and_scan);
-    if (p.kv_cache_type != VLM_DTYPE_F32 && p.kv_cache_type != VLM_DTYPE_F16)
+    if (p.kv_cache_type != VLM_DTYPE_F32 && p.kv_cache_type != VLM_DTYPE_F16 &&
+        p.kv_cache_type != VLM_DTYPE_Q8_0)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "vlm_session_create: kv_cache_type %d "
-                         "(VLM_DTYPE_F32 or VLM_DTYPE_F16)", (int)p.kv_cache_type);
+                         "(VLM_DTYPE_F32, VLM_DTYPE_F16 or VLM_DTYPE_Q8_0)",
+                         (int)p.kv_cache_type);
     if (vlmi_family_ops_of(model->family) == NULL)
         return vlmi_fail(VLM_ERR_UNSUPPORTED,
                          "vlm_session_create: architecture '%s' has no decoder in this version of libvlm",

@@ -16,13 +16,13 @@
  * or a 512x512 synthetic picture) with the model's default processing, a
  * short prompt, greedy decoding of up to --max-tokens tokens (an end token
  * stops it earlier; the count is printed). Prints the timings and the peak
- * RSS of the process (getrusage). --kv-f16 keeps the KV cache in f16
- * (vlm_session_params.kv_cache_type). --text-tokens N asks a text-only
+ * RSS of the process (getrusage). --kv-type f16|q8_0 keeps the KV cache in
+ * f16 or Q8_0 blocks (vlm_session_params.kv_cache_type; --kv-f16 = f16). --text-tokens N asks a text-only
  * question instead, whose whole prompt (chat template included) is N tokens:
  * the prefill rate of an N-token prompt, as llama-bench -p N measures it.
  *
  *   vlm-bench --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]
- *             [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]
+ *             [--max-tiles N] [--ctx N] [--threads N] [--kv-type f32|f16|q8_0] [--json]
  *   vlm-bench --model DIR --text-tokens N [--max-tokens N] [--threads N] [--json]
  *
  * It links the internal archive to reach every tier at once (the library
@@ -297,7 +297,7 @@ typedef struct e2e_options {
     const char *model, *image, *prompt;
     int max_tokens, max_tiles, n_ctx, n_threads;
     int text_tokens; /* > 0: a text-only prompt of this many tokens, no image */
-    bool kv_f16;
+    const char *kv_type; /* "f32" (NULL), "f16" or "q8_0" */
 } e2e_options;
 
 static bool count_token(int32_t token, const char *piece, size_t len, void *user_data) {
@@ -441,7 +441,9 @@ static int bench_e2e(const e2e_options *o) {
     sp.n_ctx = o->n_ctx;
     sp.n_threads = o->n_threads;
     sp.max_image_tiles = o->max_tiles;
-    sp.kv_cache_type = o->kv_f16 ? VLM_DTYPE_F16 : VLM_DTYPE_F32;
+    sp.kv_cache_type = strcmp(o->kv_type, "f16") == 0    ? VLM_DTYPE_F16
+                       : strcmp(o->kv_type, "q8_0") == 0 ? VLM_DTYPE_Q8_0
+                                                         : VLM_DTYPE_F32;
     vlm_session *session = NULL;
     vlm_image_plan plan = {.struct_size = sizeof plan};
     vlm_timings t = {.struct_size = sizeof t};
@@ -509,7 +511,7 @@ static int bench_e2e(const e2e_options *o) {
                "  \"bounds\": {\"decode_bytes_per_token\": %.0f, \"decode_tokens_per_s_max\": %.2f, "
                "\"frame_gflop\": %.2f, \"encode_ms_per_frame_min\": %.1f}\n}\n",
                vlm_model_architecture(model), vlmi_kernels_name(), o->n_threads,
-               o->kv_f16 ? "f16" : "f32", vlm_image_width(image), vlm_image_height(image),
+               o->kv_type, vlm_image_width(image), vlm_image_height(image),
                plan.n_frames, plan.n_image_tokens,
                t.load_ms, t.preprocess_ms, t.encode_ms, encode_per_frame, add_ms, t.prefill_ms,
                t.n_prompt_tokens, t.prefill_tokens_per_s, t.decode_ms, t.n_generated_tokens,
@@ -518,7 +520,7 @@ static int bench_e2e(const e2e_options *o) {
     } else {
         printf("vlm-bench: %s, kernels %s, %d threads, %s KV cache\n",
                vlm_model_architecture(model), vlmi_kernels_name(), o->n_threads,
-               o->kv_f16 ? "f16" : "f32");
+               o->kv_type);
         printf("image       %ux%u -> %u frames, %u image tokens\n", vlm_image_width(image),
                vlm_image_height(image), plan.n_frames, plan.n_image_tokens);
         printf("load        %9.1f ms\n", t.load_ms);
@@ -649,7 +651,7 @@ done:
 int main(int argc, char **argv) {
     size_t n_threads = 2;
     int reps = 9;
-    e2e_options e2e = {.prompt = "What is in this image?", .max_tokens = 32};
+    e2e_options e2e = {.prompt = "What is in this image?", .max_tokens = 32, .kv_type = "f32"};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) n_threads = (size_t)atoi(argv[++i]);
@@ -663,11 +665,15 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--max-tiles") == 0 && i + 1 < argc) e2e.max_tiles = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) e2e.n_ctx = atoi(argv[++i]);
         else if (strcmp(argv[i], "--text-tokens") == 0 && i + 1 < argc) e2e.text_tokens = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--kv-f16") == 0) e2e.kv_f16 = true;
+        else if (strcmp(argv[i], "--kv-f16") == 0) e2e.kv_type = "f16";
+        else if (strcmp(argv[i], "--kv-type") == 0 && i + 1 < argc &&
+                 (strcmp(argv[i + 1], "f32") == 0 || strcmp(argv[i + 1], "f16") == 0 ||
+                  strcmp(argv[i + 1], "q8_0") == 0))
+            e2e.kv_type = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps N] [--filter TEXT] [--cpu-time] [--json]\n"
                     "       %s --model DIR [--image PATH] [--prompt TEXT] [--max-tokens N]\n"
-                    "                 [--max-tiles N] [--ctx N] [--threads N] [--kv-f16] [--json]\n"
+                    "                 [--max-tiles N] [--ctx N] [--threads N] [--kv-type f32|f16|q8_0] [--json]\n"
                     "       %s --model DIR --text-tokens N [--max-tokens N] [--threads N] [--json]\n",
                     argv[0], argv[0], argv[0]);
             return 2;

@@ -147,6 +147,12 @@ static int parse_args(int argc, char **argv, ask_options *o) {
         else if (strcmp(a, "--seed") == 0 && value && number_arg(a, value, &x)) o->generate.seed = (uint64_t)x;
         else if (strcmp(a, "--max-tiles") == 0 && value && number_arg(a, value, &x)) o->session.max_image_tiles = (int32_t)x;
         else if (strcmp(a, "--ctx") == 0 && value && number_arg(a, value, &x)) o->session.n_ctx = (int32_t)x;
+        else if (strcmp(a, "--kv-type") == 0 && value) {
+            if (strcmp(value, "f32") == 0) o->session.kv_cache_type = VLM_DTYPE_F32;
+            else if (strcmp(value, "f16") == 0) o->session.kv_cache_type = VLM_DTYPE_F16;
+            else if (strcmp(value, "q8_0") == 0) o->session.kv_cache_type = VLM_DTYPE_Q8_0;
+            else { fprintf(stderr, "vlm-cli: --kv-type %s (f32, f16 or q8_0)\n", value); return 2; }
+        }
         else if (strcmp(a, "--min-pixels") == 0 && value && number_arg(a, value, &x)) o->session.min_image_pixels = (int64_t)x;
         else if (strcmp(a, "--max-pixels") == 0 && value && number_arg(a, value, &x)) o->session.max_image_pixels = (int64_t)x;
         else if (strcmp(a, "--pan-and-scan") == 0) { o->session.pan_and_scan = 1; takes_value = false; }

@@ -22,6 +22,7 @@ static void usage(FILE *out) {
             "               [--max-tokens N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "               [--repeat-penalty R] [--seed S] [--stop STR]... [--max-tiles N] [--ctx N]\n"
             "               [--pan-and-scan|--no-pan-and-scan] [--min-pixels N] [--max-pixels N]\n"
+            "               [--kv-type f32|f16|q8_0]\n"
             "       vlm-cli -m MODEL_DIR --image PATH --safety [dangerous|sexual|violence|all]\n"
             "               [--policy TEXT] [--ctx N] [--json]\n"
             "       vlm-cli -m MODEL_DIR --image PATH --detect PHRASE [--draw OUT.png] [--json]\n"

@@ -55,8 +55,8 @@ void vlmi_neon_attention_masked_f16(float *out, float *scores, const float *q,
                                     size_t head_dim, const vlmi_attention_mask *mask,
                                     float scale);
 void vlmi_neon_attention_decode_part(float *part, const float *q, const void *k, const void *v,
-                                     bool kv_f16, size_t n_q, size_t n_kv, size_t n_heads,
-                                     size_t n_kv_heads, size_t head_dim,
+                                     vlm_dtype kv_dtype, size_t n_q, size_t n_kv,
+                                     size_t n_heads, size_t n_kv_heads, size_t head_dim,
                                      const vlmi_attention_mask *mask, float scale,
                                      size_t kv_head, size_t p0, size_t p1);
 void vlmi_neon_attention_decode_reduce(float *out, const float *parts, size_t n_parts,

@@ -13,8 +13,8 @@
  * Differences from ref: fused multiply-adds, dot products summed in four
  * lanes, the softmax normalised at the end. Heads of other sizes than
  * multiples of 8 up to 256 take the ref kernel (per call, so consistently).
- * f16 keys and values are converted exactly where read (bit for bit the f32
- * result on the converted values). */
+ * f16 and Q8_0 keys and values are converted exactly where read (bit for
+ * bit the f32 result on the converted values). */
 #include "arm/arm.h"
 
 #include "kernels.h"
@@ -40,6 +40,24 @@ static ALWAYS_INLINE float32x4_t load4(const void *row, size_t d, bool f16) {
     return vld1q_f32((const float *)row + d);
 }
 
+/* Four elements from element d (a multiple of 4) of a row of Q8_0 blocks,
+ * dequantized as vlmi_dequant_q8_0 does (scale times value, one rounding). */
+static ALWAYS_INLINE float32x4_t load4_q8_0(const unsigned char *row, size_t d) {
+    const unsigned char *block = row + d / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
+    uint16_t bits;
+    memcpy(&bits, block, sizeof bits);
+    int32_t four; /* 4 bytes only: the last ones of a block may end the buffer */
+    memcpy(&four, block + 2 + d % VLMI_QK, sizeof four);
+    int8x8_t q = vreinterpret_s8_s32(vdup_n_s32(four));
+    int32x4_t q32 = vmovl_s16(vget_low_s16(vmovl_s8(q)));
+    return vmulq_n_f32(vcvtq_f32_s32(q32), vlmi_f16_to_f32(bits));
+}
+
+/* load4 of a key or value row: f32, f16 (f16) or Q8_0 (q8) */
+static ALWAYS_INLINE float32x4_t load4_kv(const void *row, size_t d, bool f16, bool q8) {
+    return q8 ? load4_q8_0(row, d) : load4(row, d, f16);
+}
+
 /* The key positions query row i sees: [*first, *end) (ref's rule). */
 static void visible(const vlmi_attention_mask *m, size_t n_kv, size_t i, size_t *first,
                     size_t *end) {
@@ -62,7 +80,8 @@ static void state_empty(float *st, size_t hd) {
 /* One pair over key positions [a, b) (its visible ones within a segment):
  * st <- o (hd, unnormalised), max, sum. kb, vb: the pair's key/value head. */
 static ALWAYS_INLINE void pair_part(float *st, const float *q, const unsigned char *kb,
-                                    const unsigned char *vb, bool f16, size_t kv_row_bytes,
+                                    const unsigned char *vb, bool f16, bool q8,
+                                    size_t kv_row_bytes,
                                     size_t hd, const vlmi_attention_mask *mask, float scale,
                                     size_t a, size_t b) {
     float s[BLOCK];
@@ -74,7 +93,7 @@ static ALWAYS_INLINE void pair_part(float *st, const float *q, const unsigned ch
             size_t row = mask->kv_ring ? p % mask->kv_ring : p - mask->kv_pos0;
             const unsigned char *kt = kb + row * kv_row_bytes;
             float32x4_t acc = vdupq_n_f32(0.0f);
-            for (size_t d = 0; d < hd; d += 4) acc = vfmaq_f32(acc, vld1q_f32(q + d), load4(kt, d, f16));
+            for (size_t d = 0; d < hd; d += 4) acc = vfmaq_f32(acc, vld1q_f32(q + d), load4_kv(kt, d, f16, q8));
             float score = vaddvq_f32(acc) * scale;
             if (mask->softcap > 0.0f) score = mask->softcap * tanhf(score / mask->softcap);
             s[p - t0] = score;
@@ -96,7 +115,7 @@ static ALWAYS_INLINE void pair_part(float *st, const float *q, const unsigned ch
             const unsigned char *vt = vb + row * kv_row_bytes;
             float32x4_t pv = vdupq_n_f32(s[p - t0]);
             for (size_t d = 0; d < hd; d += 4)
-                vst1q_f32(st + d, vfmaq_f32(vld1q_f32(st + d), pv, load4(vt, d, f16)));
+                vst1q_f32(st + d, vfmaq_f32(vld1q_f32(st + d), pv, load4_kv(vt, d, f16, q8)));
         }
     }
 }
@@ -121,41 +140,46 @@ static void finish(float *o, const float *state, size_t hd) {
 
 /* The part of pair (i, h) over the keys of [p0, p1) it sees. */
 static ALWAYS_INLINE void pair_segment(float *st, const float *q, const void *k, const void *v,
-                                       bool f16, size_t n_kv, size_t n_heads,
+                                       bool f16, bool q8, size_t n_kv, size_t n_heads,
                                        size_t n_kv_heads, size_t hd,
                                        const vlmi_attention_mask *mask, float scale, size_t i,
                                        size_t h, size_t p0, size_t p1) {
-    size_t elem = f16 ? 2 : 4, kv_head = h / (n_heads / n_kv_heads);
+    size_t head_bytes = q8 ? hd / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES : hd * (f16 ? 2 : 4);
+    size_t kv_head = h / (n_heads / n_kv_heads);
     size_t first, end;
     visible(mask, n_kv, i, &first, &end);
     if (first < p0) first = p0;
     if (end > p1) end = p1;
-    const unsigned char *kb = (const unsigned char *)k + kv_head * hd * elem;
-    const unsigned char *vb = (const unsigned char *)v + kv_head * hd * elem;
+    const unsigned char *kb = (const unsigned char *)k + kv_head * head_bytes;
+    const unsigned char *vb = (const unsigned char *)v + kv_head * head_bytes;
     if (first >= end) {
         state_empty(st, hd);
         return;
     }
-    pair_part(st, q + i * n_heads * hd + h * hd, kb, vb, f16, n_kv_heads * hd * elem, hd, mask,
-              scale, first, end);
+    pair_part(st, q + i * n_heads * hd + h * hd, kb, vb, f16, q8, n_kv_heads * head_bytes, hd,
+              mask, scale, first, end);
 }
 
-// A decode part: the pairs of kv_head, i-major, over [p0, p1).
+// A decode part: the pairs of kv_head, i-major, over [p0, p1); k, v of
+// kv_dtype (F32, F16 or Q8_0).
 void vlmi_neon_attention_decode_part(float *part, const float *q, const void *k, const void *v,
-                                     bool kv_f16, size_t n_q, size_t n_kv, size_t n_heads,
-                                     size_t n_kv_heads, size_t head_dim,
+                                     vlm_dtype kv_dtype, size_t n_q, size_t n_kv,
+                                     size_t n_heads, size_t n_kv_heads, size_t head_dim,
                                      const vlmi_attention_mask *mask, float scale,
                                      size_t kv_head, size_t p0, size_t p1) {
     size_t hpk = n_heads / n_kv_heads;
     for (size_t r = 0; r < n_q * hpk; r++) {
         float *st = part + r * (head_dim + 2);
         size_t i = r / hpk, h = kv_head * hpk + r % hpk;
-        if (kv_f16)
-            pair_segment(st, q, k, v, true, n_kv, n_heads, n_kv_heads, head_dim, mask, scale, i,
-                         h, p0, p1);
+        if (kv_dtype == VLM_DTYPE_Q8_0)
+            pair_segment(st, q, k, v, false, true, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                         scale, i, h, p0, p1);
+        else if (kv_dtype == VLM_DTYPE_F16)
+            pair_segment(st, q, k, v, true, false, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                         scale, i, h, p0, p1);
         else
-            pair_segment(st, q, k, v, false, n_kv, n_heads, n_kv_heads, head_dim, mask, scale, i,
-                         h, p0, p1);
+            pair_segment(st, q, k, v, false, false, n_kv, n_heads, n_kv_heads, head_dim, mask,
+                         scale, i, h, p0, p1);
     }
 }
 
@@ -199,11 +223,11 @@ static void attention_any(float *out, float *scores, const float *q, const void 
                 size_t p0, p1;
                 vlmi_attention_decode_segment(mask, n_kv, s0 + j, &p0, &p1);
                 if (f16)
-                    pair_segment(part, q, k, v, true, n_kv, n_heads, n_kv_heads, head_dim, mask,
-                                 scale, i, h, p0, p1);
+                    pair_segment(part, q, k, v, true, false, n_kv, n_heads, n_kv_heads,
+                                 head_dim, mask, scale, i, h, p0, p1);
                 else
-                    pair_segment(part, q, k, v, false, n_kv, n_heads, n_kv_heads, head_dim,
-                                 mask, scale, i, h, p0, p1);
+                    pair_segment(part, q, k, v, false, false, n_kv, n_heads, n_kv_heads,
+                                 head_dim, mask, scale, i, h, p0, p1);
                 merge(state, part, head_dim);
             }
             finish(out + i * n_heads * head_dim + h * head_dim, state, head_dim);

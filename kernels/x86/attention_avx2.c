@@ -22,7 +22,8 @@
  * The _f16 entries read keys and values stored as IEEE f16: each key block is
  * converted (F16C, exact) into a stack slab of F16_SUB keys before its score
  * tiles, and each value block the same before its P V tiles, so they compute
- * bit for bit what the f32 entries compute on the converted keys and values. */
+ * bit for bit what the f32 entries compute on the converted keys and values.
+ * The decode part also reads Q8_0 keys and values, converted the same way. */
 #include "x86/x86.h"
 #include "x86/reduce_avx2.h"
 #include "kernels.h"
@@ -30,6 +31,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -389,6 +391,8 @@ static void attend_block_f16(float *out, const float *q, const void *kb, const v
 
 /* Keys per online-softmax step of the decode path. */
 #define DEC_BLOCK 64
+/* Q8_0 value rows converted to f32 at a time (a 16 KB slab at 256 dims). */
+#define DEC_Q8_VALUES 16
 
 /* Eight dims of a key or value row from element d: f32, or f16 converted
  * exactly (so both entries compute the same bits). */
@@ -397,6 +401,17 @@ static ALWAYS_INLINE __m256 load8(const void *row, size_t d, bool f16) {
         return _mm256_cvtph_ps(
             _mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)row + d)));
     return _mm256_loadu_ps((const float *)row + d);
+}
+
+/* Eight elements from element d (a multiple of 8) of a row of Q8_0 blocks,
+ * dequantized as vlmi_dequant_q8_0 does (scale times value, one rounding). */
+static ALWAYS_INLINE __m256 load8_q8_0(const unsigned char *row, size_t d) {
+    const unsigned char *block = row + d / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
+    uint16_t bits;
+    memcpy(&bits, block, sizeof bits);
+    __m256 scale = _mm256_cvtph_ps(_mm_set1_epi16((short)bits));
+    __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(block + 2 + d % VLMI_QK));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), scale);
 }
 
 /* The dot products of q (hd) with the 8 keys kp[0..7], lane j for key j:
@@ -474,25 +489,32 @@ static ALWAYS_INLINE void decode_pv8(float *const *o, const float *const *p,
 
 /* One decode part (dispatch.h: attention_decode_part): the pairs (query row
  * i < n_q, head of kv head kv_head), i-major, over the key positions
- * [p0, p1) they see: per pair o (hd, unnormalised), then max m and sum l. */
+ * [p0, p1) they see: per pair o (hd, unnormalised), then max m and sum l.
+ * Keys and values f32, f16 (f16) or Q8_0 (q8; hd a multiple of 32): f16 and
+ * Q8_0 keys are converted 8 at a time into a slab, Q8_0 values a block at a
+ * time, so all three compute the f32 bits of the converted values. */
 static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const void *k,
-                                          const void *v, bool f16, size_t n_q, size_t n_kv,
-                                          size_t n_heads, size_t n_kv_heads, size_t hd,
-                                          const vlmi_attention_mask *mask, float scale,
-                                          size_t kv_head, size_t p0, size_t p1) {
+                                          const void *v, bool f16, bool q8, size_t n_q,
+                                          size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                          size_t hd, const vlmi_attention_mask *mask,
+                                          float scale, size_t kv_head, size_t p0, size_t p1) {
     att_shape s = {.n_kv = n_kv, .hd = hd, .q_dim = n_heads * hd,
                    .kv_dim = n_kv_heads * hd, .hpk = n_heads / n_kv_heads,
                    .mask = mask, .scale = scale};
-    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
-    const unsigned char *kb = (const unsigned char *)k + kv_head * hd * elem;
-    const unsigned char *vb = (const unsigned char *)v + kv_head * hd * elem;
+    size_t head_bytes = q8 ? hd / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES
+                           : hd * (f16 ? sizeof(uint16_t) : sizeof(float));
+    size_t row_bytes = head_bytes * n_kv_heads;
+    const unsigned char *kb = (const unsigned char *)k + kv_head * head_bytes;
+    const unsigned char *vb = (const unsigned char *)v + kv_head * head_bytes;
     size_t n_pairs = n_q * s.hpk, stride = hd + 2;
     const float *qr[VLMI_DECODE_MAX_PAIRS];
     float *o[VLMI_DECODE_MAX_PAIRS];
     const float *pr[VLMI_DECODE_MAX_PAIRS];
     size_t first[VLMI_DECODE_MAX_PAIRS], end[VLMI_DECODE_MAX_PAIRS];
     _Alignas(32) float st[VLMI_DECODE_MAX_PAIRS][DEC_BLOCK];
-    _Alignas(32) float k_slab[8 * MAX_HEAD_DIM]; /* f16: 8 keys as f32 */
+    _Alignas(32) float k_slab[8 * MAX_HEAD_DIM]; /* f16, Q8_0: 8 keys as f32 */
+    _Alignas(32) float v_slab[DEC_Q8_VALUES * MAX_HEAD_DIM]; /* Q8_0 values as f32 */
+    const void *vq[DEC_Q8_VALUES];
     const void *kp[DEC_BLOCK + 7], *vp[DEC_BLOCK];
     size_t lo = SIZE_MAX, hi = 0;
     for (size_t r = 0; r < n_pairs; r++) {
@@ -518,19 +540,25 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
         size_t nt = hi - b0 < DEC_BLOCK ? hi - b0 : DEC_BLOCK, nt8 = (nt + 7) & ~(size_t)7;
         for (size_t t = 0; t < nt; t++) {
             size_t row = key_row(&s, b0 + t);
-            kp[t] = kb + row * s.kv_dim * elem;
-            vp[t] = vb + row * s.kv_dim * elem;
+            kp[t] = kb + row * row_bytes;
+            vp[t] = vb + row * row_bytes;
         }
         for (size_t t = nt; t < nt + 7; t++) kp[t] = kp[0];
         /* the values come after the scores: ask for them now */
         for (size_t t = 0; t < nt; t++)
-            for (size_t c = 0; c < hd * elem; c += 64)
+            for (size_t c = 0; c < head_bytes; c += 64)
                 _mm_prefetch((const char *)vp[t] + c, _MM_HINT_T0);
         // scores of 8 keys at a time for every pair that sees keys here
         // (f16: the 8 keys converted once, exactly, for all the pairs)
         for (size_t t = 0; t < nt8; t += 8) {
             const void *k8[8];
-            if (f16) {
+            if (q8) {
+                for (size_t j = 0; j < 8; j++) {
+                    for (size_t d = 0; d < hd; d += 8)
+                        _mm256_store_ps(k_slab + j * hd + d, load8_q8_0(kp[t + j], d));
+                    k8[j] = k_slab + j * hd;
+                }
+            } else if (f16) {
                 for (size_t j = 0; j < 8; j++) {
                     const uint16_t *src = kp[t + j];
                     for (size_t d = 0; d < hd; d += 8)
@@ -576,11 +604,28 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
                     _mm256_storeu_ps(o[r] + d, _mm256_mul_ps(_mm256_loadu_ps(o[r] + d), va));
             }
         }
-        // o[r] += P V, four pairs at a time sharing the value loads
-        for (size_t r = 0; r < n_pairs; r += 4) {
-            size_t np = n_pairs - r < 4 ? n_pairs - r : 4, d = 0;
-            for (; d + 16 <= hd; d += 16) decode_pv16(o + r, pr + r, vp, nt, d, np, f16);
-            for (; d < hd; d += 8) decode_pv8(o + r, pr + r, vp, nt, d, np, f16);
+        // o[r] += P V, four pairs at a time sharing the value loads; Q8_0
+        // values converted DEC_Q8_VALUES rows at a time (the same sums: each
+        // o[r][d] still accumulates over the keys in order)
+        size_t run = q8 ? DEC_Q8_VALUES : nt;
+        for (size_t c0 = 0; c0 < nt; c0 += run) {
+            size_t nc = nt - c0 < run ? nt - c0 : run;
+            const void *const *vc = vp + c0;
+            const float *pc[VLMI_DECODE_MAX_PAIRS];
+            for (size_t r = 0; r < n_pairs; r++) pc[r] = pr[r] + c0;
+            if (q8) {
+                for (size_t t = 0; t < nc; t++) {
+                    for (size_t d = 0; d < hd; d += 8)
+                        _mm256_store_ps(v_slab + t * hd + d, load8_q8_0(vp[c0 + t], d));
+                    vq[t] = v_slab + t * hd;
+                }
+                vc = vq;
+            }
+            for (size_t r = 0; r < n_pairs; r += 4) {
+                size_t np = n_pairs - r < 4 ? n_pairs - r : 4, d = 0;
+                for (; d + 16 <= hd; d += 16) decode_pv16(o + r, pc + r, vc, nc, d, np, f16);
+                for (; d < hd; d += 8) decode_pv8(o + r, pc + r, vc, nc, d, np, f16);
+            }
         }
     }
 }
@@ -623,18 +668,21 @@ static void decode_empty(float *state, size_t n_pairs, size_t hd) {
     }
 }
 
-// One decode part; kv_f16: k, v f16, else f32.
+// One decode part; k, v of kv_dtype (F32, F16 or Q8_0).
 void vlmi_avx2_attention_decode_part(float *part, const float *q, const void *k,
-                                     const void *v, bool kv_f16, size_t n_q, size_t n_kv,
-                                     size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                                     const vlmi_attention_mask *mask, float scale,
-                                     size_t kv_head, size_t p0, size_t p1) {
-    if (kv_f16)
-        decode_part_any(part, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask,
-                        scale, kv_head, p0, p1);
+                                     const void *v, vlm_dtype kv_dtype, size_t n_q,
+                                     size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                     size_t head_dim, const vlmi_attention_mask *mask,
+                                     float scale, size_t kv_head, size_t p0, size_t p1) {
+    if (kv_dtype == VLM_DTYPE_Q8_0)
+        decode_part_any(part, q, k, v, false, true, n_q, n_kv, n_heads, n_kv_heads, head_dim,
+                        mask, scale, kv_head, p0, p1);
+    else if (kv_dtype == VLM_DTYPE_F16)
+        decode_part_any(part, q, k, v, true, false, n_q, n_kv, n_heads, n_kv_heads, head_dim,
+                        mask, scale, kv_head, p0, p1);
     else
-        decode_part_any(part, q, k, v, false, n_q, n_kv, n_heads, n_kv_heads, head_dim, mask,
-                        scale, kv_head, p0, p1);
+        decode_part_any(part, q, k, v, false, false, n_q, n_kv, n_heads, n_kv_heads, head_dim,
+                        mask, scale, kv_head, p0, p1);
 }
 
 // parts (n_parts, in key order) -> out rows of kv_head's pairs
@@ -664,7 +712,8 @@ static void decode_all(float *out, const float *q, const void *k, const void *v,
         for (size_t j = 0; j < n_seg; j++) {
             size_t p0, p1;
             vlmi_attention_decode_segment(mask, n_kv, s0 + j, &p0, &p1);
-            vlmi_avx2_attention_decode_part(part, q, k, v, f16, n_q, n_kv, n_heads,
+            vlmi_avx2_attention_decode_part(part, q, k, v, f16 ? VLM_DTYPE_F16 : VLM_DTYPE_F32,
+                                            n_q, n_kv, n_heads,
                                             n_kv_heads, head_dim, mask, scale, g, p0, p1);
             decode_merge(state, part, n_pairs, head_dim);
         }

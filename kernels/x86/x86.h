@@ -72,10 +72,10 @@ void vlmi_avx2_attention_share_f16(float *out, const float *q, const uint16_t *k
 
 /* decode attention by key segments (dispatch.h: attention_decode_part / _reduce) */
 void vlmi_avx2_attention_decode_part(float *part, const float *q, const void *k,
-                                     const void *v, bool kv_f16, size_t n_q, size_t n_kv,
-                                     size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                                     const vlmi_attention_mask *mask, float scale,
-                                     size_t kv_head, size_t p0, size_t p1);
+                                     const void *v, vlm_dtype kv_dtype, size_t n_q,
+                                     size_t n_kv, size_t n_heads, size_t n_kv_heads,
+                                     size_t head_dim, const vlmi_attention_mask *mask,
+                                     float scale, size_t kv_head, size_t p0, size_t p1);
 void vlmi_avx2_attention_decode_reduce(float *out, const float *parts, size_t n_parts,
                                        size_t n_q, size_t n_heads, size_t n_kv_heads,
                                        size_t head_dim, size_t kv_head);

@@ -149,20 +149,20 @@ static float *alloc_floats(size_t rows, size_t cols) {
     return vlmi_calloc(n, sizeof(float));
 }
 
-/* Bytes of one cache element: f32 or f16. */
-static size_t kv_elem_size(vlm_dtype kv_dtype) {
-    return kv_dtype == VLM_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+/* Bytes of one cache row of kv_dim elements: f32, f16 or Q8_0 blocks. */
+static size_t kv_row_bytes(vlm_dtype kv_dtype, size_t kv_dim) {
+    return vlmi_kernels_row_bytes(kv_dtype, kv_dim);
 }
 
-/* rows x cols elements of kv_dtype, zeroed; NULL (the error set) on
- * overflow or when out of memory. */
-static void *alloc_kv(size_t rows, size_t cols, vlm_dtype kv_dtype) {
+/* rows cache rows of kv_dim elements of kv_dtype, zeroed; NULL (the error
+ * set) on overflow or when out of memory. */
+static void *alloc_kv(size_t rows, size_t kv_dim, vlm_dtype kv_dtype) {
     size_t n;
-    if (vlmi_mul_overflow(rows, cols, &n)) {
+    if (vlmi_mul_overflow(rows, kv_row_bytes(kv_dtype, kv_dim), &n)) {
         vlmi_fail(VLM_ERR_OUT_OF_MEMORY, "decoder: buffer size overflows");
         return NULL;
     }
-    return vlmi_calloc(n, kv_elem_size(kv_dtype));
+    return vlmi_calloc(n, 1);
 }
 
 vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
@@ -175,10 +175,14 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
     *out = NULL;
     const vlmi_decoder_hparams *hp = &dec->hp;
     if (n_ctx == 0) return vlmi_fail(VLM_ERR_INVALID_ARGUMENT, "decoder: n_ctx is 0");
-    if (kv_dtype != VLM_DTYPE_F32 && kv_dtype != VLM_DTYPE_F16)
+    if (kv_dtype != VLM_DTYPE_F32 && kv_dtype != VLM_DTYPE_F16 && kv_dtype != VLM_DTYPE_Q8_0)
         return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
-                         "decoder: the KV cache is f32 or f16, not dtype %d", (int)kv_dtype);
-    bool f16 = kv_dtype == VLM_DTYPE_F16;
+                         "decoder: the KV cache is f32, f16 or q8_0, not dtype %d", (int)kv_dtype);
+    if (kv_dtype == VLM_DTYPE_Q8_0 && hp->head_dim % VLMI_QK != 0)
+        return vlmi_fail(VLM_ERR_INVALID_ARGUMENT,
+                         "decoder: a q8_0 KV cache needs heads of a multiple of %d dims; "
+                         "this model's have %zu (use f16)", VLMI_QK, hp->head_dim);
+    bool staged = kv_dtype != VLM_DTYPE_F32;
     if (n_batch == 0) n_batch = n_ctx < 64 ? n_ctx : 64;
     if (n_batch > n_ctx) n_batch = n_ctx;
 
@@ -192,8 +196,8 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
                               &cache_rows))
             return vlmi_fail(VLM_ERR_LIMIT, "decoder: a KV cache of %zu tokens is too large",
                              n_ctx);
-    size_t cache_floats;
-    if (vlmi_mul_overflow(cache_rows, kv_dim, &cache_floats))
+    size_t cache_bytes;
+    if (vlmi_mul_overflow(cache_rows, kv_row_bytes(kv_dtype, kv_dim), &cache_bytes))
         return vlmi_fail(VLM_ERR_LIMIT, "decoder: a KV cache of %zu tokens is too large", n_ctx);
 
     vlmi_decoder_state *s = vlmi_calloc(1, sizeof *s);
@@ -214,7 +218,7 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
         size_t offset = 0;
         for (size_t l = 0; sliding_ok && l < hp->n_layers; l++) {
             s->layer_offset[l] = offset;
-            offset += (dec->layers[l].sliding ? sliding_rows : n_ctx) * kv_dim;
+            offset += dec->layers[l].sliding ? sliding_rows : n_ctx;
         }
     } else {
         s->kv_end = vlmi_calloc(n_batch, sizeof *s->kv_end);
@@ -228,13 +232,22 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
     s->up = alloc_floats(n_batch, hp->ffn_dim);
     s->scores = alloc_floats(n_ctx, 1);
     s->logits = alloc_floats(hp->n_vocab, 1);
-    s->key_cache = alloc_kv(cache_floats, 1, kv_dtype);
-    s->value_cache = alloc_kv(cache_floats, 1, kv_dtype);
+    s->key_cache = vlmi_calloc(cache_bytes, 1);
+    s->value_cache = vlmi_calloc(cache_bytes, 1);
     bool staging_ok = true;
-    if (f16) {
+    if (staged) {
         s->new_keys = alloc_floats(n_batch, kv_dim);
         s->new_values = alloc_floats(n_batch, kv_dim);
         staging_ok = s->new_keys && s->new_values;
+    }
+    if (kv_dtype == VLM_DTYPE_Q8_0) {
+        /* the most rows one attention call reads: a global layer's n_ctx, or
+         * a sliding layer's window scratch */
+        size_t rows = n_ctx;
+        if (sliding && hp->sliding_window - 1 + n_batch > rows)
+            rows = hp->sliding_window - 1 + n_batch;
+        s->kv_f32 = alloc_floats(2 * rows, kv_dim);
+        staging_ok = staging_ok && s->kv_f32;
     }
     s->rope_cos = alloc_floats(n_batch, hp->head_dim / 2);
     s->rope_sin = alloc_floats(n_batch, hp->head_dim / 2);
@@ -257,6 +270,7 @@ void vlmi_decoder_state_free(vlmi_decoder_state *s) {
     free(s->layer_offset);
     free(s->window_values);
     free(s->window_keys);
+    free(s->kv_f32);
     free(s->new_values);
     free(s->new_keys);
     free(s->value_cache);
@@ -402,6 +416,10 @@ static void attention_masked(vlmi_decoder_state *s, const vlmi_decoder *dec, con
     if (s->kv_dtype == VLM_DTYPE_F16)
         vlmi_attention_masked_f16(pool, s->att, s->scores, s->q, keys, values, n, n_kv,
                                   hp->n_heads, hp->n_kv_heads, hp->head_dim, mask, scale);
+    else if (s->kv_dtype == VLM_DTYPE_Q8_0)
+        vlmi_attention_masked_q8_0(pool, s->att, s->scores, s->q, keys, values, s->kv_f32, n,
+                                   n_kv, hp->n_heads, hp->n_kv_heads, hp->head_dim, mask,
+                                   scale);
     else
         vlmi_attention_masked(pool, s->att, s->scores, s->q, keys, values, n, n_kv,
                               hp->n_heads, hp->n_kv_heads, hp->head_dim, mask, scale);
@@ -420,7 +438,7 @@ static void sliding_attention(vlmi_decoder_state *s, const vlmi_decoder *dec,
                               float scale, vlmi_threadpool *pool) {
     const vlmi_decoder_hparams *hp = &dec->hp;
     size_t kv_dim = hp->n_kv_heads * hp->head_dim, rows = s->sliding_rows;
-    size_t row_bytes = kv_dim * kv_elem_size(s->kv_dtype);
+    size_t row_bytes = kv_row_bytes(s->kv_dtype, kv_dim);
     size_t pos0 = s->n_past, end = pos0 + n;
     unsigned char *window_keys = s->window_keys, *window_values = s->window_values;
     unsigned char *chunk_keys = window_keys + n_older * row_bytes;     // (n, kv_dim)
@@ -470,11 +488,12 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
     size_t dim = hp->dim, head_dim = hp->head_dim;
     size_t kv_dim = hp->n_kv_heads * head_dim;
     size_t pos0 = s->n_past;
-    bool f16 = s->kv_dtype == VLM_DTYPE_F16;
-    size_t elem = kv_elem_size(s->kv_dtype); /* bytes of one cache element */
+    bool staged = s->kv_dtype != VLM_DTYPE_F32; /* new rows through f32 staging */
+    size_t row_bytes = kv_row_bytes(s->kv_dtype, kv_dim);
     float scale = hp->attn_scale > 0.0f ? hp->attn_scale : 1.0f / sqrtf((float)head_dim);
     /* the plain causal kernel unless a variant needs the masked one */
-    bool masked = hp->attn_softcap > 0.0f || bidirectional != NULL || s->layer_offset != NULL;
+    bool masked = hp->attn_softcap > 0.0f || bidirectional != NULL || s->layer_offset != NULL ||
+                  s->kv_dtype == VLM_DTYPE_Q8_0;
 
     // per query row, the end of the key positions it sees: itself, or its image block's end
     vlmi_attention_mask mask = {.q_pos0 = pos0, .window = 0, .softcap = hp->attn_softcap};
@@ -498,20 +517,20 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
 
     for (size_t l = 0; l < hp->n_layers; l++) {
         const vlmi_decoder_layer *w = &dec->layers[l];
-        size_t offset = s->layer_offset ? s->layer_offset[l] : l * s->n_ctx * kv_dim;
+        size_t offset = s->layer_offset ? s->layer_offset[l] : l * s->n_ctx; /* rows */
         // (n_ctx or sliding_rows, kv_dim) of kv_dtype
-        unsigned char *layer_keys = (unsigned char *)s->key_cache + offset * elem;
-        unsigned char *layer_values = (unsigned char *)s->value_cache + offset * elem;
+        unsigned char *layer_keys = (unsigned char *)s->key_cache + offset * row_bytes;
+        unsigned char *layer_values = (unsigned char *)s->value_cache + offset * row_bytes;
         /* a global layer's keys land in its cache directly; a sliding layer's
-         * in the window scratch first; f16 ones through f32 staging */
+         * in the window scratch first; f16 and q8_0 ones through f32 staging */
         unsigned char *dst_keys = w->sliding
-            ? (unsigned char *)s->window_keys + n_older * kv_dim * elem
-            : layer_keys + pos0 * kv_dim * elem;                              // (n, kv_dim)
+            ? (unsigned char *)s->window_keys + n_older * row_bytes
+            : layer_keys + pos0 * row_bytes;                                   // (n, kv_dim)
         unsigned char *dst_values = w->sliding
-            ? (unsigned char *)s->window_values + n_older * kv_dim * elem
-            : layer_values + pos0 * kv_dim * elem;                            // (n, kv_dim)
-        float *new_keys = f16 ? s->new_keys : (float *)(void *)dst_keys;       // (n, kv_dim)
-        float *new_values = f16 ? s->new_values : (float *)(void *)dst_values; // (n, kv_dim)
+            ? (unsigned char *)s->window_values + n_older * row_bytes
+            : layer_values + pos0 * row_bytes;                                 // (n, kv_dim)
+        float *new_keys = staged ? s->new_keys : (float *)(void *)dst_keys;     // (n, kv_dim)
+        float *new_values = staged ? s->new_values : (float *)(void *)dst_values; // (n, kv_dim)
 
         // attention rmsnorm
         k->rmsnorm(s->xb, s->x, w->attn_norm, n, dim, hp->norm_eps);
@@ -543,10 +562,16 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             rope_layer(k, hp, w, new_keys, n, hp->n_kv_heads, pos0);
         }
 
-        // f16 cache: the new keys and values rounded (to nearest even) into it
-        if (f16) {
+        // f16 cache: the new keys and values rounded (to nearest even) into it;
+        // q8_0: quantized row by row (blocks of 32 within each head)
+        if (s->kv_dtype == VLM_DTYPE_F16) {
             vlmi_convert_f32_to_f16((uint16_t *)(void *)dst_keys, new_keys, n * kv_dim);
             vlmi_convert_f32_to_f16((uint16_t *)(void *)dst_values, new_values, n * kv_dim);
+        } else if (s->kv_dtype == VLM_DTYPE_Q8_0) {
+            for (size_t i = 0; i < n; i++) {
+                k->quantize_q8_0(dst_keys + i * row_bytes, new_keys + i * kv_dim, kv_dim);
+                k->quantize_q8_0(dst_values + i * row_bytes, new_values + i * kv_dim, kv_dim);
+            }
         }
 
         // grouped-query attention over the cache: causal, windowed on sliding layers
@@ -558,7 +583,7 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             mask.kv_pos0 = 0;
             mask.kv_ring = 0;
             attention_masked(s, dec, layer_keys, layer_values, n, pos0 + n, &mask, scale, pool);
-        } else if (f16) {
+        } else if (s->kv_dtype == VLM_DTYPE_F16) {
             vlmi_attention_f16(pool, s->att, s->scores, s->q, (const uint16_t *)(void *)layer_keys,
                                (const uint16_t *)(void *)layer_values, n, pos0 + n, hp->n_heads,
                                hp->n_kv_heads, head_dim, pos0, true, scale);

@@ -132,16 +132,18 @@ typedef struct vlmi_decoder_state {
     float *scores;       /* (n_ctx) attention weights of one query and head */
     float *logits;       /* (n_vocab) of the last token of the latest forward */
     size_t logits_position; /* the position logits belong to; SIZE_MAX: none */
-    vlm_dtype kv_dtype;  /* VLM_DTYPE_F32 or VLM_DTYPE_F16: the elements of the
+    vlm_dtype kv_dtype;  /* VLM_DTYPE_F32, F16 or Q8_0: the elements of the
                             caches, rings and window scratch */
     void *key_cache;     /* per layer (rows, n_kv_heads * head_dim) kv_dtype, after
                             RoPE: n_ctx rows, or sliding_rows for a sliding layer */
     void *value_cache;   /* the same layout */
-    float *new_keys;     /* (n_batch, kv_dim) f16 caches only: a chunk's keys in
-                            f32 before they are rounded into the cache; else NULL */
+    float *new_keys;     /* (n_batch, kv_dim) f16 and q8_0 caches only: a chunk's
+                            keys in f32 before they are rounded into the cache */
     float *new_values;   /* the same, values */
+    float *kv_f32;       /* q8_0 caches only: the keys, then the values, of the
+                            rows one attention call reads, dequantized */
     /* sliding-window layers (all zero / NULL when no layer slides) */
-    size_t *layer_offset; /* (n_layers) first element of each layer in the caches */
+    size_t *layer_offset; /* (n_layers) first row of each layer in the caches */
     size_t sliding_rows; /* ring rows of a sliding layer: min(n_ctx, window);
                             position p lives in row p % sliding_rows */
     void *window_keys;   /* (min(window - 1, n_ctx) + n_batch, kv_dim) kv_dtype
@@ -163,8 +165,11 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
  * VLM_DTYPE_F16, half the memory and traffic: each key and value (after
  * RoPE) is rounded to the nearest f16, ties to even, as it is appended, and
  * attention reads it back exactly (vlmi_attention_masked_f16). Values beyond
- * f16's range (65504) become infinite. Another dtype is
- * VLM_ERR_INVALID_ARGUMENT. */
+ * f16's range (65504) become infinite. VLM_DTYPE_Q8_0 (head_dim a multiple of
+ * 32): each row of a head quantized to Q8_0 blocks as it is appended (about
+ * 1/254 of each 32 values' largest magnitude), 0.27x the f32 memory; decode
+ * reads the blocks in place, longer chunks dequantize the rows they attend
+ * to into kv_f32 first. Another dtype is VLM_ERR_INVALID_ARGUMENT. */
 vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, size_t n_batch,
                                         vlm_dtype kv_dtype, vlmi_decoder_state **out);
 void vlmi_decoder_state_free(vlmi_decoder_state *s); /* NULL is fine */

@@ -27,8 +27,14 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
     size_t n_prompt = 0, n_vocab = 384;
     int32_t *want_ids = ref_read("gemma3-vlm/prompt_ids.i32", 0, 4, &n_prompt);
     float *want_logits = ref_read("gemma3-vlm/prompt_logits.f32", n_prompt * n_vocab, 4, NULL);
-    int32_t *want_greedy = ref_read("gemma3-vlm/greedy.i32", 16, 4, NULL);
-    if (!want_ids || !want_logits || !want_greedy) return;
+    /* a q8_0 cache: transformers with its keys and values rounded the same
+     * way (tests/gen/make_kv_q8_reference.py) */
+    bool q8 = kv_type == VLM_DTYPE_Q8_0;
+    int32_t *want_greedy = ref_read(q8 ? "gemma3-vlm/kv_q8_greedy.i32" : "gemma3-vlm/greedy.i32",
+                                    16, 4, NULL);
+    float *want_q8_last = q8 ? ref_read("gemma3-vlm/kv_q8_last_logits.f32", n_vocab, 4, NULL)
+                             : NULL;
+    if (!want_ids || !want_logits || !want_greedy || (q8 && !want_q8_last)) return;
 
     vlm_session_params sp;
     vlm_session_params_init(&sp, sizeof sp);
@@ -42,7 +48,7 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
     CHECK_OK(ref_session_answer(s, 16, &got));
     CHECK_MSG(got.n_ids == n_prompt && memcmp(got.ids, want_ids, n_prompt * 4) == 0,
               "prompt: %zu ids, transformers %zu", got.n_ids, n_prompt);
-    const float *want_last = want_logits + (n_prompt - 1) * n_vocab;
+    const float *want_last = q8 ? want_q8_last : want_logits + (n_prompt - 1) * n_vocab;
     float d = got.n_logits == n_vocab ? ref_max_abs_diff(got.logits, want_last, n_vocab) : INFINITY;
     float tolerance = 1e-3f;
     if (kv_type == VLM_DTYPE_F16) {
@@ -58,7 +64,8 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
     CHECK_OK(vlm_session_timings(s, &t));
     CHECK(t.n_image_tokens == 16 && t.n_prompt_tokens == (int32_t)n_prompt);
     printf("threads %d, %s KV: last prompt logits within %g, %zu greedy tokens identical\n",
-           n_threads, kv_type == VLM_DTYPE_F16 ? "f16" : "f32", d, got.n_greedy);
+           n_threads, kv_type == VLM_DTYPE_F16 ? "f16" : kv_type == VLM_DTYPE_Q8_0 ? "q8_0" : "f32",
+           d, got.n_greedy);
 
     /* a second turn: the random answer does not survive detokenizing and
      * tokenizing again, and the sliding-window rings cannot rewind to where
@@ -71,6 +78,7 @@ static void test_generate(vlm_model *model, vlm_image *image, int32_t n_threads,
     free(want_ids);
     free(want_logits);
     free(want_greedy);
+    free(want_q8_last);
 }
 
 static void test_pan_and_scan(vlm_model *model) {
@@ -226,6 +234,8 @@ int main(void) {
     test_generate(model, image, 1, VLM_DTYPE_F32);
     test_generate(model, image, 2, VLM_DTYPE_F32);
     test_generate(model, image, 2, VLM_DTYPE_F16);
+    test_generate(model, image, 1, VLM_DTYPE_Q8_0);
+    test_generate(model, image, 2, VLM_DTYPE_Q8_0);
     test_pan_and_scan(model);
     /* a plain Gemma 3 is no safety classifier */
     vlm_session *s = NULL;

@@ -6,7 +6,9 @@
  * Decode calls (one or a few query rows, computed by key segments) are
  * among the shapes of each part. The f16 key/value entries: in every tier (ref included) bit for bit the
  * tier's f32 result on the keys and values rounded to f16, within ATTN_TOL of
- * ref's f16 result, and identical for 1, 2, 3 threads.
+ * ref's f16 result, and identical for 1, 2, 3 threads. Q8_0 keys and values:
+ * a tier's decode parts bit for bit its f32 parts on the dequantized values,
+ * and vlmi_attention_masked_q8_0 the bits of vlmi_attention_masked on them.
  * Speed is measured by examples/vlm-bench, never here. */
 #include "dispatch.h"
 #include "kernels.h"
@@ -377,6 +379,144 @@ static void test_threads_f16(void) {
     for (size_t t = 0; t < 3; t++) vlmi_threadpool_free(pools[t]);
 }
 
+// ---- keys and values stored as Q8_0 blocks ----
+
+/* p's keys and values quantized to Q8_0 rows (kq, vq: 2-byte aligned only),
+ * and k, v replaced by the dequantized values. */
+typedef struct q8_kv {
+    unsigned char *kq_base, *vq_base;
+    unsigned char *kq, *vq;
+} q8_kv;
+
+static q8_kv q8_round(problem *p, size_t n_kv_rows) {
+    const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
+    size_t kv_dim = p->n_kv_heads * p->head_dim;
+    size_t row_bytes = vlmi_kernels_row_bytes(VLM_DTYPE_Q8_0, kv_dim);
+    q8_kv f = {.kq_base = malloc(n_kv_rows * row_bytes + 2),
+               .vq_base = malloc(n_kv_rows * row_bytes + 2)};
+    f.kq = f.kq_base + 2;
+    f.vq = f.vq_base + 2;
+    vlmi_dequant_fn dequant = vlmi_dequant_fn_for(VLM_DTYPE_Q8_0);
+    for (size_t r = 0; r < n_kv_rows; r++) {
+        ref->quantize_q8_0(f.kq + r * row_bytes, p->k.p + r * kv_dim, kv_dim);
+        ref->quantize_q8_0(f.vq + r * row_bytes, p->v.p + r * kv_dim, kv_dim);
+        dequant(p->k.p + r * kv_dim, f.kq + r * row_bytes, kv_dim);
+        dequant(p->v.p + r * kv_dim, f.vq + r * row_bytes, kv_dim);
+    }
+    return f;
+}
+
+static void q8_free(q8_kv *f) {
+    free(f->kq_base);
+    free(f->vq_base);
+}
+
+/* The decode entries of tier as parts over every segment, then reduce. */
+static void decode_by_parts(const vlmi_kernel_table *tier, float *out, const problem *p,
+                            const void *k, const void *v, vlm_dtype kv_dtype,
+                            const vlmi_attention_mask *mask, float scale) {
+    size_t s0, n_seg, part_floats = VLMI_DECODE_PART_FLOATS(p->n_q, p->n_heads, p->n_kv_heads,
+                                                             p->head_dim);
+    vlmi_attention_decode_segments(mask, p->n_kv, &s0, &n_seg);
+    float *parts = malloc((n_seg + 1) * part_floats * sizeof(float));
+    for (size_t g = 0; g < p->n_kv_heads; g++) {
+        for (size_t j = 0; j < n_seg; j++) {
+            size_t p0, p1;
+            vlmi_attention_decode_segment(mask, p->n_kv, s0 + j, &p0, &p1);
+            tier->attention_decode_part(parts + j * part_floats, p->q.p, k, v, kv_dtype, p->n_q,
+                                        p->n_kv, p->n_heads, p->n_kv_heads, p->head_dim, mask,
+                                        scale, g, p0, p1);
+        }
+        tier->attention_decode_reduce(out, parts, n_seg, p->n_q, p->n_heads, p->n_kv_heads,
+                                      p->head_dim, g);
+    }
+    free(parts);
+}
+
+/* A tier's decode part over Q8_0 keys and values: bit for bit its f32 part
+ * over the dequantized values, and within ATTN_TOL of ref's attention on them
+ * (causal, window + softcap, image blocks, a ring). */
+static void test_q8_decode(const vlmi_kernel_table *tier) {
+    const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
+    static const size_t shapes[][5] = {
+        /* n_q, n_kv, n_heads, n_kv_heads, head_dim: SmolVLM, Gemma 3, Qwen2.5 heads */
+        {1, 1, 9, 3, 64}, {1, 300, 9, 3, 64}, {2, 600, 4, 1, 256}, {3, 257, 4, 2, 32},
+        {1, 1000, 28, 4, 128},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
+               nkv = shapes[s][3], hd = shapes[s][4];
+        if (!vlmi_attention_is_decode(n_q, nh, nkv, hd)) continue;
+        size_t ring = s == 1 ? 256 : 0; /* a sliding layer's ring, wrapped */
+        problem p = problem_new(n_q, n_kv, nh, nkv, hd);
+        q8_kv f = q8_round(&p, n_kv);
+        size_t n = n_q * nh * hd, q_pos0 = n_kv - n_q;
+        size_t *kv_end = malloc(n_q * sizeof *kv_end);
+        for (size_t i = 0; i < n_q; i++) kv_end[i] = n_kv;
+        vlmi_attention_mask masks[4] = {
+            {.q_pos0 = q_pos0},
+            {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f},
+            {.q_pos0 = q_pos0, .kv_end = kv_end},
+            {.q_pos0 = q_pos0, .window = ring, .kv_ring = ring,
+             .kv_pos0 = n_kv > ring ? n_kv - ring : 0},
+        };
+        for (size_t m = 0; m < (ring ? 4u : 3u); m++) {
+            const vlmi_attention_mask *mask = &masks[m];
+            size_t visible_kv = mask->kv_ring ? (n_kv < ring ? n_kv : ring) : n_kv;
+            problem view = p;
+            view.n_kv = visible_kv;
+            decode_by_parts(tier, p.want.p, &view, p.k.p, p.v.p, VLM_DTYPE_F32, mask, 0.125f);
+            fill(p.got.p, n, 9.0f);
+            decode_by_parts(tier, p.got.p, &view, f.kq, f.vq, VLM_DTYPE_Q8_0, mask, 0.125f);
+            CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                      "%s q8_0 decode shape %zu mask %zu: not the f32 result of the "
+                      "dequantized values", tier->name, s, m);
+            ref->attention_masked(p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q, visible_kv,
+                                  nh, nkv, hd, mask, 0.125f);
+            compare(&view, "q8_0 decode vs ref");
+        }
+        free(kv_end);
+        q8_free(&f);
+        problem_free(&p);
+    }
+}
+
+/* vlmi_attention_masked_q8_0 with no pool and 1, 2, 3 threads: the same bits
+ * as vlmi_attention_masked over the dequantized values (decode calls read the
+ * blocks in place, others dequantize into the staging). */
+static void test_threads_q8(void) {
+    vlmi_threadpool *pools[4] = {NULL, NULL, NULL, NULL};
+    for (size_t t = 1; t < 4; t++) CHECK_OK(vlmi_threadpool_create(t, &pools[t]));
+    static const size_t shapes[][5] = {
+        {1, 1000, 9, 3, 64}, {2, 600, 4, 1, 256}, {1, 1, 4, 1, 32}, {64, 300, 8, 1, 256},
+        {33, 257, 4, 2, 96},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
+               nkv = shapes[s][3], hd = shapes[s][4];
+        problem p = problem_new(n_q, n_kv, nh, nkv, hd);
+        q8_kv f = q8_round(&p, n_kv);
+        size_t n = n_q * nh * hd, q_pos0 = n_kv - n_q;
+        float *staging = malloc(2 * n_kv * nkv * hd * sizeof(float));
+        vlmi_attention_mask masks[2] = {{.q_pos0 = q_pos0},
+                                        {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f}};
+        for (size_t m = 0; m < 2; m++)
+            for (size_t t = 0; t < 4; t++) {
+                vlmi_attention_masked(pools[t], p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q,
+                                      n_kv, nh, nkv, hd, &masks[m], 0.125f);
+                fill(p.got.p, n, 9.0f);
+                vlmi_attention_masked_q8_0(pools[t], p.got.p, p.scores.p, p.q.p, f.kq, f.vq,
+                                           staging, n_q, n_kv, nh, nkv, hd, &masks[m], 0.125f);
+                CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                          "q8_0 shape %zu mask %zu, %zu threads", s, m, t);
+            }
+        free(staging);
+        q8_free(&f);
+        problem_free(&p);
+    }
+    for (size_t t = 1; t < 4; t++) vlmi_threadpool_free(pools[t]);
+}
+
 int main(void) {
     printf("chosen tier %s\n", vlmi_kernels_name());
     for (int t = 0; t < VLMI_KERNELS_TIER_COUNT; t++) {
@@ -384,6 +524,7 @@ int main(void) {
         if (tier == NULL) continue;
         printf("tier %s\n", tier->name);
         test_f16(tier);
+        if (tier->attention_decode_part != NULL) test_q8_decode(tier);
         /* a tier that takes ref's f32 attention (NEON) has nothing more to compare */
         const vlmi_kernel_table *ref = vlmi_kernels_tier(VLMI_KERNELS_REF);
         if (t == VLMI_KERNELS_REF || (tier->attention == ref->attention &&
@@ -394,5 +535,6 @@ int main(void) {
     }
     test_threads();
     test_threads_f16();
+    test_threads_q8();
     return test_finish("attention");
 }

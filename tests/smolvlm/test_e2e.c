@@ -237,12 +237,16 @@ static void test_bad_requests(vlm_model *model, vlm_image *image) {
     CHECK(strstr(vlm_last_error(), "not an image-safety classifier") != NULL && probability == 0.0f);
     vlm_session_free(s);
 
-    /* a KV cache type other than f32 and f16 */
+    /* a KV cache type other than f32, f16 and q8_0 */
     vlm_session_params sp;
     vlm_session_params_init(&sp, sizeof sp);
     sp.kv_cache_type = VLM_DTYPE_BF16;
     CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_create(model, &sp, &s));
     CHECK(s == NULL && strstr(vlm_last_error(), "kv_cache_type") != NULL);
+    /* q8_0 blocks of 32 do not fit this model's heads of 8 dims */
+    sp.kv_cache_type = VLM_DTYPE_Q8_0;
+    CHECK_STATUS(VLM_ERR_INVALID_ARGUMENT, vlm_session_create(model, &sp, &s));
+    CHECK(s == NULL && strstr(vlm_last_error(), "q8_0 KV cache needs heads") != NULL);
 
     /* a prompt longer than the context */
     vlm_session_params_init(&sp, sizeof sp);

@@ -244,6 +244,19 @@ check(r.returncode == 2 and "--temp" in r.stderr, f"bad number: {r.stderr!r}")
 r = run("-m", model, "-p", "x", "--ctx", "8")
 check(r.returncode != 0 and "VLM_ERR_LIMIT" in r.stderr, f"prompt over the context: {r.stderr!r}")
 
+# the KV cache's type: q8_0 answers on a model with heads of 32 dims (tiny
+# Gemma 3; its answers against transformers: tests/gemma3), is refused with the
+# reason on SmolVLM's heads of 8, and an unknown type is a usage error
+gemma = os.path.join(data, "gemma3-vlm")
+for kv in ("f16", "q8_0"):
+    r = run("-m", gemma, "-p", "Hi", "--max-tokens", "4", "--kv-type", kv, "--json")
+    check(r.returncode == 0 and len(json.loads(r.stdout or "{}").get("generated_ids", [])) == 4,
+          f"--kv-type {kv}: {r.returncode} {r.stderr!r}")
+r = run("-m", model, "-p", "x", "--kv-type", "q8_0")
+check(r.returncode != 0 and "q8_0 KV cache needs heads" in r.stderr, f"--kv-type q8_0: {r.stderr!r}")
+r = run("-m", model, "-p", "x", "--kv-type", "q4")
+check(r.returncode == 2 and "--kv-type" in r.stderr, f"--kv-type q4: {r.stderr!r}")
+
 # tokenize: ids for JSON lines, specials parsed only with --special
 r = run("tokenize", "-m", model, "--pieces", stdin='"Hello <image>"\n')
 check(r.returncode == 0, f"tokenize exit {r.returncode}: {r.stderr}")

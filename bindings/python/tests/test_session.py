@@ -34,6 +34,9 @@ def test_session_streams_text(model_dir):
             assert isinstance(half.generate("Hi", stream=False, max_tokens=4), str)
         with pytest.raises(vlm.InvalidArgumentError, match="kv_cache_type"):
             model.session(kv_cache_type=vlm.DType.BF16)
+        # q8_0 blocks of 32 need heads of a multiple of 32 dims (this one's: 8)
+        with pytest.raises(vlm.InvalidArgumentError, match="q8_0 KV cache needs heads"):
+            model.session(kv_cache_type=vlm.DType.Q8_0)
 
 
 def test_safety_score_needs_a_shieldgemma_model(model_dir, data_dir):

@@ -63,8 +63,9 @@ public final class Session: @unchecked Sendable {
     /// ignores them.
     ///
     /// kvCacheType is the KV cache's element type, a vlm_dtype:
-    /// VLM_DTYPE_F32 (0, the default) or VLM_DTYPE_F16 (1: half the memory
-    /// per token; logits move by about 1e-3).
+    /// VLM_DTYPE_F32 (0, the default), VLM_DTYPE_F16 (1: half the memory
+    /// per token; logits move by about 1e-3) or VLM_DTYPE_Q8_0 (3: 0.27x,
+    /// for models whose heads have a multiple of 32 dims).
     public init(model: Model, contextLength: Int32 = 0, threads: Int32 = 0,
                 maxImageTiles: Int32 = 0, panAndScan: Int32 = 0, minImagePixels: Int64 = 0,
                 maxImagePixels: Int64 = 0, kvCacheType: Int32 = 0,
