@@ -790,23 +790,29 @@ static void dequant_rows(void *ctx, size_t thread_index, size_t n_threads) {
                      job->row_len);
 }
 
-// q (n_q, n_heads*head_dim), k, v Q8_0 (rows of n_kv_heads*head_dim, see mask->kv_ring)
-//   -> out (n_q, n_heads*head_dim)
-void vlmi_attention_masked_q8_0(vlmi_threadpool *pool, float *out, float *scores,
-                                const float *q, const void *k, const void *v, float *staging,
-                                size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
-                                size_t head_dim, const vlmi_attention_mask *mask, float scale) {
+// q (n_q, n_heads*head_dim), k, v f16 or Q8_0 (rows of n_kv_heads*head_dim, see
+// mask->kv_ring) -> out (n_q, n_heads*head_dim)
+void vlmi_attention_masked_stored(vlmi_threadpool *pool, float *out, float *scores,
+                                  const float *q, const void *k, const void *v,
+                                  vlm_dtype kv_dtype, float *staging, size_t n_q, size_t n_kv,
+                                  size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                                  const vlmi_attention_mask *mask, float scale) {
     const vlmi_kernel_table *table = vlmi_kernels();
     if (n_q == 0) return;
     if (table->attention_decode_part != NULL &&
         vlmi_attention_is_decode(n_q, n_heads, n_kv_heads, head_dim) &&
-        attention_decode_pool(pool, table, out, q, k, v, VLM_DTYPE_Q8_0, true, n_q, n_kv,
+        attention_decode_pool(pool, table, out, q, k, v, kv_dtype, true, n_q, n_kv,
                               n_heads, n_kv_heads, head_dim, mask, scale))
         return;
+    if (kv_dtype == VLM_DTYPE_F16 && !vlmi_attention_blas_takes(mask, false, n_q, n_kv)) {
+        attention_masked_any(pool, out, scores, q, k, v, true, n_q, n_kv, n_heads, n_kv_heads,
+                             head_dim, mask, scale);
+        return;
+    }
     size_t kv_dim = n_kv_heads * head_dim, rows = mask->kv_ring ? mask->kv_ring : n_kv;
     dequant_rows_job job = {.out = staging, .src = k, .rows = rows, .row_len = kv_dim,
-                            .src_row_bytes = vlmi_kernels_row_bytes(VLM_DTYPE_Q8_0, kv_dim),
-                            .dequant = vlmi_dequant_fn_for(VLM_DTYPE_Q8_0)};
+                            .src_row_bytes = vlmi_kernels_row_bytes(kv_dtype, kv_dim),
+                            .dequant = vlmi_dequant_fn_for(kv_dtype)};
     bool split = rows * kv_dim >= PARALLEL_MIN_MACS;
     if (split) vlmi_threadpool_run(pool, dequant_rows, &job);
     else dequant_rows(&job, 0, 1);

@@ -268,17 +268,20 @@ void vlmi_attention_masked_f16(vlmi_threadpool *pool, float *out, float *scores,
                                size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
                                size_t head_dim, const vlmi_attention_mask *mask, float scale);
 
-/* The same over keys and values stored as Q8_0 blocks (each row n_kv_heads
- * heads of head_dim / 32 blocks; head_dim a multiple of 32): the attention of
- * their dequantized values. Decode calls in a tier with the decode entries
- * read the blocks in place (the f32 bits of the converted values); other
- * calls dequantize the stored rows (mask->kv_ring of them for a ring, else
- * n_kv) into staging, 2 * rows * n_kv_heads * head_dim floats, and run
- * vlmi_attention_masked on them. */
-void vlmi_attention_masked_q8_0(vlmi_threadpool *pool, float *out, float *scores,
-                                const float *q, const void *k, const void *v, float *staging,
-                                size_t n_q, size_t n_kv, size_t n_heads, size_t n_kv_heads,
-                                size_t head_dim, const vlmi_attention_mask *mask, float scale);
+/* The same over keys and values stored as a cache stores them: kv_dtype
+ * VLM_DTYPE_F16, or VLM_DTYPE_Q8_0 (each row n_kv_heads heads of head_dim /
+ * 32 blocks; head_dim a multiple of 32): the attention of their f32 values.
+ * Decode calls in a tier with the decode entries read them in place (the
+ * f32 bits of the converted values). Other calls convert the stored rows
+ * (mask->kv_ring of them for a ring, else n_kv) into staging, 2 * rows *
+ * n_kv_heads * head_dim floats, and run vlmi_attention_masked on them, so
+ * that many rows go through BLAS -- except f16 calls BLAS would not take,
+ * which run vlmi_attention_masked_f16 (no conversion). */
+void vlmi_attention_masked_stored(vlmi_threadpool *pool, float *out, float *scores,
+                                  const float *q, const void *k, const void *v,
+                                  vlm_dtype kv_dtype, float *staging, size_t n_q, size_t n_kv,
+                                  size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                                  const vlmi_attention_mask *mask, float scale);
 
 /* ---- BLAS (kernels/blas.c) ---- */
 

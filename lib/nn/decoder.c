@@ -240,7 +240,7 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
         s->new_values = alloc_floats(n_batch, kv_dim);
         staging_ok = s->new_keys && s->new_values;
     }
-    if (kv_dtype == VLM_DTYPE_Q8_0) {
+    if (staged) {
         /* the most rows one attention call reads: a global layer's n_ctx, or
          * a sliding layer's window scratch */
         size_t rows = n_ctx;
@@ -413,13 +413,10 @@ static void attention_masked(vlmi_decoder_state *s, const vlmi_decoder *dec, con
                              const vlmi_attention_mask *mask, float scale,
                              vlmi_threadpool *pool) {
     const vlmi_decoder_hparams *hp = &dec->hp;
-    if (s->kv_dtype == VLM_DTYPE_F16)
-        vlmi_attention_masked_f16(pool, s->att, s->scores, s->q, keys, values, n, n_kv,
-                                  hp->n_heads, hp->n_kv_heads, hp->head_dim, mask, scale);
-    else if (s->kv_dtype == VLM_DTYPE_Q8_0)
-        vlmi_attention_masked_q8_0(pool, s->att, s->scores, s->q, keys, values, s->kv_f32, n,
-                                   n_kv, hp->n_heads, hp->n_kv_heads, hp->head_dim, mask,
-                                   scale);
+    if (s->kv_dtype != VLM_DTYPE_F32)
+        vlmi_attention_masked_stored(pool, s->att, s->scores, s->q, keys, values, s->kv_dtype,
+                                     s->kv_f32, n, n_kv, hp->n_heads, hp->n_kv_heads,
+                                     hp->head_dim, mask, scale);
     else
         vlmi_attention_masked(pool, s->att, s->scores, s->q, keys, values, n, n_kv,
                               hp->n_heads, hp->n_kv_heads, hp->head_dim, mask, scale);
@@ -491,9 +488,10 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
     bool staged = s->kv_dtype != VLM_DTYPE_F32; /* new rows through f32 staging */
     size_t row_bytes = kv_row_bytes(s->kv_dtype, kv_dim);
     float scale = hp->attn_scale > 0.0f ? hp->attn_scale : 1.0f / sqrtf((float)head_dim);
-    /* the plain causal kernel unless a variant needs the masked one */
+    /* the plain causal kernel unless a variant (or a cache in f16 or q8_0) needs
+     * the masked one */
     bool masked = hp->attn_softcap > 0.0f || bidirectional != NULL || s->layer_offset != NULL ||
-                  s->kv_dtype == VLM_DTYPE_Q8_0;
+                  s->kv_dtype != VLM_DTYPE_F32;
 
     // per query row, the end of the key positions it sees: itself, or its image block's end
     vlmi_attention_mask mask = {.q_pos0 = pos0, .window = 0, .softcap = hp->attn_softcap};
@@ -583,10 +581,6 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             mask.kv_pos0 = 0;
             mask.kv_ring = 0;
             attention_masked(s, dec, layer_keys, layer_values, n, pos0 + n, &mask, scale, pool);
-        } else if (s->kv_dtype == VLM_DTYPE_F16) {
-            vlmi_attention_f16(pool, s->att, s->scores, s->q, (const uint16_t *)(void *)layer_keys,
-                               (const uint16_t *)(void *)layer_values, n, pos0 + n, hp->n_heads,
-                               hp->n_kv_heads, head_dim, pos0, true, scale);
         } else {
             vlmi_attention(pool, s->att, s->scores, s->q, (const float *)(void *)layer_keys,
                            (const float *)(void *)layer_values, n, pos0 + n, hp->n_heads,

@@ -8,7 +8,8 @@
  * tier's f32 result on the keys and values rounded to f16, within ATTN_TOL of
  * ref's f16 result, and identical for 1, 2, 3 threads. Q8_0 keys and values:
  * a tier's decode parts bit for bit its f32 parts on the dequantized values,
- * and vlmi_attention_masked_q8_0 the bits of vlmi_attention_masked on them.
+ * and vlmi_attention_masked_stored (f16 or Q8_0) the bits of
+ * vlmi_attention_masked on the converted values.
  * Speed is measured by examples/vlm-bench, never here. */
 #include "dispatch.h"
 #include "kernels.h"
@@ -481,39 +482,50 @@ static void test_q8_decode(const vlmi_kernel_table *tier) {
     }
 }
 
-/* vlmi_attention_masked_q8_0 with no pool and 1, 2, 3 threads: the same bits
- * as vlmi_attention_masked over the dequantized values (decode calls read the
- * blocks in place, others dequantize into the staging). */
-static void test_threads_q8(void) {
+/* vlmi_attention_masked_stored over f16 and Q8_0, with no pool and 1, 2, 3
+ * threads: the same bits as vlmi_attention_masked over the converted values
+ * (decode calls read the stored values in place, others convert them into
+ * the staging, or, f16 without BLAS, read them in place too). */
+static void test_threads_stored(void) {
     vlmi_threadpool *pools[4] = {NULL, NULL, NULL, NULL};
     for (size_t t = 1; t < 4; t++) CHECK_OK(vlmi_threadpool_create(t, &pools[t]));
     static const size_t shapes[][5] = {
         {1, 1000, 9, 3, 64}, {2, 600, 4, 1, 256}, {1, 1, 4, 1, 32}, {64, 300, 8, 1, 256},
-        {33, 257, 4, 2, 96},
+        {33, 257, 4, 2, 96}, {9, 100, 4, 2, 64},
     };
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-        size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
-               nkv = shapes[s][3], hd = shapes[s][4];
-        problem p = problem_new(n_q, n_kv, nh, nkv, hd);
-        q8_kv f = q8_round(&p, n_kv);
-        size_t n = n_q * nh * hd, q_pos0 = n_kv - n_q;
-        float *staging = malloc(2 * n_kv * nkv * hd * sizeof(float));
-        vlmi_attention_mask masks[2] = {{.q_pos0 = q_pos0},
-                                        {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f}};
-        for (size_t m = 0; m < 2; m++)
-            for (size_t t = 0; t < 4; t++) {
-                vlmi_attention_masked(pools[t], p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p, n_q,
-                                      n_kv, nh, nkv, hd, &masks[m], 0.125f);
-                fill(p.got.p, n, 9.0f);
-                vlmi_attention_masked_q8_0(pools[t], p.got.p, p.scores.p, p.q.p, f.kq, f.vq,
-                                           staging, n_q, n_kv, nh, nkv, hd, &masks[m], 0.125f);
-                CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
-                          "q8_0 shape %zu mask %zu, %zu threads", s, m, t);
-            }
-        free(staging);
-        q8_free(&f);
-        problem_free(&p);
-    }
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int q8 = 0; q8 < 2; q8++) {
+            size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
+                   nkv = shapes[s][3], hd = shapes[s][4];
+            problem p = problem_new(n_q, n_kv, nh, nkv, hd);
+            f16_kv h = {0};
+            q8_kv f = {0};
+            if (q8) f = q8_round(&p, n_kv);
+            else h = f16_round(&p, n_kv);
+            const void *k = q8 ? (const void *)f.kq : (const void *)h.kh;
+            const void *v = q8 ? (const void *)f.vq : (const void *)h.vh;
+            vlm_dtype dtype = q8 ? VLM_DTYPE_Q8_0 : VLM_DTYPE_F16;
+            size_t n = n_q * nh * hd, q_pos0 = n_kv - n_q;
+            float *staging = malloc(2 * n_kv * nkv * hd * sizeof(float));
+            vlmi_attention_mask masks[2] = {{.q_pos0 = q_pos0},
+                                            {.q_pos0 = q_pos0, .window = 50, .softcap = 20.0f}};
+            for (size_t m = 0; m < 2; m++)
+                for (size_t t = 0; t < 4; t++) {
+                    vlmi_attention_masked(pools[t], p.want.p, p.scores.p, p.q.p, p.k.p, p.v.p,
+                                          n_q, n_kv, nh, nkv, hd, &masks[m], 0.125f);
+                    fill(p.got.p, n, 9.0f);
+                    vlmi_attention_masked_stored(pools[t], p.got.p, p.scores.p, p.q.p, k, v, dtype,
+                                                 staging, n_q, n_kv, nh, nkv, hd, &masks[m],
+                                                 0.125f);
+                    CHECK_MSG(memcmp(p.got.p, p.want.p, n * sizeof(float)) == 0,
+                              "stored %s shape %zu mask %zu, %zu threads", q8 ? "q8_0" : "f16",
+                              s, m, t);
+                }
+            free(staging);
+            if (q8) q8_free(&f);
+            else f16_free(&h);
+            problem_free(&p);
+        }
     for (size_t t = 1; t < 4; t++) vlmi_threadpool_free(pools[t]);
 }
 
@@ -535,6 +547,6 @@ int main(void) {
     }
     test_threads();
     test_threads_f16();
-    test_threads_q8();
+    test_threads_stored();
     return test_finish("attention");
 }
