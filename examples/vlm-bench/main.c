@@ -595,49 +595,55 @@ static const decode_shape DECODE_SHAPES[] = {
     {"gemma3-270m", 18, 4, 1, 256}, /* Gemma 3 270M */
 };
 
-/* One decode token over KV caches of n_kv positions per layer, in f32 or f16
- * (vlm_session_params.kv_cache_type), over the pool. Each layer has its own
+/* One decode token over KV caches of n_kv positions per layer, in f32, f16
+ * or q8_0 (vlm_session_params.kv_cache_type), over the pool. Each layer has its own
  * cache, so the keys and values stream from memory as in a real decode:
  * rate = the caches' bytes read per second. hot: every layer reads the same
  * cache, which then stays in the CPU caches: the kernel's own rate, apart
  * from the memory bandwidth (which other processes share). */
 static void bench_decode_attention(vlmi_threadpool *pool, const decode_shape *shape,
-                                   size_t n_kv, bool f16, bool hot, int reps) {
+                                   size_t n_kv, vlm_dtype kv_dtype, bool hot, int reps) {
     const size_t n_layers = hot ? 1 : shape->n_layers, heads = shape->heads,
                  kv_heads = shape->kv_heads, hd = shape->head_dim;
+    const char *type = kv_dtype == VLM_DTYPE_F16 ? "f16" : kv_dtype == VLM_DTYPE_Q8_0 ? "q8_0" : "f32";
     char name[96];
     snprintf(name, sizeof name, "%s %zut decode %s %zux%zu %s%s", vlmi_kernels_name(),
              pool ? vlmi_threadpool_n_threads(pool) : (size_t)1, shape->model,
-             shape->n_layers, n_kv, f16 ? "f16" : "f32", hot ? " hot" : "");
+             shape->n_layers, n_kv, type, hot ? " hot" : "");
     if (row_filter != NULL && strstr(name, row_filter) == NULL) return;
-    const size_t layer = n_kv * kv_heads * hd, elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t kv_dim = kv_heads * hd, layer = n_kv * kv_dim;
+    const size_t row_bytes = vlmi_kernels_row_bytes(kv_dtype, kv_dim), layer_bytes = n_kv * row_bytes;
     float *q = malloc(heads * hd * sizeof(float)), *out = malloc(heads * hd * sizeof(float));
     float *scores = malloc(n_kv * sizeof(float)), *row = malloc(layer * sizeof(float));
-    unsigned char *k = malloc(n_layers * layer * elem), *v = malloc(n_layers * layer * elem);
+    unsigned char *k = malloc(n_layers * layer_bytes), *v = malloc(n_layers * layer_bytes);
     if (!q || !out || !scores || !row || !k || !v) goto done;
     fill(q, heads * hd);
     for (size_t l = 0; l < 2 * n_layers; l++) {
-        unsigned char *dst = (l < n_layers ? k : v) + (l % n_layers) * layer * elem;
+        unsigned char *dst = (l < n_layers ? k : v) + (l % n_layers) * layer_bytes;
         fill(row, layer);
-        if (f16) vlmi_convert_f32_to_f16((uint16_t *)(void *)dst, row, layer);
+        if (kv_dtype == VLM_DTYPE_F16) vlmi_convert_f32_to_f16((uint16_t *)(void *)dst, row, layer);
+        else if (kv_dtype == VLM_DTYPE_Q8_0)
+            for (size_t r = 0; r < n_kv; r++)
+                vlmi_kernels()->quantize_q8_0(dst + r * row_bytes, row + r * kv_dim, kv_dim);
         else memcpy(dst, row, layer * sizeof(float));
     }
     float scale = 1.0f / sqrtf((float)hd);
+    vlmi_attention_mask mask = {.q_pos0 = n_kv - 1};
     double t[64];
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
         for (size_t l = 0; l < shape->n_layers; l++) {
-            const void *kl = k + l % n_layers * layer * elem, *vl = v + l % n_layers * layer * elem;
-            if (f16)
-                vlmi_attention_f16(pool, out, scores, q, kl, vl, 1, n_kv, heads, kv_heads, hd,
-                                   n_kv - 1, true, scale);
-            else
+            const void *kl = k + l % n_layers * layer_bytes, *vl = v + l % n_layers * layer_bytes;
+            if (kv_dtype == VLM_DTYPE_F32)
                 vlmi_attention(pool, out, scores, q, kl, vl, 1, n_kv, heads, kv_heads, hd,
                                n_kv - 1, true, scale);
+            else /* decode-sized: no staging needed */
+                vlmi_attention_masked_stored(pool, out, scores, q, kl, vl, kv_dtype, NULL, 1,
+                                             n_kv, heads, kv_heads, hd, &mask, scale);
         }
         t[r] = now_s() - t0;
     }
-    report("attn", name, "GB/s", 2.0 * (double)(shape->n_layers * layer * elem) * 1e-9,
+    report("attn", name, "GB/s", 2.0 * (double)(shape->n_layers * layer_bytes) * 1e-9,
            summarize(t, reps));
 done:
     free(q);
@@ -757,13 +763,14 @@ int main(int argc, char **argv) {
     if (n_threads > 1)
         bench_attention(pool, vlmi_kernels(), vlmi_kernels()->tier != VLMI_KERNELS_REF
                                                   ? reps : (reps < 3 ? reps : 1));
-    /* a decode token over an f32 and an f16 KV cache of 1024 and 2048 positions */
+    /* a decode token over f32, f16 and q8_0 KV caches of 1024 and 2048 positions */
+    static const vlm_dtype kv_dtypes[] = {VLM_DTYPE_F32, VLM_DTYPE_F16, VLM_DTYPE_Q8_0};
     for (size_t sh = 0; sh < sizeof DECODE_SHAPES / sizeof *DECODE_SHAPES; sh++)
         for (size_t n_kv = 1024; n_kv <= 2048; n_kv *= 2)
-            for (int f16 = 0; f16 < 2; f16++)
+            for (size_t d = 0; d < 3; d++)
                 for (int hot = 0; hot < 2; hot++)
                     bench_decode_attention(n_threads > 1 ? pool : NULL, &DECODE_SHAPES[sh],
-                                           n_kv, f16, hot, reps);
+                                           n_kv, kv_dtypes[d], hot, reps);
     if (json) printf("\n  ]\n}\n");
     vlmi_threadpool_free(pool);
     return 0;

@@ -403,15 +403,22 @@ static ALWAYS_INLINE __m256 load8(const void *row, size_t d, bool f16) {
     return _mm256_loadu_ps((const float *)row + d);
 }
 
-/* Eight elements from element d (a multiple of 8) of a row of Q8_0 blocks,
- * dequantized as vlmi_dequant_q8_0 does (scale times value, one rounding). */
-static ALWAYS_INLINE __m256 load8_q8_0(const unsigned char *row, size_t d) {
-    const unsigned char *block = row + d / VLMI_QK * VLMI_Q8_0_BLOCK_BYTES;
-    uint16_t bits;
-    memcpy(&bits, block, sizeof bits);
-    __m256 scale = _mm256_cvtph_ps(_mm_set1_epi16((short)bits));
-    __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(block + 2 + d % VLMI_QK));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), scale);
+/* dst (n) <- a row of n / 32 Q8_0 blocks, dequantized as vlmi_dequant_q8_0
+ * does (scale times value, one rounding); dst 32-byte aligned. */
+static ALWAYS_INLINE void q8_0_to_f32(float *dst, const unsigned char *row, size_t n) {
+    for (size_t b = 0; b < n / VLMI_QK; b++, row += VLMI_Q8_0_BLOCK_BYTES, dst += VLMI_QK) {
+        uint16_t bits;
+        memcpy(&bits, row, sizeof bits);
+        __m256 scale = _mm256_cvtph_ps(_mm_set1_epi16((short)bits));
+        __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(row + 2));
+        __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        _mm256_store_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), scale));
+        _mm256_store_ps(dst + 8, _mm256_mul_ps(
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), scale));
+        _mm256_store_ps(dst + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), scale));
+        _mm256_store_ps(dst + 24, _mm256_mul_ps(
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), scale));
+    }
 }
 
 /* The dot products of q (hd) with the 8 keys kp[0..7], lane j for key j:
@@ -554,8 +561,7 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
             const void *k8[8];
             if (q8) {
                 for (size_t j = 0; j < 8; j++) {
-                    for (size_t d = 0; d < hd; d += 8)
-                        _mm256_store_ps(k_slab + j * hd + d, load8_q8_0(kp[t + j], d));
+                    q8_0_to_f32(k_slab + j * hd, kp[t + j], hd);
                     k8[j] = k_slab + j * hd;
                 }
             } else if (f16) {
@@ -615,8 +621,7 @@ static ALWAYS_INLINE void decode_part_any(float *part, const float *q, const voi
             for (size_t r = 0; r < n_pairs; r++) pc[r] = pr[r] + c0;
             if (q8) {
                 for (size_t t = 0; t < nc; t++) {
-                    for (size_t d = 0; d < hd; d += 8)
-                        _mm256_store_ps(v_slab + t * hd + d, load8_q8_0(vp[c0 + t], d));
+                    q8_0_to_f32(v_slab + t * hd, vp[c0 + t], hd);
                     vq[t] = v_slab + t * hd;
                 }
                 vc = vq;
