@@ -136,6 +136,11 @@ final class VLMTests: XCTestCase {
         XCTAssertThrowsError(try Session(model: model, kvCacheType: 2)) { error in
             XCTAssertTrue((error as? VLMError)?.message.contains("kv_cache_type") ?? false, "\(error)")
         }
+        // q8_0 (VLM_DTYPE_Q8_0) needs heads of a multiple of 32 dims; this model's have 8
+        XCTAssertThrowsError(try Session(model: model, kvCacheType: 3)) { error in
+            XCTAssertTrue((error as? VLMError)?.message.contains("q8_0 KV cache needs heads") ?? false,
+                          "\(error)")
+        }
     }
 
     /// No ShieldGemma 2 fixture exists yet: what can be checked is the
