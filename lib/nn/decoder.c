@@ -338,26 +338,12 @@ static void softcap(float *x, size_t n, float cap) {
     for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
 }
 
-/* RoPE of a layer: its base (sliding or global) and the global layers' scaling.
- * x (n, n_heads * head_dim) -> x rotated */
-static void rope_layer(const vlmi_kernel_table *k, const vlmi_decoder_hparams *hp,
-                       const vlmi_decoder_layer *w, float *x, size_t n, size_t n_heads,
-                       size_t pos0) {
-    if (w->sliding) {
-        float theta = hp->rope_theta_sliding > 0.0f ? hp->rope_theta_sliding : hp->rope_theta;
-        k->rope(x, n, n_heads, hp->head_dim, pos0, theta);
-    } else if (hp->rope_freq_scale > 0.0f && hp->rope_freq_scale != 1.0f) {
-        k->rope_scaled(x, n, n_heads, hp->head_dim, pos0, hp->rope_theta, hp->rope_freq_scale);
-    } else {
-        k->rope(x, n, n_heads, hp->head_dim, pos0, hp->rope_theta);
-    }
-}
-
-/* Explicit rotary positions of one chunk: axis a of row i at
- * at[a * stride + i]. */
+/* Rotary positions of one chunk: axis a of row i at at[a * stride + i]; at
+ * NULL: row i at position first + i on every axis (the cache row). */
 typedef struct rope_positions {
     const int32_t *at;
     size_t stride;
+    size_t first;
 } rope_positions;
 
 /* The position axis (0 temporal, 1 height, 2 width) that drives rotary pair
@@ -372,18 +358,19 @@ static size_t mrope_axis(const vlmi_decoder_hparams *hp, size_t pair) {
     return 0;
 }
 
-/* cos and sin of every row's angle per pair at explicit positions, computed
- * in f32 as transformers does (inv_freq, scaled linearly when set, times the
- * position as a float). -> cos_table, sin_table (n, head_dim / 2) */
+/* cos and sin of every row's angle per pair, computed in f32 as transformers
+ * does (inv_freq, scaled linearly when set, times the position as a float;
+ * the arithmetic of the kernels' rope and rope_scaled).
+ * -> cos_table, sin_table (n, head_dim / 2) */
 static void rope_table(float *cos_table, float *sin_table, const vlmi_decoder_hparams *hp,
                        float theta, float freq_scale, const rope_positions *pos, size_t n) {
     size_t half = hp->head_dim / 2;
     for (size_t i = 0; i < half; i++) {
         float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hp->head_dim);
         if (freq_scale > 0.0f && freq_scale != 1.0f) inv_freq /= freq_scale;
-        const int32_t *axis = pos->at + mrope_axis(hp, i) * pos->stride;
+        const int32_t *axis = pos->at ? pos->at + mrope_axis(hp, i) * pos->stride : NULL;
         for (size_t r = 0; r < n; r++) {
-            float angle = (float)axis[r] * inv_freq;
+            float angle = (axis ? (float)axis[r] : (float)(pos->first + r)) * inv_freq;
             cos_table[r * half + i] = cosf(angle);
             sin_table[r * half + i] = sinf(angle);
         }
@@ -511,7 +498,9 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
         n_older = pos0 < hp->sliding_window - 1 ? pos0 : hp->sliding_window - 1;
 
     memcpy(s->x, embeddings, n * dim * sizeof(float));
-    int table_of = -1; /* explicit positions: the layer kind (sliding) the table is for */
+    int table_of = -1; /* the layer kind (sliding) the rope tables are for */
+    const rope_positions by_row = {.first = pos0};
+    const rope_positions *rope_at = positions ? positions : &by_row;
 
     for (size_t l = 0; l < hp->n_layers; l++) {
         const vlmi_decoder_layer *w = &dec->layers[l];
@@ -544,21 +533,18 @@ static void forward_chunk(vlmi_decoder_state *s, const vlmi_decoder *dec,
             norm_heads(k, new_keys, w->k_norm, n, hp->n_kv_heads, head_dim, hp->norm_eps);
         }
 
-        // RoPE on the queries and the new keys: by cache row, or at explicit positions
-        if (positions != NULL) {
-            if (table_of != (int)w->sliding) {
-                float theta = w->sliding && hp->rope_theta_sliding > 0.0f
-                                  ? hp->rope_theta_sliding : hp->rope_theta;
-                rope_table(s->rope_cos, s->rope_sin, hp, theta,
-                           w->sliding ? 0.0f : hp->rope_freq_scale, positions, n);
-                table_of = (int)w->sliding;
-            }
-            rope_apply(s->q, s->rope_cos, s->rope_sin, n, hp->n_heads, head_dim);
-            rope_apply(new_keys, s->rope_cos, s->rope_sin, n, hp->n_kv_heads, head_dim);
-        } else {
-            rope_layer(k, hp, w, s->q, n, hp->n_heads, pos0);
-            rope_layer(k, hp, w, new_keys, n, hp->n_kv_heads, pos0);
+        // RoPE on the queries and the new keys, by cache row or at explicit
+        // positions, from tables made once per chunk and layer kind: sliding
+        // layers have their own base, global ones the scaling
+        if (table_of != (int)w->sliding) {
+            float theta = w->sliding && hp->rope_theta_sliding > 0.0f
+                              ? hp->rope_theta_sliding : hp->rope_theta;
+            rope_table(s->rope_cos, s->rope_sin, hp, theta,
+                       w->sliding ? 0.0f : hp->rope_freq_scale, rope_at, n);
+            table_of = (int)w->sliding;
         }
+        rope_apply(s->q, s->rope_cos, s->rope_sin, n, hp->n_heads, head_dim);
+        rope_apply(new_keys, s->rope_cos, s->rope_sin, n, hp->n_kv_heads, head_dim);
 
         // f16 cache: the new keys and values rounded (to nearest even) into it;
         // q8_0: quantized row by row (blocks of 32 within each head)
@@ -707,7 +693,7 @@ static vlm_status forward(vlmi_decoder_state *s, const vlmi_decoder *dec,
             while (block_start > done && bidirectional[block_start - 1]) block_start--;
             if (block_start > done) n = block_start - done;
         }
-        rope_positions chunk_positions = {positions ? positions + done : NULL, n_tokens};
+        rope_positions chunk_positions = {positions ? positions + done : NULL, n_tokens, 0};
         forward_chunk(s, dec, embeddings + done * dec->hp.dim, n,
                       bidirectional ? bidirectional + done : NULL,
                       positions ? &chunk_positions : NULL,

@@ -152,7 +152,7 @@ typedef struct vlmi_decoder_state {
     size_t n_filled;     /* end of the positions last written */
     size_t ring_valid_from; /* the rings hold positions ring_valid_from .. n_filled - 1 */
     size_t *kv_end;      /* (n_batch) per query row, end of the positions it sees */
-    float *rope_cos;     /* (n_batch, head_dim / 2) per row and pair, explicit positions */
+    float *rope_cos;     /* (n_batch, head_dim / 2) per row and pair, of the chunk */
     float *rope_sin;     /* (n_batch, head_dim / 2) */
 } vlmi_decoder_state;
 
