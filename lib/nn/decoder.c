@@ -238,16 +238,13 @@ vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, s
     if (staged) {
         s->new_keys = alloc_floats(n_batch, kv_dim);
         s->new_values = alloc_floats(n_batch, kv_dim);
-        staging_ok = s->new_keys && s->new_values;
-    }
-    if (staged) {
         /* the most rows one attention call reads: a global layer's n_ctx, or
          * a sliding layer's window scratch */
         size_t rows = n_ctx;
         if (sliding && hp->sliding_window - 1 + n_batch > rows)
             rows = hp->sliding_window - 1 + n_batch;
         s->kv_f32 = alloc_floats(2 * rows, kv_dim);
-        staging_ok = staging_ok && s->kv_f32;
+        staging_ok = s->new_keys && s->new_values && s->kv_f32;
     }
     s->rope_cos = alloc_floats(n_batch, hp->head_dim / 2);
     s->rope_sin = alloc_floats(n_batch, hp->head_dim / 2);

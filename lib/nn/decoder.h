@@ -140,8 +140,8 @@ typedef struct vlmi_decoder_state {
     float *new_keys;     /* (n_batch, kv_dim) f16 and q8_0 caches only: a chunk's
                             keys in f32 before they are rounded into the cache */
     float *new_values;   /* the same, values */
-    float *kv_f32;       /* q8_0 caches only: the keys, then the values, of the
-                            rows one attention call reads, dequantized */
+    float *kv_f32;       /* f16 and q8_0 caches only: the keys, then the values,
+                            of the rows one prefill attention call reads, in f32 */
     /* sliding-window layers (all zero / NULL when no layer slides) */
     size_t *layer_offset; /* (n_layers) first row of each layer in the caches */
     size_t sliding_rows; /* ring rows of a sliding layer: min(n_ctx, window);
@@ -164,12 +164,13 @@ vlm_status vlmi_decoder_state_create(const vlmi_decoder *dec, size_t n_ctx,
  * scratch) stored as kv_dtype: VLM_DTYPE_F32 (vlmi_decoder_state_create) or
  * VLM_DTYPE_F16, half the memory and traffic: each key and value (after
  * RoPE) is rounded to the nearest f16, ties to even, as it is appended, and
- * attention reads it back exactly (vlmi_attention_masked_f16). Values beyond
- * f16's range (65504) become infinite. VLM_DTYPE_Q8_0 (head_dim a multiple of
- * 32): each row of a head quantized to Q8_0 blocks as it is appended (about
- * 1/254 of each 32 values' largest magnitude), 0.27x the f32 memory; decode
- * reads the blocks in place, longer chunks dequantize the rows they attend
- * to into kv_f32 first. Another dtype is VLM_ERR_INVALID_ARGUMENT. */
+ * attention reads it back exactly. Values beyond f16's range (65504) become
+ * infinite. VLM_DTYPE_Q8_0 (head_dim a multiple of 32): each row of a head
+ * quantized to Q8_0 blocks as it is appended (about 1/254 of each 32 values'
+ * largest magnitude), 0.27x the f32 memory. Both: decode reads the cache in
+ * place; longer chunks convert the rows they attend to into kv_f32 first
+ * (f16: when BLAS takes the call; vlmi_attention_masked_stored). Another
+ * dtype is VLM_ERR_INVALID_ARGUMENT. */
 vlm_status vlmi_decoder_state_create_kv(const vlmi_decoder *dec, size_t n_ctx, size_t n_batch,
                                         vlm_dtype kv_dtype, vlmi_decoder_state **out);
 void vlmi_decoder_state_free(vlmi_decoder_state *s); /* NULL is fine */
