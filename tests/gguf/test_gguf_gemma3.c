@@ -11,7 +11,8 @@
  *   forward    the decoder (internal API, as tests/gemma3): every teacher-
  *              forced position's top-1 over prompt + reference continuation,
  *              the last prompt position's top-20 logits and stats, and a
- *              greedy continuation through the KV cache, token for token.
+ *              greedy continuation through the KV cache, token for token,
+ *              with the cache in f32, f16 and q8_0.
  *              Skips (77) naming the weight dtype the kernels cannot read
  *              yet (vlmi_gemma3_check_kernels). */
 #include "arch/gemma3.h"
@@ -42,6 +43,11 @@
 #define QUANTIZED_STATS_TOLERANCE 0.25f
 /* greedy tokens an exact tier must match */
 #define MIN_GREEDY_MATCH 8
+/* A KV cache in f16 or q8_0 rounds every key and value it stores: the
+ * logits of decode through it against the f32 teacher-forced prefill's
+ * (measured, over the first 11 tokens: ref tier f16 0.0075, q8_0 0.57; avx2
+ * 1.61 and 1.53, its 8-bit activations included). */
+#define ROUNDED_KV_DRIFT_TOLERANCE 2.0f
 
 static cJSON *read_json(const char *name) {
     const char *dir = getenv("VLM_TEST_DATA");
@@ -216,40 +222,63 @@ static int test_forward(const vlm_model *m, const cJSON *ref) {
            vlmi_kernels_name(), agree, n, checked, (double)TOP1_MARGIN, (double)worst, mean,
            number(stats, "mean"), std, number(stats, "std"), n, t1 - t0);
 
-    // greedy through the KV cache: the prompt, then one token at a time
-    vlmi_decoder_state_reset(s);
-    CHECK_OK(vlmi_decoder_embed(emb, dec, prompt, n_prompt));
-    CHECK_OK(vlmi_decoder_forward_pool(s, dec, emb, n_prompt, NULL, pool));
-    size_t same = 0;
-    float decode_drift = 0.0f;
-    for (size_t i = 0; i < n_greedy; i++) {
-        /* while on the reference's path, the cache's logits are the prefill's */
-        float drift = ref_max_abs_diff(s->logits, logits + (n_prompt - 1 + i) * n_vocab, n_vocab);
-        if (!(drift <= decode_drift)) decode_drift = drift;
-        int32_t token = ref_argmax(s->logits, n_vocab);
-        const cJSON *margin = cJSON_GetArrayItem(margins, (int)(n_prompt - 1 + i));
-        bool tie = margin != NULL && margin->valuedouble < TOP1_MARGIN;
-        if (token != greedy[i]) {
-            CHECK_MSG(!exact && tie, "greedy token %zu: %d, transformers %d (its margin %.3f)", i,
-                      (int)token, (int)greedy[i], margin ? margin->valuedouble : 0.0);
-            if (!exact && tie)
-                printf("greedy token %zu: %d, transformers %d at a near tie (margin %.3f): "
-                       "compared up to here\n", i, (int)token, (int)greedy[i], margin->valuedouble);
-            break;
+    // greedy through the KV cache: the prompt, then one token at a time; the
+    // cache in f32, then f16 and q8_0 (real heads of 256 dims, a sliding
+    // window of 512 positions), which round every key and value they store
+    static const vlm_dtype kv_types[] = {VLM_DTYPE_F32, VLM_DTYPE_F16, VLM_DTYPE_Q8_0};
+    static const char *const kv_names[] = {"f32", "f16", "q8_0"};
+    for (size_t kt = 0; kt < 3; kt++) {
+        vlmi_decoder_state *c = s;
+        if (kt > 0) CHECK_OK(vlmi_decoder_state_create_kv(dec, 256, 64, kv_types[kt], &c));
+        if (c == NULL) continue;
+        vlmi_decoder_state_reset(c);
+        CHECK_OK(vlmi_decoder_embed(emb, dec, prompt, n_prompt));
+        CHECK_OK(vlmi_decoder_forward_pool(c, dec, emb, n_prompt, NULL, pool));
+        size_t same = 0;
+        float decode_drift = 0.0f;
+        for (size_t i = 0; i < n_greedy; i++) {
+            /* while on the reference's path, the cache's logits are the prefill's */
+            float drift = ref_max_abs_diff(c->logits, logits + (n_prompt - 1 + i) * n_vocab,
+                                           n_vocab);
+            if (!(drift <= decode_drift)) decode_drift = drift;
+            int32_t token = ref_argmax(c->logits, n_vocab);
+            const cJSON *margin = cJSON_GetArrayItem(margins, (int)(n_prompt - 1 + i));
+            bool tie = margin != NULL && margin->valuedouble < TOP1_MARGIN;
+            bool rounded = !exact || kt > 0; /* anything but exact arithmetic */
+            if (token != greedy[i]) {
+                CHECK_MSG(rounded && tie, "%s KV: greedy token %zu: %d, transformers %d (its "
+                          "margin %.3f)", kv_names[kt], i, (int)token, (int)greedy[i],
+                          margin ? margin->valuedouble : 0.0);
+                if (rounded && tie)
+                    printf("%s KV: greedy token %zu: %d, transformers %d at a near tie (margin "
+                           "%.3f): compared up to here\n", kv_names[kt], i, (int)token,
+                           (int)greedy[i], margin->valuedouble);
+                break;
+            }
+            same++;
+            CHECK_OK(vlmi_decoder_embed(emb, dec, &token, 1));
+            CHECK_OK(vlmi_decoder_forward_pool(c, dec, emb, 1, NULL, pool));
         }
-        same++;
-        CHECK_OK(vlmi_decoder_embed(emb, dec, &token, 1));
-        CHECK_OK(vlmi_decoder_forward_pool(s, dec, emb, 1, NULL, pool));
+        float drift_tolerance = kt == 0 ? tolerance : ROUNDED_KV_DRIFT_TOLERANCE;
+        CHECK_MSG(!exact || same >= MIN_GREEDY_MATCH, "%s KV: only %zu greedy tokens match",
+                  kv_names[kt], same);
+        CHECK_MSG(decode_drift <= drift_tolerance, "%s KV: decode through the cache: logits %g "
+                  "from the teacher-forced prefill's (> %g)", kv_names[kt], (double)decode_drift,
+                  (double)drift_tolerance);
+        printf("%s KV: decode through the cache: logits within %g of the teacher-forced "
+               "prefill's, %zu/%zu greedy tokens as transformers\n", kv_names[kt],
+               (double)decode_drift, same, n_greedy);
+        if (kt == 0) {
+            char text[4096];
+            size_t len = 0;
+            if (vlm_detokenize(vlm_model_tokenizer(m), greedy, same, 0, text, sizeof text,
+                               &len) == VLM_OK)
+                printf("greedy (%zu/%zu tokens as transformers): \"%s\"\n", same, n_greedy,
+                       text);
+        } else {
+            vlmi_decoder_state_free(c);
+        }
     }
-    CHECK_MSG(!exact || same >= MIN_GREEDY_MATCH, "only %zu greedy tokens match", same);
-    CHECK_MSG(decode_drift <= tolerance, "decode through the cache: logits %g from the "
-              "teacher-forced prefill's (> %g)", (double)decode_drift, (double)tolerance);
-    printf("decode through the cache: logits within %g of the teacher-forced prefill's\n",
-           (double)decode_drift);
-    char text[4096];
-    size_t len = 0;
-    if (vlm_detokenize(vlm_model_tokenizer(m), greedy, same, 0, text, sizeof text, &len) == VLM_OK)
-        printf("greedy (%zu/%zu tokens as transformers): \"%s\"\n", same, n_greedy, text);
 
 done:
     vlmi_decoder_state_free(s);
