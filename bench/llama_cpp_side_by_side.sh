@@ -166,7 +166,9 @@ def llama_mtmd(type_, r):
     image chunk in the decoder (TTFT, without the ~15-token text tail), ms from
     the start to that point (load and warm-up), decode tok/s, peak MB"""
     lines = (read(f"llama-mtmd-{type_}.{r}.err") + read(f"llama-mtmd-{type_}.{r}.out")).splitlines()
-    enc = [int(m[1]) for l in lines if (m := re.search(r"mtmd batch encoding done in (\d+) ms", l))]
+    # per-slice encode: "mtmd batch encoding done in" (Oct 2026), "image slice encoded in" (May)
+    enc = [int(m[1]) for l in lines
+           if (m := re.search(r"(?:mtmd batch encoding done|image slice encoded) in (\d+) ms", l))]
     t_ready = next(stamp(l) for l in lines if "experimental CLI" in l)
     t_last = max(stamp(l) for l in lines if re.search(r"image decoded \(batch", l))
     ev = next(re.search(r"eval time =\s*([\d.]+) ms /\s*(\d+) runs", l)
