@@ -20,8 +20,7 @@ bool vlmi_attention_blas_takes(const vlmi_attention_mask *mask, bool f16, size_t
            n_kv >= VLMI_ATTENTION_BLAS_MIN_KEYS;
 }
 
-// One share: the query heads of kv_head, rows [i0, i1) (at most
-// VLMI_ATTENTION_BLAS_ROWS); scores: VLMI_ATTENTION_BLAS_ROWS x n_kv floats.
+// One share: the query heads of kv_head, rows [i0, i1); scores: (i1 - i0) x n_kv floats.
 void vlmi_attention_blas_share(float *out, float *scores, const float *q, const float *k,
                                const float *v, size_t n_kv, size_t n_heads, size_t n_kv_heads,
                                size_t head_dim, const vlmi_attention_mask *mask, float scale,

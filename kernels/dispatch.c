@@ -680,9 +680,19 @@ static bool attention_decode_pool(vlmi_threadpool *pool, const vlmi_kernel_table
     return true;
 }
 
+/* True if every query row sees all n_kv keys (a bidirectional encoder). */
+static bool every_row_sees_all(const vlmi_attention_mask *mask, size_t n_q, size_t n_kv) {
+    for (size_t i = 0; i < n_q; i++) {
+        size_t first, end;
+        vlmi_attention_visible(mask, n_kv, i, &first, &end);
+        if (first != mask->kv_pos0 || end != mask->kv_pos0 + n_kv) return false;
+    }
+    return true;
+}
+
 /* The BLAS path (kernels/attention_blas.c): shares of
- * VLMI_ATTENTION_BLAS_ROWS rows per key/value head, at positions that do not
- * depend on the thread count. False if no scratch could be had. */
+ * VLMI_ATTENTION_BLAS_ROWS(_FULL) rows per key/value head, at positions that
+ * do not depend on the thread count. False if no scratch could be had. */
 static bool attention_blas(vlmi_threadpool *pool, float *out, const float *q, const float *k,
                            const float *v, size_t n_q, size_t n_kv, size_t n_heads,
                            size_t n_kv_heads, size_t head_dim, const vlmi_attention_mask *mask,
@@ -691,7 +701,10 @@ static bool attention_blas(vlmi_threadpool *pool, float *out, const float *q, co
     attention_job job = {.table = vlmi_kernels(), .out = out, .q = q, .k = k, .v = v,
                          .n_q = n_q, .n_kv = n_kv, .n_heads = n_heads,
                          .n_kv_heads = n_kv_heads, .head_dim = head_dim, .mask = mask,
-                         .scale = scale, .chunk_rows = VLMI_ATTENTION_BLAS_ROWS};
+                         .scale = scale,
+                         .chunk_rows = every_row_sees_all(mask, n_q, n_kv)
+                                           ? VLMI_ATTENTION_BLAS_ROWS_FULL
+                                           : VLMI_ATTENTION_BLAS_ROWS};
     job.n_chunks = (n_q + job.chunk_rows - 1) / job.chunk_rows;
     job.n_items = job.n_chunks * n_kv_heads;
     size_t block = job.chunk_rows * n_kv * sizeof(float);
