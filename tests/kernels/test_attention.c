@@ -205,6 +205,9 @@ static void test_threads(void) {
         {1, 1000, 4, 1, 256, 1}, {2, 600, 6, 2, 64, 1}, {1, 1, 4, 1, 256, 1},
         /* the BLAS path's edges: the fewest rows and keys it takes, one row less */
         {16, 64, 4, 2, 64, 1}, {15, 64, 4, 2, 64, 0}, {130, 200, 6, 3, 32, 1},
+        /* every row sees every key (the BLAS path's 256-row shares): heads
+         * of 72 and 80 (Gemma 3's and Qwen's ViTs), grouped heads */
+        {70, 70, 2, 2, 72, 0}, {41, 90, 6, 2, 80, 0},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t n_q = shapes[s][0], n_kv = shapes[s][1], nh = shapes[s][2],
